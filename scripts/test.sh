@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every test from a fresh clone: installs what is missing (scripts/setup.sh), tests the
+# core on the host, builds the npm package and the worker, then runs the Node end-to-end tests
+# against the built artefacts in the real runtimes (Node, twilio-run, workerd via Miniflare).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$root/scripts/setup.sh"
+cd "$root"
+
+echo "== Rust: core tests on the host"
+cargo test --all-targets
+cargo test --doc
+
+echo "== Build: npm package (pkg/) and worker (build/)"
+bash scripts/build-node.sh
+bash scripts/build-worker.sh
+
+echo "== Node: package, worker and Twilio Functions end-to-end tests"
+node --test --test-concurrency=1 tests/node/ tests/worker/ tests/twilio-function/

@@ -1,0 +1,136 @@
+//! Sealing and opening short secrets, and the wire format.
+//!
+//! A sealed value is `hex(nonce ‖ ciphertext ‖ tag)`: a 12-byte random nonce, the AES-256-GCM
+//! ciphertext (as long as the plaintext), and the 16-byte authentication tag, in lowercase hex.
+//! The optional context is GCM associated data: authenticated, never stored in the value.
+
+use aes_gcm::aead::AeadInPlace;
+use aes_gcm::{Nonce, Tag};
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::{Error, Key, KeyRing};
+
+/// Nonce length in bytes (GCM's 96-bit IV).
+pub const NONCE_LEN: usize = 12;
+/// Authentication tag length in bytes.
+pub const TAG_LEN: usize = 16;
+/// The fewest bytes a sealed value can hold: a nonce and a tag around an empty plaintext.
+pub const MIN_SEALED_LEN: usize = NONCE_LEN + TAG_LEN;
+
+/// Seals `plaintext` under `key`, binding it to `context` (associated data; `b""` for none).
+///
+/// Every call draws a fresh random nonce from the platform CSPRNG. With an empty context the
+/// result is exactly what Node's `crypto` `aes-256-gcm` gives for the same key and nonce.
+/// Fails with [`Error::RandomUnavailable`] when the platform has no CSPRNG, and with
+/// [`Error::TooLong`] past GCM's 64 GiB limit.
+///
+/// ```
+/// use gather_seal::{open, seal, Key, KeyRing};
+/// let key = Key::from_hex(&"ab".repeat(32))?;
+/// let sealed = seal(b"1234", &key, b"CA123:pin")?;
+/// assert_eq!(sealed.len(), 2 * (12 + 4 + 16));
+/// assert_eq!(open(&sealed, &KeyRing::new(key), b"CA123:pin")?, "1234");
+/// # Ok::<(), gather_seal::Error>(())
+/// ```
+pub fn seal(plaintext: &[u8], key: &Key, context: &[u8]) -> Result<String, Error> {
+    let nonce = nonces::fresh()?;
+    let mut body = Zeroizing::new(Vec::with_capacity(MIN_SEALED_LEN + plaintext.len()));
+    body.extend_from_slice(&nonce);
+    body.extend_from_slice(plaintext);
+    let tag = key
+        .cipher
+        .encrypt_in_place_detached(Nonce::from_slice(&nonce), context, &mut body[NONCE_LEN..])
+        // Only a plaintext over GCM's 64 GiB limit fails here.
+        .map_err(|_| Error::TooLong)?;
+    body.extend_from_slice(&tag);
+    Ok(hex::encode(&body[..]))
+}
+
+/// Opens a sealed value with the keys of `ring` (the current key first) and the same `context`
+/// it was sealed with, and returns the plaintext as text.
+///
+/// Fails with [`Error::NotHex`] or [`Error::TooShort`] when the value cannot be a sealed value,
+/// [`Error::Unauthentic`] when no key of the ring authenticates it with this context, and
+/// [`Error::NotUtf8`] when the plaintext is not text.
+pub fn open(sealed: &str, ring: &KeyRing, context: &[u8]) -> Result<String, Error> {
+    let bytes = open_bytes(sealed, ring, context)?;
+    String::from_utf8(bytes).map_err(|e| {
+        e.into_bytes().zeroize();
+        Error::NotUtf8
+    })
+}
+
+/// Opens a sealed value like [`open`], returning the plaintext as bytes.
+///
+/// Fails with [`Error::NotHex`], [`Error::TooShort`] or [`Error::Unauthentic`].
+pub fn open_bytes(sealed: &str, ring: &KeyRing, context: &[u8]) -> Result<Vec<u8>, Error> {
+    let raw = hex::decode(sealed).map_err(|_| Error::NotHex)?;
+    if raw.len() < MIN_SEALED_LEN {
+        return Err(Error::TooShort);
+    }
+    let (nonce, rest) = raw.split_at(NONCE_LEN);
+    let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
+    let (nonce, tag) = (Nonce::from_slice(nonce), Tag::from_slice(tag));
+    // aes-gcm checks the tag before it decrypts, so a failed key leaves the buffer as it was
+    // and the next key can try the same bytes.
+    let mut plaintext = ciphertext.to_vec();
+    for key in ring.keys() {
+        if key
+            .cipher
+            .decrypt_in_place_detached(nonce, context, &mut plaintext, tag)
+            .is_ok()
+        {
+            return Ok(plaintext);
+        }
+    }
+    plaintext.zeroize();
+    Err(Error::Unauthentic)
+}
+
+/// Nonces: 96 random bits each, never reused.
+///
+/// On wasm every CSPRNG call crosses into JavaScript, which costs more than the whole AES work
+/// for a short secret, so nonces are drawn from a small pool filled 64 at a time. Each pool slot
+/// is handed out once and wiped; a wasm instance cannot be forked, so no copy of the pool can
+/// hand the same slot out again. Native builds, which can fork, ask the OS every time.
+mod nonces {
+    use super::NONCE_LEN;
+    use crate::Error;
+
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(super) fn fresh() -> Result<[u8; NONCE_LEN], Error> {
+        let mut nonce = [0u8; NONCE_LEN];
+        getrandom::getrandom(&mut nonce).map_err(|_| Error::RandomUnavailable)?;
+        Ok(nonce)
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    pub(super) fn fresh() -> Result<[u8; NONCE_LEN], Error> {
+        use std::cell::RefCell;
+
+        const SLOTS: usize = 64;
+        struct Pool {
+            bytes: [u8; NONCE_LEN * SLOTS],
+            next: usize,
+        }
+        thread_local! {
+            static POOL: RefCell<Pool> = const {
+                RefCell::new(Pool { bytes: [0; NONCE_LEN * SLOTS], next: SLOTS })
+            };
+        }
+        POOL.with(|pool| {
+            let mut pool = pool.borrow_mut();
+            if pool.next >= SLOTS {
+                getrandom::getrandom(&mut pool.bytes).map_err(|_| Error::RandomUnavailable)?;
+                pool.next = 0;
+            }
+            let start = pool.next * NONCE_LEN;
+            let slot = &mut pool.bytes[start..start + NONCE_LEN];
+            let mut nonce = [0u8; NONCE_LEN];
+            nonce.copy_from_slice(slot);
+            slot.fill(0);
+            pool.next += 1;
+            Ok(nonce)
+        })
+    }
+}

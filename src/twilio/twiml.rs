@@ -1,0 +1,174 @@
+//! Writing the few TwiML verbs the gather flow speaks: `<Gather>`, `<Say>`, `<Hangup>`.
+//!
+//! The output is what Twilio's own builders (`twilio` npm's `VoiceResponse`, which uses
+//! xmlbuilder) print for the same verbs and attributes, escaping included.
+
+/// A TwiML `<Response>` being written.
+#[derive(Debug)]
+pub struct Response {
+    xml: String,
+    empty: bool,
+}
+
+/// A `<Gather>` for DTMF digits, posting what the caller typed to `action`.
+#[derive(Clone, Copy, Debug)]
+pub struct Gather<'a> {
+    /// Where Twilio posts the digits (absolute URL).
+    pub action: &'a str,
+    /// How many digits end the gather.
+    pub num_digits: u8,
+    /// Seconds of silence before Twilio gives up waiting.
+    pub timeout_secs: u8,
+}
+
+const DECLARATION: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
+
+impl Response {
+    /// An empty response.
+    pub fn new() -> Response {
+        let mut xml = String::with_capacity(512);
+        xml.push_str(DECLARATION);
+        xml.push_str("<Response");
+        Response { xml, empty: true }
+    }
+
+    fn open_child(&mut self) {
+        if self.empty {
+            self.xml.push('>');
+            self.empty = false;
+        }
+    }
+
+    /// `<Say>text</Say>`.
+    #[must_use]
+    pub fn say(mut self, text: &str) -> Response {
+        self.open_child();
+        push_say(&mut self.xml, text);
+        self
+    }
+
+    /// `<Gather input="dtmf" numDigits=… timeout=… method="POST" action=… actionOnEmptyResult="true">`
+    /// around one `<Say>` per prompt. `actionOnEmptyResult` makes Twilio post even when the
+    /// caller typed nothing, so a silent caller is asked again instead of dropped.
+    #[must_use]
+    pub fn gather(mut self, gather: &Gather<'_>, prompts: &[&str]) -> Response {
+        self.open_child();
+        let xml = &mut self.xml;
+        xml.push_str(r#"<Gather input="dtmf" numDigits=""#);
+        xml.push_str(&gather.num_digits.to_string());
+        xml.push_str(r#"" timeout=""#);
+        xml.push_str(&gather.timeout_secs.to_string());
+        xml.push_str(r#"" method="POST" action=""#);
+        escape_into(xml, gather.action, Context::Attribute);
+        xml.push_str(r#"" actionOnEmptyResult="true""#);
+        if prompts.is_empty() {
+            xml.push_str("/>");
+        } else {
+            xml.push('>');
+            for prompt in prompts {
+                push_say(xml, prompt);
+            }
+            xml.push_str("</Gather>");
+        }
+        self
+    }
+
+    /// `<Hangup/>`.
+    #[must_use]
+    pub fn hangup(mut self) -> Response {
+        self.open_child();
+        self.xml.push_str("<Hangup/>");
+        self
+    }
+
+    /// The finished document.
+    pub fn finish(mut self) -> String {
+        if self.empty {
+            self.xml.push_str("/>");
+        } else {
+            self.xml.push_str("</Response>");
+        }
+        self.xml
+    }
+}
+
+impl Default for Response {
+    fn default() -> Response {
+        Response::new()
+    }
+}
+
+fn push_say(xml: &mut String, text: &str) {
+    if text.is_empty() {
+        xml.push_str("<Say/>");
+        return;
+    }
+    xml.push_str("<Say>");
+    escape_into(xml, text, Context::Text);
+    xml.push_str("</Say>");
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Context {
+    Text,
+    Attribute,
+}
+
+/// Escapes as xmlbuilder does, and drops characters XML 1.0 cannot carry at all (xmlbuilder
+/// would throw on them; a configured prompt should not take the call down).
+fn escape_into(xml: &mut String, text: &str, context: Context) {
+    for c in text.chars() {
+        match c {
+            '&' => xml.push_str("&amp;"),
+            '<' => xml.push_str("&lt;"),
+            '>' if context == Context::Text => xml.push_str("&gt;"),
+            '"' if context == Context::Attribute => xml.push_str("&quot;"),
+            '\t' if context == Context::Attribute => xml.push_str("&#x9;"),
+            '\n' if context == Context::Attribute => xml.push_str("&#xA;"),
+            '\r' => xml.push_str("&#xD;"),
+            '\t' | '\n' => xml.push(c),
+            c if is_xml_char(c) => xml.push(c),
+            _ => {}
+        }
+    }
+}
+
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_response_is_self_closing() {
+        assert_eq!(
+            Response::new().finish(),
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response/>"#
+        );
+    }
+
+    #[test]
+    fn gather_say_hangup() {
+        let gather = Gather { action: "https://e.com/gather?step=pin&card=00ff", num_digits: 4, timeout_secs: 10 };
+        let xml = Response::new().gather(&gather, &["Enter your PIN."]).say("Bye.").hangup().finish();
+        assert_eq!(
+            xml,
+            concat!(
+                r#"<?xml version="1.0" encoding="UTF-8"?><Response>"#,
+                r#"<Gather input="dtmf" numDigits="4" timeout="10" method="POST" "#,
+                r#"action="https://e.com/gather?step=pin&amp;card=00ff" actionOnEmptyResult="true">"#,
+                r#"<Say>Enter your PIN.</Say></Gather><Say>Bye.</Say><Hangup/></Response>"#
+            )
+        );
+    }
+
+    #[test]
+    fn text_and_attributes_are_escaped() {
+        let gather = Gather { action: "a\"b<c>&\n", num_digits: 1, timeout_secs: 5 };
+        let xml = Response::new().gather(&gather, &[]).say("Tom & \"Jerry\" <3 >\r\u{0}").finish();
+        assert!(xml.contains(r#"action="a&quot;b&lt;c>&amp;&#xA;""#), "{xml}");
+        assert!(xml.contains("<Say>Tom &amp; \"Jerry\" &lt;3 &gt;&#xD;</Say>"), "{xml}");
+    }
+}
