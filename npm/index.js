@@ -5,6 +5,16 @@
 
 const wasm = require('./gather_seal_wasm.js');
 
+// A Buffer over the wasm memory, for reading sealed bytes out without a copy. It is replaced
+// when the memory grows (growing detaches the old ArrayBuffer).
+const memory = wasm.wasmMemory();
+let view = Buffer.from(memory.buffer);
+function sealedHex(length) {
+  if (view.buffer !== memory.buffer) view = Buffer.from(memory.buffer);
+  const start = wasm.sealedPointer();
+  return view.toString('hex', start, start + length);
+}
+
 function fail(what) {
   throw new TypeError(`gather-seal: ${what}`);
 }
@@ -48,7 +58,7 @@ function plainObject(value, name) {
 
 /** Seals `plainText` under `keyHex`: hex(nonce 12 ‖ ciphertext ‖ tag 16). */
 function encrypt(plainText, keyHex, options) {
-  return wasm.encrypt(text(plainText, 'plainText'), oneKey(keyHex), contextOf(options));
+  return sealedHex(wasm.encryptToBuffer(text(plainText, 'plainText'), oneKey(keyHex), contextOf(options)));
 }
 
 /** Opens a sealed value with one key, or with an array of keys (current first, then older). */

@@ -23,7 +23,7 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen_ver
     cargo install wasm-bindgen-cli --version "$bindgen_version" >&2
 fi
 
-if ! worker-build --version 2>/dev/null | grep -q ' 0\.8\.'; then
+if ! worker-build --version 2>/dev/null | grep -Eq '(^| )0\.8\.'; then
   say "installing worker-build 0.8 (a few minutes, once)"
   cargo install worker-build@^0.8 --locked >&2
 fi

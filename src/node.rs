@@ -7,21 +7,45 @@
 use std::cell::RefCell;
 use std::fmt;
 
-use serde::de::{MapAccess, Visitor};
-use serde::ser::SerializeMap;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::Value;
+use js_sys::{Array, Object, Reflect};
 use subtle::ConstantTimeEq;
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
-use crate::{generate_key_hex, open, seal, Error, KeyRing, KEY_LEN};
+use crate::seal::seal_raw;
+use crate::{generate_key_hex, open, seal, Error, KeyRing};
 
 fn js_error(e: impl fmt::Display) -> JsError {
     JsError::new(&format!("gather-seal: {e}"))
 }
 
-/// Seals `plain_text`; `context` is `""` for none.
+/// Seals `plain_text` (`context` is `""` for none) and leaves the raw sealed bytes in the
+/// sealed-output buffer; returns their length. The wrapper hex-encodes them straight from wasm
+/// memory with Node's own hex encoder, which is cheaper than building a JS string from wasm.
+/// Only ciphertext ever sits in that buffer.
+#[wasm_bindgen(js_name = encryptToBuffer)]
+pub fn encrypt_to_buffer(plain_text: &str, key_hex: &str, context: &str) -> Result<usize, JsError> {
+    SEALED.with(|out| {
+        let mut out = out.borrow_mut();
+        with_ring(key_hex, |ring| seal_raw(plain_text.as_bytes(), ring.current(), context.as_bytes(), &mut out))
+            .map_err(js_error)?;
+        Ok(out.len())
+    })
+}
+
+/// Where the sealed-output buffer starts in wasm memory (it moves only when it grows).
+#[wasm_bindgen(js_name = sealedPointer)]
+pub fn sealed_pointer() -> usize {
+    SEALED.with(|out| out.borrow().as_ptr() as usize)
+}
+
+/// The module's memory, for the wrapper's view of the sealed-output buffer.
+#[wasm_bindgen(js_name = wasmMemory)]
+pub fn wasm_memory() -> JsValue {
+    wasm_bindgen::memory()
+}
+
+/// Seals `plain_text` and returns hex (used by `sealFields`, and kept for other hosts).
 #[wasm_bindgen(js_name = encrypt)]
 pub fn encrypt(plain_text: &str, key_hex: &str, context: &str) -> Result<String, JsError> {
     with_ring(key_hex, |ring| seal(plain_text.as_bytes(), ring.current(), context.as_bytes()))
@@ -43,133 +67,85 @@ pub fn generate_key() -> Result<String, JsError> {
 
 /// A copy of `object` with every string value sealed; other values are copied as they are.
 #[wasm_bindgen(js_name = sealFields)]
-pub fn seal_fields(object: JsValue, key_hex: &str, context: &str) -> Result<JsValue, JsError> {
-    map_fields(object, |fields| {
-        with_ring(key_hex, |ring| {
-            fields.for_each_string(|text| seal(text.as_bytes(), ring.current(), context.as_bytes()))
-        })
+pub fn seal_fields(object: &Object, key_hex: &str, context: &str) -> Result<Object, JsError> {
+    with_ring(key_hex, |ring| {
+        map_strings(object, |text| seal(text.as_bytes(), ring.current(), context.as_bytes()))
     })
+    .map_err(js_error)
 }
 
 /// A copy of `object` with every string value opened; other values are copied as they are.
 #[wasm_bindgen(js_name = openFields)]
-pub fn open_fields(object: JsValue, keys_hex: &str, context: &str) -> Result<JsValue, JsError> {
-    map_fields(object, |fields| {
-        with_ring(keys_hex, |ring| fields.for_each_string(|text| open(text, ring, context.as_bytes())))
-    })
+pub fn open_fields(object: &Object, keys_hex: &str, context: &str) -> Result<Object, JsError> {
+    with_ring(keys_hex, |ring| map_strings(object, |text| open(text, ring, context.as_bytes())))
+        .map_err(js_error)
 }
 
-fn map_fields(
-    object: JsValue,
-    change: impl FnOnce(&mut Fields) -> Result<(), Error>,
-) -> Result<JsValue, JsError> {
-    let mut fields: Fields = serde_wasm_bindgen::from_value(object)
-        .map_err(|_| js_error("fields must be a plain object of strings and JSON values"))?;
-    change(&mut fields).map_err(js_error)?;
-    fields
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|_| js_error("fields could not be converted back to an object"))
-}
-
-/// An object's entries in their original order.
-struct Fields(Vec<(String, Value)>);
-
-impl Fields {
-    fn for_each_string(&mut self, mut f: impl FnMut(&str) -> Result<String, Error>) -> Result<(), Error> {
-        for (_, value) in &mut self.0 {
-            if let Value::String(text) = value {
-                let changed = f(text)?;
-                let old = core::mem::replace(text, changed);
-                drop(Zeroizing::new(old));
-            }
-        }
-        Ok(())
+/// A new plain object with `object`'s own enumerable entries in their order, string values
+/// passed through `change`. (Walking the object through js-sys rather than serde keeps float
+/// formatting and a serde data model out of the package: 18 KB of gzip in the .wasm.)
+fn map_strings(object: &Object, mut change: impl FnMut(&str) -> Result<String, Error>) -> Result<Object, Error> {
+    let copy = Object::new();
+    for entry in Object::entries(object).iter() {
+        let entry = Array::from(&entry);
+        let (name, value) = (entry.get(0), entry.get(1));
+        let value = match value.as_string() {
+            Some(text) => JsValue::from_str(&change(&Zeroizing::new(text))?),
+            None => value,
+        };
+        // Defining a data property on a fresh plain object cannot fail.
+        let _ = Reflect::set(&copy, &name, &value);
     }
-}
-
-impl<'de> Deserialize<'de> for Fields {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Fields, D::Error> {
-        struct FieldsVisitor;
-        impl<'de> Visitor<'de> for FieldsVisitor {
-            type Value = Fields;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a plain object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields, A::Error> {
-                let mut entries = Vec::new();
-                while let Some(entry) = map.next_entry::<String, Value>()? {
-                    entries.push(entry);
-                }
-                Ok(Fields(entries))
-            }
-        }
-        deserializer.deserialize_map(FieldsVisitor)
-    }
-}
-
-impl Serialize for Fields {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (k, v) in &self.0 {
-            map.serialize_entry(k, v)?;
-        }
-        map.end()
-    }
+    Ok(copy)
 }
 
 /// Prepared key rings, so that a Function calling `encrypt(x, process.env.AES_SECRET)` does not
-/// pay for the AES key schedule on every call.
+/// pay for parsing the key and the AES key schedule on every call.
 ///
-/// An entry is found only by presenting the same key bytes (compared in constant time), so it
+/// An entry is found only by presenting the same key text, compared in constant time, so it
 /// gives nothing to a caller that does not already hold the key. At most `RINGS` are kept,
-/// least recently used first out; raw key bytes and round keys are wiped when an entry leaves.
-/// The wasm instance is private to the package (`package.json` exports only the wrapper).
+/// least recently used first out; the key text and the round keys are wiped when an entry
+/// leaves. The wasm instance is private to the package (`package.json` exports only the
+/// wrapper), so no other module can read its memory.
 const RINGS: usize = 4;
 
 struct Prepared {
-    raw: Zeroizing<Vec<[u8; KEY_LEN]>>,
+    text: Zeroizing<Vec<u8>>,
     ring: KeyRing,
 }
 
 thread_local! {
     static PREPARED: RefCell<Vec<Prepared>> = const { RefCell::new(Vec::new()) };
+    static SEALED: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(1024));
 }
 
 fn with_ring<T>(keys_hex: &str, f: impl FnOnce(&KeyRing) -> Result<T, Error>) -> Result<T, Error> {
-    let mut raw = Zeroizing::new(Vec::with_capacity(2));
-    for key in keys_hex.split(',') {
-        let key = key.trim();
-        if key.len() != 2 * KEY_LEN {
-            return Err(Error::InvalidKey);
-        }
-        let mut bytes = [0u8; KEY_LEN];
-        let decoded = base16ct::mixed::decode(key, &mut bytes).map(|_| ()).map_err(|_| Error::InvalidKey);
-        raw.push(bytes);
-        zeroize::Zeroize::zeroize(&mut bytes);
-        decoded?;
-    }
     PREPARED.with(|cell| {
         let mut prepared = cell.borrow_mut();
-        let hit = prepared.iter().position(|p| same_keys(&p.raw, &raw));
-        let index = match hit {
-            Some(i) => i,
+        let hit = prepared.iter().position(|p| same_text(&p.text, keys_hex.as_bytes()));
+        let entry = match hit {
+            Some(i) => prepared.remove(i),
             None => {
                 let ring = KeyRing::from_hex(keys_hex.split(','))?;
                 if prepared.len() == RINGS {
                     prepared.remove(0);
                 }
-                prepared.push(Prepared { raw, ring });
-                prepared.len() - 1
+                Prepared { text: Zeroizing::new(keys_hex.as_bytes().to_vec()), ring }
             }
         };
-        // Most recently used last.
-        let entry = prepared.remove(index);
         let result = f(&entry.ring);
+        // Most recently used last.
         prepared.push(entry);
         result
     })
 }
 
-fn same_keys(a: &[[u8; KEY_LEN]], b: &[[u8; KEY_LEN]]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| bool::from(x.ct_eq(y)))
+/// Equality of two key texts in time that depends only on their lengths (which are public:
+/// 64 characters a key).
+fn same_text(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    bool::from(diff.ct_eq(&0))
 }

@@ -33,17 +33,27 @@ pub const MIN_SEALED_LEN: usize = NONCE_LEN + TAG_LEN;
 /// # Ok::<(), gather_seal::Error>(())
 /// ```
 pub fn seal(plaintext: &[u8], key: &Key, context: &[u8]) -> Result<String, Error> {
-    let nonce = nonces::fresh()?;
     let mut body = Zeroizing::new(Vec::with_capacity(MIN_SEALED_LEN + plaintext.len()));
-    body.extend_from_slice(&nonce);
-    body.extend_from_slice(plaintext);
+    seal_raw(plaintext, key, context, &mut body)?;
+    let mut text = vec![0u8; 2 * body.len()];
+    hex::encode_to_slice(&body[..], &mut text).map_err(|_| Error::TooLong)?;
+    String::from_utf8(text).map_err(|_| Error::TooLong)
+}
+
+/// Seals like [`seal`] but leaves the raw `nonce ‖ ciphertext ‖ tag` bytes in `out` (cleared
+/// first), for glue that hex-encodes on its own side.
+pub(crate) fn seal_raw(plaintext: &[u8], key: &Key, context: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+    let nonce = nonces::fresh()?;
+    out.clear();
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(plaintext);
     let tag = key
         .cipher
-        .encrypt_in_place_detached(Nonce::from_slice(&nonce), context, &mut body[NONCE_LEN..])
+        .encrypt_in_place_detached(Nonce::from_slice(&nonce), context, &mut out[NONCE_LEN..])
         // Only a plaintext over GCM's 64 GiB limit fails here.
         .map_err(|_| Error::TooLong)?;
-    body.extend_from_slice(&tag);
-    Ok(hex::encode(&body[..]))
+    out.extend_from_slice(&tag);
+    Ok(())
 }
 
 /// Opens a sealed value with the keys of `ring` (the current key first) and the same `context`
@@ -64,33 +74,36 @@ pub fn open(sealed: &str, ring: &KeyRing, context: &[u8]) -> Result<String, Erro
 ///
 /// Fails with [`Error::NotHex`], [`Error::TooShort`] or [`Error::Unauthentic`].
 pub fn open_bytes(sealed: &str, ring: &KeyRing, context: &[u8]) -> Result<Vec<u8>, Error> {
-    let raw = hex::decode(sealed).map_err(|_| Error::NotHex)?;
+    if sealed.len() % 2 != 0 {
+        return Err(Error::NotHex);
+    }
+    let mut raw = vec![0u8; sealed.len() / 2];
+    hex::decode_to_slice(sealed, &mut raw).map_err(|_| Error::NotHex)?;
     if raw.len() < MIN_SEALED_LEN {
         return Err(Error::TooShort);
     }
-    let (nonce, rest) = raw.split_at(NONCE_LEN);
-    let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
+    let tag_at = raw.len() - TAG_LEN;
+    let (head, tag) = raw.split_at_mut(tag_at);
+    let (nonce, ciphertext) = head.split_at_mut(NONCE_LEN);
     let (nonce, tag) = (Nonce::from_slice(nonce), Tag::from_slice(tag));
-    // aes-gcm checks the tag before it decrypts, so a failed key leaves the buffer as it was
-    // and the next key can try the same bytes.
-    let mut plaintext = ciphertext.to_vec();
-    for key in ring.keys() {
-        if key
-            .cipher
-            .decrypt_in_place_detached(nonce, context, &mut plaintext, tag)
-            .is_ok()
-        {
-            return Ok(plaintext);
-        }
+    // aes-gcm checks the tag before it decrypts, so a failed key leaves the ciphertext as it
+    // was and the next key can try the same bytes, in place.
+    let opened = ring
+        .keys()
+        .iter()
+        .any(|key| key.cipher.decrypt_in_place_detached(nonce, context, ciphertext, tag).is_ok());
+    if !opened {
+        return Err(Error::Unauthentic);
     }
-    plaintext.zeroize();
-    Err(Error::Unauthentic)
+    raw.truncate(tag_at);
+    raw.drain(..NONCE_LEN);
+    Ok(raw)
 }
 
 /// Nonces: 96 random bits each, never reused.
 ///
 /// On wasm every CSPRNG call crosses into JavaScript, which costs more than the whole AES work
-/// for a short secret, so nonces are drawn from a small pool filled 64 at a time. Each pool slot
+/// for a short secret, so nonces are drawn from a small pool filled 256 at a time. Each pool slot
 /// is handed out once and wiped; a wasm instance cannot be forked, so no copy of the pool can
 /// hand the same slot out again. Native builds, which can fork, ask the OS every time.
 mod nonces {
@@ -108,7 +121,7 @@ mod nonces {
     pub(super) fn fresh() -> Result<[u8; NONCE_LEN], Error> {
         use std::cell::RefCell;
 
-        const SLOTS: usize = 64;
+        const SLOTS: usize = 256;
         struct Pool {
             bytes: [u8; NONCE_LEN * SLOTS],
             next: usize,
