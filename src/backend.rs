@@ -40,7 +40,8 @@ pub fn submission(call_sid: &str, sealed: &[(String, String)]) -> String {
 }
 
 /// Reads a backend's 200 answer. `None` when it is not `{"account": "…", "balance": "…"}`
-/// with short printable strings (numbers are accepted and spoken as written).
+/// with short printable strings (a number is accepted and spoken as serde_json prints it:
+/// `12.50` becomes `12.5`, so backends should send strings).
 pub fn parse_answer(body: &[u8]) -> Option<Account> {
     #[derive(Deserialize)]
     struct Answer {

@@ -8,6 +8,7 @@
 
 use zeroize::Zeroizing;
 
+use crate::backend::json_key;
 use crate::twilio::twiml::{Gather, Response};
 use crate::{open_bytes, seal, Error, KeyRing, SettingError};
 
@@ -86,7 +87,9 @@ impl FlowConfig {
                 && name.len() <= 32
                 && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
                 && !RESERVED.contains(&name)
-                && !fields.iter().any(|f| f.name == name);
+                // Distinct as JSON keys too: `a_b` and `a__b` would both travel as
+                // `encryptedABDigits`, and the submission would keep only one of them.
+                && !fields.iter().any(|f| json_key(&f.name) == json_key(name));
             if !valid {
                 return Err(SettingError::new(
                     "GATHER_FIELDS",
@@ -173,7 +176,8 @@ impl CallState {
             .position(|f| f.name == step)
             .ok_or(Error::BadCallState)?;
         let attempt = match single("attempt")? {
-            Some(a) => a.parse::<u8>().map_err(|_| Error::BadCallState)?,
+            Some(a) if a.len() == 1 && a.as_bytes()[0].is_ascii_digit() => a.as_bytes()[0] - b'0',
+            Some(_) => return Err(Error::BadCallState),
             None => 1,
         };
         if attempt == 0 || attempt > config.max_attempts {
@@ -248,6 +252,13 @@ pub fn advance(
         let first = CallState { field: 0, attempt: 1, sealed: Vec::new() };
         return Ok(Turn::Ask { state: first, retry: false });
     };
+    // The state must carry exactly the fields before the one asked, in order.
+    let earlier = config.fields.get(..state.field).ok_or(Error::BadCallState)?;
+    if state.sealed.len() != earlier.len()
+        || state.sealed.iter().zip(earlier).any(|((name, _), f)| *name != f.name)
+    {
+        return Err(Error::BadCallState);
+    }
     for (name, value) in &state.sealed {
         let context = FlowConfig::context(call_sid, name);
         let _checked = Zeroizing::new(
@@ -285,7 +296,10 @@ impl Turn {
                 let field = config.fields.get(state.field)?;
                 let action = format!("{action_base}?{}", state.to_query(config));
                 let gather = Gather { action: &action, num_digits: field.digits, timeout_secs: config.timeout_secs };
-                let sorry = format!("Sorry, that was not {} digits.", field.digits);
+                let sorry = match field.digits {
+                    1 => "Sorry, that was not 1 digit.".to_owned(),
+                    n => format!("Sorry, that was not {n} digits."),
+                };
                 let prompts: &[&str] = if *retry { &[&sorry, &field.prompt] } else { &[&field.prompt] };
                 Some(Response::new().gather(&gather, prompts).finish())
             }

@@ -74,7 +74,7 @@ pub fn open(sealed: &str, ring: &KeyRing, context: &[u8]) -> Result<String, Erro
 ///
 /// Fails with [`Error::NotHex`], [`Error::TooShort`] or [`Error::Unauthentic`].
 pub fn open_bytes(sealed: &str, ring: &KeyRing, context: &[u8]) -> Result<Vec<u8>, Error> {
-    if sealed.len() % 2 != 0 {
+    if !sealed.len().is_multiple_of(2) {
         return Err(Error::NotHex);
     }
     let mut raw = vec![0u8; sealed.len() / 2];
