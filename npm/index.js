@@ -5,14 +5,25 @@
 
 const wasm = require('./gather_seal_wasm.js');
 
-// A Buffer over the wasm memory, for reading sealed bytes out without a copy. It is replaced
-// when the memory grows (growing detaches the old ArrayBuffer).
+// A Buffer over the wasm memory, to read results out of the module's output buffer without a
+// copy. It is replaced when the memory grows (growing detaches the old ArrayBuffer).
 const memory = wasm.wasmMemory();
 let view = Buffer.from(memory.buffer);
-function sealedHex(length) {
+function output() {
   if (view.buffer !== memory.buffer) view = Buffer.from(memory.buffer);
-  const start = wasm.sealedPointer();
+  return wasm.outputPointer();
+}
+function sealedHex(length) {
+  const start = output();
   return view.toString('hex', start, start + length);
+}
+function plainText(length) {
+  const start = output();
+  try {
+    return view.toString('utf8', start, start + length);
+  } finally {
+    wasm.wipeOutput();
+  }
 }
 
 function fail(what) {
@@ -63,7 +74,7 @@ function encrypt(plainText, keyHex, options) {
 
 /** Opens a sealed value with one key, or with an array of keys (current first, then older). */
 function decrypt(cipherHex, keys, options) {
-  return wasm.decrypt(text(cipherHex, 'cipherHex'), keyRing(keys), contextOf(options));
+  return plainText(wasm.decryptToBuffer(text(cipherHex, 'cipherHex'), keyRing(keys), contextOf(options)));
 }
 
 /** A new random key: 64 lowercase hex characters. */

@@ -19,13 +19,12 @@ fn js_error(e: impl fmt::Display) -> JsError {
     JsError::new(&format!("gather-seal: {e}"))
 }
 
-/// Seals `plain_text` (`context` is `""` for none) and leaves the raw sealed bytes in the
-/// sealed-output buffer; returns their length. The wrapper hex-encodes them straight from wasm
-/// memory with Node's own hex encoder, which is cheaper than building a JS string from wasm.
-/// Only ciphertext ever sits in that buffer.
+/// Seals `plain_text` (`context` is `""` for none) into the output buffer and returns the
+/// sealed length. The wrapper hex-encodes the bytes straight from wasm memory with Node's own
+/// encoder, which is cheaper than building a JS string from wasm.
 #[wasm_bindgen(js_name = encryptToBuffer)]
 pub fn encrypt_to_buffer(plain_text: &str, key_hex: &str, context: &str) -> Result<usize, JsError> {
-    SEALED.with(|out| {
+    OUTPUT.with(|out| {
         let mut out = out.borrow_mut();
         with_ring(key_hex, |ring| seal_raw(plain_text.as_bytes(), ring.current(), context.as_bytes(), &mut out))
             .map_err(js_error)?;
@@ -33,29 +32,36 @@ pub fn encrypt_to_buffer(plain_text: &str, key_hex: &str, context: &str) -> Resu
     })
 }
 
-/// Where the sealed-output buffer starts in wasm memory (it moves only when it grows).
-#[wasm_bindgen(js_name = sealedPointer)]
-pub fn sealed_pointer() -> usize {
-    SEALED.with(|out| out.borrow().as_ptr() as usize)
+/// Opens `cipher_hex` with the comma-separated keys (current first) into the output buffer and
+/// returns the plaintext's length in bytes. The wrapper reads it as UTF-8 and calls
+/// [`wipe_output`] before it returns, so the plaintext does not stay in wasm memory.
+#[wasm_bindgen(js_name = decryptToBuffer)]
+pub fn decrypt_to_buffer(cipher_hex: &str, keys_hex: &str, context: &str) -> Result<usize, JsError> {
+    OUTPUT.with(|out| {
+        let mut out = out.borrow_mut();
+        let plain = Zeroizing::new(with_ring(keys_hex, |ring| open(cipher_hex, ring, context.as_bytes())).map_err(js_error)?);
+        out.clear();
+        out.extend_from_slice(plain.as_bytes());
+        Ok(out.len())
+    })
 }
 
-/// The module's memory, for the wrapper's view of the sealed-output buffer.
+/// Where the output buffer starts in wasm memory (it moves only when it grows).
+#[wasm_bindgen(js_name = outputPointer)]
+pub fn output_pointer() -> usize {
+    OUTPUT.with(|out| out.borrow().as_ptr() as usize)
+}
+
+/// Zeroes and empties the output buffer.
+#[wasm_bindgen(js_name = wipeOutput)]
+pub fn wipe_output() {
+    OUTPUT.with(|out| zeroize::Zeroize::zeroize(&mut *out.borrow_mut()));
+}
+
+/// The module's memory, for the wrapper's view of the output buffer.
 #[wasm_bindgen(js_name = wasmMemory)]
 pub fn wasm_memory() -> JsValue {
     wasm_bindgen::memory()
-}
-
-/// Seals `plain_text` and returns hex (used by `sealFields`, and kept for other hosts).
-#[wasm_bindgen(js_name = encrypt)]
-pub fn encrypt(plain_text: &str, key_hex: &str, context: &str) -> Result<String, JsError> {
-    with_ring(key_hex, |ring| seal(plain_text.as_bytes(), ring.current(), context.as_bytes()))
-        .map_err(js_error)
-}
-
-/// Opens `cipher_hex` with the comma-separated keys, the current key first.
-#[wasm_bindgen(js_name = decrypt)]
-pub fn decrypt(cipher_hex: &str, keys_hex: &str, context: &str) -> Result<String, JsError> {
-    with_ring(keys_hex, |ring| open(cipher_hex, ring, context.as_bytes())).map_err(js_error)
 }
 
 /// 64 lowercase hex characters from the CSPRNG.
@@ -116,7 +122,9 @@ struct Prepared {
 
 thread_local! {
     static PREPARED: RefCell<Vec<Prepared>> = const { RefCell::new(Vec::new()) };
-    static SEALED: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(1024));
+    /// Results on their way to JavaScript: sealed bytes, or a plaintext until the wrapper has
+    /// read it and called `wipeOutput`.
+    static OUTPUT: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(1024));
 }
 
 fn with_ring<T>(keys_hex: &str, f: impl FnOnce(&KeyRing) -> Result<T, Error>) -> Result<T, Error> {
