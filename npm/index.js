@@ -51,9 +51,16 @@ function keyRing(value) {
   return fail('keys must be a string of 64 hex characters or a non-empty array of them');
 }
 
+// Ordinary objects only ({...}, JSON.parse, class instances, Object.create(null)): arrays,
+// Buffers, Maps, Dates and boxed strings would be read as something else or lose entries.
+const toTag = Object.prototype.toString;
+function isPlainObject(value) {
+  return value !== null && typeof value === 'object' && toTag.call(value) === '[object Object]';
+}
+
 function contextOf(options) {
   if (options === undefined || options === null) return '';
-  if (typeof options !== 'object') fail('options must be an object such as { context: "..." }');
+  if (!isPlainObject(options)) fail('options must be an object such as { context: "..." }');
   const { context } = options;
   if (context === undefined || context === null) return '';
   if (typeof context !== 'string') fail('options.context must be a string');
@@ -61,9 +68,7 @@ function contextOf(options) {
 }
 
 function plainObject(value, name) {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    fail(`${name} must be a plain object`);
-  }
+  if (!isPlainObject(value)) fail(`${name} must be a plain object`);
   return value;
 }
 

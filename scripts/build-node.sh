@@ -15,6 +15,6 @@ rm -rf pkg && mkdir -p pkg
   --no-typescript target/wasm32-unknown-unknown/node/gather_seal.wasm
 "$WASM_OPT_BIN" --enable-bulk-memory --enable-sign-ext --enable-mutable-globals --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue --enable-simd -O3 pkg/gather_seal_wasm_bg.wasm -o pkg/gather_seal_wasm_bg.wasm
 cp npm/index.js npm/index.d.ts npm/package.json npm/README.md pkg/
-cp LICENSE pkg/ 2>/dev/null || true
+cp LICENSE pkg/
 printf 'build-node: pkg/ built, wasm %s bytes, %s gzip\n' \
   "$(wc -c < pkg/gather_seal_wasm_bg.wasm)" "$(gzip -9c pkg/gather_seal_wasm_bg.wasm | wc -c)" >&2

@@ -99,8 +99,14 @@ fn map_strings(object: &Object, mut change: impl FnMut(&str) -> Result<String, E
             Some(text) => JsValue::from_str(&change(&Zeroizing::new(text))?),
             None => value,
         };
-        // Defining a data property on a fresh plain object cannot fail.
-        let _ = Reflect::set(&copy, &name, &value);
+        // Defined, not assigned: an own "__proto__" entry (JSON.parse makes them) must stay a
+        // field, not become the copy's prototype. Defining on a fresh object cannot fail.
+        let field = Object::new();
+        let _ = Reflect::set(&field, &JsValue::from_str("value"), &value);
+        for flag in ["writable", "enumerable", "configurable"] {
+            let _ = Reflect::set(&field, &JsValue::from_str(flag), &JsValue::TRUE);
+        }
+        let _ = Reflect::define_property(&copy, &name, &field);
     }
     Ok(copy)
 }
