@@ -90,7 +90,7 @@ const NOT_OBJECTS = {
   array: ['array-4821'],
   'array of entries': [['pin', '4821']],
   'empty array': [],
-  // Buffers and other non-plain objects: see the BUG tests at the end.
+  // Buffers and other non-plain objects: see the regression tests at the end.
 };
 
 /** Calls every export with `value` at one position, the other arguments valid. */
@@ -140,8 +140,8 @@ test('undefined, null and an empty object as options mean "no context"', () => {
   }
 });
 
-// BUG: an array or a Buffer in the options position is read as "no options": the value is
-// sealed without any context and opens without one, so a caller writing
+// Regression (fixed): an array or a Buffer in the options position was read as "no options":
+// the value was sealed without any context and opens without one, so a caller writing
 // encrypt(pin, key, [callSid]) or encrypt(pin, key, Buffer.from(callSid)) silently loses the
 // binding to the call. Expected: "gather-seal: options must be an object ..." like a string or a
 // number there. Actual: no error.
@@ -154,7 +154,7 @@ test('an array or a Buffer as options is refused, not taken as "no context"', ()
   }
 });
 
-// BUG: sealFields/openFields copy the indexed entries of a Buffer or typed array into a plain
+// Regression (fixed): sealFields/openFields copied the indexed entries of a Buffer or typed array into a plain
 // object, so the bytes of what was meant to be sealed come back in clear:
 //   sealFields(Buffer.from('4821'), key)         → { 0: 52, 1: 56, 2: 50, 3: 49 }
 //   sealFields(new Uint8Array([4, 8, 2, 1]), key) → { 0: 4, 1: 8, 2: 2, 3: 1 }
@@ -173,7 +173,7 @@ test('a Buffer or a typed array as the object is refused, not copied out in clea
   }
 });
 
-// BUG: other non-plain objects are not refused either, and what comes back is not "every string
+// Regression (fixed): other non-plain objects were not refused either, and what comes back is not "every string
 // field sealed, the rest unchanged":
 //   sealFields(new String('4821'), key) → { 0: <sealed "4">, 1: <sealed "8">, 2: …, 3: … }
 //   sealFields(new Map([['pin', '4821']]), key) → {}   (the entry is silently lost)

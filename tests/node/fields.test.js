@@ -143,8 +143,8 @@ test('an object with a null prototype and a class instance have their own fields
   }
 });
 
-// BUG: the copy is filled by assignment (Reflect.set in src/node.rs map_strings), so an own
-// "__proto__" field sets the copy's prototype instead of becoming a field:
+// Regression (fixed): the copy was filled by assignment (Reflect.set), so an own
+// "__proto__" field set the copy's prototype instead of becoming a field:
 //   sealFields(JSON.parse('{"pin":"4821","__proto__":{"isAdmin":true}}'), key)
 //     → { pin: <sealed> } whose prototype is { isAdmin: true } (result.isAdmin === true)
 //   sealFields(JSON.parse('{"pin":"4821","__proto__":"1111"}'), key) → { pin: <sealed> }

@@ -70,7 +70,7 @@ test('main and types exist, and "exports" points at the same files', () => {
   }
 });
 
-// BUG: package.json lists "LICENSE" in "files", but there is no LICENSE file in the repository
+// Regression (fixed): package.json listed "LICENSE" in "files" while the repository had none
 // and scripts/build-node.sh copies it with `cp LICENSE pkg/ 2>/dev/null || true`, so pkg/ has
 // none and the published package claims "MIT" without the licence text. Expected: pkg/LICENSE
 // exists. Actual: missing.
