@@ -66,7 +66,10 @@ pub struct SettingError {
 
 impl SettingError {
     pub(crate) fn new(setting: impl Into<String>, problem: &'static str) -> SettingError {
-        SettingError { setting: setting.into(), problem }
+        SettingError {
+            setting: setting.into(),
+            problem,
+        }
     }
 }
 

@@ -65,8 +65,8 @@ pub fn generate_key_hex() -> Result<Zeroizing<String>, Error> {
     let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
     getrandom::getrandom(&mut bytes[..]).map_err(|_| Error::RandomUnavailable)?;
     let mut text = Zeroizing::new([0u8; 2 * KEY_LEN]);
-    let hex = base16ct::lower::encode_str(&bytes[..], &mut text[..])
-        .map_err(|_| Error::InvalidKey)?;
+    let hex =
+        base16ct::lower::encode_str(&bytes[..], &mut text[..]).map_err(|_| Error::InvalidKey)?;
     Ok(Zeroizing::new(hex.to_owned()))
 }
 
@@ -83,7 +83,9 @@ pub struct KeyRing {
 impl KeyRing {
     /// A ring of just one key.
     pub fn new(current: Key) -> KeyRing {
-        KeyRing { keys: vec![current] }
+        KeyRing {
+            keys: vec![current],
+        }
     }
 
     /// Adds an older key, tried after the current key and any older keys added before it.

@@ -26,8 +26,15 @@ fn js_error(e: impl fmt::Display) -> JsError {
 pub fn encrypt_to_buffer(plain_text: &str, key_hex: &str, context: &str) -> Result<usize, JsError> {
     OUTPUT.with(|out| {
         let mut out = out.borrow_mut();
-        with_ring(key_hex, |ring| seal_raw(plain_text.as_bytes(), ring.current(), context.as_bytes(), &mut out))
-            .map_err(js_error)?;
+        with_ring(key_hex, |ring| {
+            seal_raw(
+                plain_text.as_bytes(),
+                ring.current(),
+                context.as_bytes(),
+                &mut out,
+            )
+        })
+        .map_err(js_error)?;
         Ok(out.len())
     })
 }
@@ -36,10 +43,17 @@ pub fn encrypt_to_buffer(plain_text: &str, key_hex: &str, context: &str) -> Resu
 /// returns the plaintext's length in bytes. The wrapper reads it as UTF-8 and calls
 /// [`wipe_output`] before it returns, so the plaintext does not stay in wasm memory.
 #[wasm_bindgen(js_name = decryptToBuffer)]
-pub fn decrypt_to_buffer(cipher_hex: &str, keys_hex: &str, context: &str) -> Result<usize, JsError> {
+pub fn decrypt_to_buffer(
+    cipher_hex: &str,
+    keys_hex: &str,
+    context: &str,
+) -> Result<usize, JsError> {
     OUTPUT.with(|out| {
         let mut out = out.borrow_mut();
-        let plain = Zeroizing::new(with_ring(keys_hex, |ring| open(cipher_hex, ring, context.as_bytes())).map_err(js_error)?);
+        let plain = Zeroizing::new(
+            with_ring(keys_hex, |ring| open(cipher_hex, ring, context.as_bytes()))
+                .map_err(js_error)?,
+        );
         out.clear();
         out.extend_from_slice(plain.as_bytes());
         Ok(out.len())
@@ -75,7 +89,9 @@ pub fn generate_key() -> Result<String, JsError> {
 #[wasm_bindgen(js_name = sealFields)]
 pub fn seal_fields(object: &Object, key_hex: &str, context: &str) -> Result<Object, JsError> {
     with_ring(key_hex, |ring| {
-        map_strings(object, |text| seal(text.as_bytes(), ring.current(), context.as_bytes()))
+        map_strings(object, |text| {
+            seal(text.as_bytes(), ring.current(), context.as_bytes())
+        })
     })
     .map_err(js_error)
 }
@@ -83,14 +99,19 @@ pub fn seal_fields(object: &Object, key_hex: &str, context: &str) -> Result<Obje
 /// A copy of `object` with every string value opened; other values are copied as they are.
 #[wasm_bindgen(js_name = openFields)]
 pub fn open_fields(object: &Object, keys_hex: &str, context: &str) -> Result<Object, JsError> {
-    with_ring(keys_hex, |ring| map_strings(object, |text| open(text, ring, context.as_bytes())))
-        .map_err(js_error)
+    with_ring(keys_hex, |ring| {
+        map_strings(object, |text| open(text, ring, context.as_bytes()))
+    })
+    .map_err(js_error)
 }
 
 /// A new plain object with `object`'s own enumerable entries in their order, string values
 /// passed through `change`. (Walking the object through js-sys rather than serde keeps float
 /// formatting and a serde data model out of the package: 18 KB of gzip in the .wasm.)
-fn map_strings(object: &Object, mut change: impl FnMut(&str) -> Result<String, Error>) -> Result<Object, Error> {
+fn map_strings(
+    object: &Object,
+    mut change: impl FnMut(&str) -> Result<String, Error>,
+) -> Result<Object, Error> {
     let copy = Object::new();
     for entry in Object::entries(object).iter() {
         let entry = Array::from(&entry);
@@ -136,7 +157,9 @@ thread_local! {
 fn with_ring<T>(keys_hex: &str, f: impl FnOnce(&KeyRing) -> Result<T, Error>) -> Result<T, Error> {
     PREPARED.with(|cell| {
         let mut prepared = cell.borrow_mut();
-        let hit = prepared.iter().position(|p| same_text(&p.text, keys_hex.as_bytes()));
+        let hit = prepared
+            .iter()
+            .position(|p| same_text(&p.text, keys_hex.as_bytes()));
         let entry = match hit {
             Some(i) => prepared.remove(i),
             None => {
@@ -144,7 +167,10 @@ fn with_ring<T>(keys_hex: &str, f: impl FnOnce(&KeyRing) -> Result<T, Error>) ->
                 if prepared.len() == RINGS {
                     prepared.remove(0);
                 }
-                Prepared { text: Zeroizing::new(keys_hex.as_bytes().to_vec()), ring }
+                Prepared {
+                    text: Zeroizing::new(keys_hex.as_bytes().to_vec()),
+                    ring,
+                }
             }
         };
         let result = f(&entry.ring);

@@ -42,7 +42,12 @@ pub fn seal(plaintext: &[u8], key: &Key, context: &[u8]) -> Result<String, Error
 
 /// Seals like [`seal`] but leaves the raw `nonce ‖ ciphertext ‖ tag` bytes in `out` (cleared
 /// first), for glue that hex-encodes on its own side.
-pub(crate) fn seal_raw(plaintext: &[u8], key: &Key, context: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+pub(crate) fn seal_raw(
+    plaintext: &[u8],
+    key: &Key,
+    context: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
     let nonce = nonces::fresh()?;
     out.clear();
     out.extend_from_slice(&nonce);
@@ -88,10 +93,11 @@ pub fn open_bytes(sealed: &str, ring: &KeyRing, context: &[u8]) -> Result<Vec<u8
     let (nonce, tag) = (Nonce::from_slice(nonce), Tag::from_slice(tag));
     // aes-gcm checks the tag before it decrypts, so a failed key leaves the ciphertext as it
     // was and the next key can try the same bytes, in place.
-    let opened = ring
-        .keys()
-        .iter()
-        .any(|key| key.cipher.decrypt_in_place_detached(nonce, context, ciphertext, tag).is_ok());
+    let opened = ring.keys().iter().any(|key| {
+        key.cipher
+            .decrypt_in_place_detached(nonce, context, ciphertext, tag)
+            .is_ok()
+    });
     if !opened {
         return Err(Error::Unauthentic);
     }
