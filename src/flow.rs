@@ -17,7 +17,8 @@ pub const NOT_FOUND: &str = "We were not able to locate you in our system. Goodb
 /// What the caller hears after the last failed attempt at a field.
 pub const TOO_MANY_ATTEMPTS: &str = "Sorry, we could not get your details. Goodbye.";
 /// What the caller hears when the service is misconfigured or a request is broken.
-pub const APOLOGY: &str = "Sorry, we cannot take your call right now. Please try again later. Goodbye.";
+pub const APOLOGY: &str =
+    "Sorry, we cannot take your call right now. Please try again later. Goodbye.";
 
 /// One value the caller is asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,12 +104,21 @@ impl FlowConfig {
                 Some(_) => return Err(SettingError::new(prompt_setting, "must not be empty")),
                 None => match defaults.fields.iter().find(|f| f.name == name) {
                     Some(f) => f.prompt.clone(),
-                    None => return Err(SettingError::new(prompt_setting, "is required for a new field")),
+                    None => {
+                        return Err(SettingError::new(
+                            prompt_setting,
+                            "is required for a new field",
+                        ))
+                    }
                 },
             };
             let digits_setting = format!("GATHER_{upper}_DIGITS");
             let digits = number(&get, &digits_setting, 4, 1..=32)?;
-            fields.push(Field { name: name.to_owned(), prompt, digits });
+            fields.push(Field {
+                name: name.to_owned(),
+                prompt,
+                digits,
+            });
         }
         Ok(FlowConfig {
             fields,
@@ -134,7 +144,10 @@ fn number(
     };
     match text.trim().parse::<u8>() {
         Ok(n) if range.contains(&n) => Ok(n),
-        _ => Err(SettingError::new(setting, "must be a whole number in the allowed range")),
+        _ => Err(SettingError::new(
+            setting,
+            "must be a whole number in the allowed range",
+        )),
     }
 }
 
@@ -160,7 +173,10 @@ impl CallState {
         query: &[(K, V)],
     ) -> Result<Option<CallState>, Error> {
         let single = |name: &str| -> Result<Option<&str>, Error> {
-            let mut found = query.iter().filter(|(k, _)| k.as_ref() == name).map(|(_, v)| v.as_ref());
+            let mut found = query
+                .iter()
+                .filter(|(k, _)| k.as_ref() == name)
+                .map(|(_, v)| v.as_ref());
             match (found.next(), found.next()) {
                 (None, _) => Ok(None),
                 (Some(v), None) => Ok(Some(v)),
@@ -191,12 +207,19 @@ impl CallState {
                 _ => return Err(Error::BadCallState),
             }
         }
-        Ok(Some(CallState { field, attempt, sealed }))
+        Ok(Some(CallState {
+            field,
+            attempt,
+            sealed,
+        }))
     }
 
     /// The query string that carries this state (hex and field names need no escaping).
     pub fn to_query(&self, config: &FlowConfig) -> String {
-        let step = config.fields.get(self.field).map_or("", |f| f.name.as_str());
+        let step = config
+            .fields
+            .get(self.field)
+            .map_or("", |f| f.name.as_str());
         let mut query = format!("step={step}&attempt={}", self.attempt);
         for (name, value) in &self.sealed {
             query.push('&');
@@ -245,17 +268,34 @@ pub fn advance(
     state: Option<CallState>,
     digits: Option<&str>,
 ) -> Result<Turn, Error> {
-    if call_sid.is_empty() || call_sid.len() > 64 || !call_sid.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    if call_sid.is_empty()
+        || call_sid.len() > 64
+        || !call_sid.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
         return Err(Error::MissingCallSid);
     }
     let Some(mut state) = state else {
-        let first = CallState { field: 0, attempt: 1, sealed: Vec::new() };
-        return Ok(Turn::Ask { state: first, retry: false });
+        let first = CallState {
+            field: 0,
+            attempt: 1,
+            sealed: Vec::new(),
+        };
+        return Ok(Turn::Ask {
+            state: first,
+            retry: false,
+        });
     };
     // The state must carry exactly the fields before the one asked, in order.
-    let earlier = config.fields.get(..state.field).ok_or(Error::BadCallState)?;
+    let earlier = config
+        .fields
+        .get(..state.field)
+        .ok_or(Error::BadCallState)?;
     if state.sealed.len() != earlier.len()
-        || state.sealed.iter().zip(earlier).any(|((name, _), f)| *name != f.name)
+        || state
+            .sealed
+            .iter()
+            .zip(earlier)
+            .any(|((name, _), f)| *name != f.name)
     {
         return Err(Error::BadCallState);
     }
@@ -267,7 +307,8 @@ pub fn advance(
     }
     let field = config.fields.get(state.field).ok_or(Error::BadCallState)?;
     let digits = digits.unwrap_or("");
-    let valid = digits.len() == usize::from(field.digits) && digits.bytes().all(|b| b.is_ascii_digit());
+    let valid =
+        digits.len() == usize::from(field.digits) && digits.bytes().all(|b| b.is_ascii_digit());
     if !valid {
         if state.attempt >= config.max_attempts {
             return Ok(Turn::GiveUp);
@@ -279,10 +320,19 @@ pub fn advance(
     let sealed_value = seal(digits.as_bytes(), ring.current(), context.as_bytes())?;
     state.sealed.push((field.name.clone(), sealed_value));
     if state.field + 1 < config.fields.len() {
-        let next = CallState { field: state.field + 1, attempt: 1, sealed: state.sealed };
-        Ok(Turn::Ask { state: next, retry: false })
+        let next = CallState {
+            field: state.field + 1,
+            attempt: 1,
+            sealed: state.sealed,
+        };
+        Ok(Turn::Ask {
+            state: next,
+            retry: false,
+        })
     } else {
-        Ok(Turn::Submit { sealed: state.sealed })
+        Ok(Turn::Submit {
+            sealed: state.sealed,
+        })
     }
 }
 
@@ -295,12 +345,20 @@ impl Turn {
             Turn::Ask { state, retry } => {
                 let field = config.fields.get(state.field)?;
                 let action = format!("{action_base}?{}", state.to_query(config));
-                let gather = Gather { action: &action, num_digits: field.digits, timeout_secs: config.timeout_secs };
+                let gather = Gather {
+                    action: &action,
+                    num_digits: field.digits,
+                    timeout_secs: config.timeout_secs,
+                };
                 let sorry = match field.digits {
                     1 => "Sorry, that was not 1 digit.".to_owned(),
                     n => format!("Sorry, that was not {n} digits."),
                 };
-                let prompts: &[&str] = if *retry { &[&sorry, &field.prompt] } else { &[&field.prompt] };
+                let prompts: &[&str] = if *retry {
+                    &[&sorry, &field.prompt]
+                } else {
+                    &[&field.prompt]
+                };
                 Some(Response::new().gather(&gather, prompts).finish())
             }
             Turn::GiveUp => Some(goodbye_twiml(TOO_MANY_ATTEMPTS)),

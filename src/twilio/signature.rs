@@ -4,10 +4,9 @@
 //! URL it requested followed by every POST parameter as `name` + `value`, sorted by name, and
 //! sends the base64 digest in the `X-Twilio-Signature` header.
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
+use subtle::{Choice, ConstantTimeEq};
 
 type HmacSha1 = Hmac<Sha1>;
 
@@ -20,7 +19,7 @@ pub fn twilio_signature<K: AsRef<str>, V: AsRef<str>>(
     url: &str,
     params: &[(K, V)],
 ) -> String {
-    STANDARD.encode(mac_for(auth_token, url, params).finalize().into_bytes())
+    base64(&mac_for(auth_token, url, params).finalize().into_bytes())
 }
 
 /// Checks `signature` (the `X-Twilio-Signature` header) against a request to `url` with these
@@ -35,18 +34,46 @@ pub fn verify_twilio_signature<K: AsRef<str>, V: AsRef<str>>(
     params: &[(K, V)],
     signature: &str,
 ) -> bool {
-    let Ok(given) = STANDARD.decode(signature.trim()) else {
-        return false;
-    };
-    let mut valid = false;
+    // Compared as base64 text, as Twilio's own libraries compare: for the canonical padded
+    // encoding Twilio sends this is the same as comparing the digests.
+    let given = signature.trim().as_bytes();
+    let mut valid = Choice::from(0);
     for candidate in url_variants(url).iter().flatten() {
         // Every variant is checked, so the time taken does not say which one matched.
-        valid |= mac_for(auth_token, candidate, params).verify_slice(&given).is_ok();
+        let expected = base64(
+            &mac_for(auth_token, candidate, params)
+                .finalize()
+                .into_bytes(),
+        );
+        valid |= expected.as_bytes().ct_eq(given);
     }
-    valid
+    valid.into()
 }
 
-fn mac_for<K: AsRef<str>, V: AsRef<str>>(auth_token: &str, url: &str, params: &[(K, V)]) -> HmacSha1 {
+/// Standard base64 with padding (RFC 4648 section 4). Written out rather than taken from the
+/// base64 crate, whose engine is several KiB of the worker's upload for one 20-byte digest.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut text = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let byte = |i: usize| u32::from(chunk.get(i).copied().unwrap_or(0));
+        let group = byte(0) << 16 | byte(1) << 8 | byte(2);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                text.push(char::from(ALPHABET[(group >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                text.push('=');
+            }
+        }
+    }
+    text
+}
+
+fn mac_for<K: AsRef<str>, V: AsRef<str>>(
+    auth_token: &str,
+    url: &str,
+    params: &[(K, V)],
+) -> HmacSha1 {
     // HMAC accepts keys of any length, so this never fails.
     let mut mac = <HmacSha1 as Mac>::new_from_slice(auth_token.as_bytes())
         .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
@@ -55,10 +82,11 @@ fn mac_for<K: AsRef<str>, V: AsRef<str>>(auth_token: &str, url: &str, params: &[
         .iter()
         .map(|(k, v)| (k.as_ref(), v.as_ref()))
         .collect();
-    sorted.sort_by(|a, b| {
+    heap_sort(&mut sorted, |a, b| {
         a.0.encode_utf16()
             .cmp(b.0.encode_utf16())
             .then_with(|| a.1.encode_utf16().cmp(b.1.encode_utf16()))
+            .is_lt()
     });
     sorted.dedup();
     for (name, value) in sorted {
@@ -68,26 +96,72 @@ fn mac_for<K: AsRef<str>, V: AsRef<str>>(auth_token: &str, url: &str, params: &[
     mac
 }
 
+/// Sorts `items` by `less` in O(n log n) comparisons whatever the input, in place. Used
+/// instead of the standard library's sorts, which are several KiB of the worker's upload. Not
+/// stable, which cannot matter here: parameters that compare equal are identical, and `dedup`
+/// then keeps one.
+fn heap_sort<T>(items: &mut [T], less: impl Fn(&T, &T) -> bool) {
+    fn sift_down<T>(items: &mut [T], mut root: usize, end: usize, less: &impl Fn(&T, &T) -> bool) {
+        loop {
+            let mut child = 2 * root + 1;
+            if child >= end {
+                return;
+            }
+            if child + 1 < end && less(&items[child], &items[child + 1]) {
+                child += 1;
+            }
+            if !less(&items[root], &items[child]) {
+                return;
+            }
+            items.swap(root, child);
+            root = child;
+        }
+    }
+    let len = items.len();
+    for root in (0..len / 2).rev() {
+        sift_down(items, root, len, &less);
+    }
+    for end in (1..len).rev() {
+        items.swap(0, end);
+        sift_down(items, 0, end, &less);
+    }
+}
+
 /// `url` itself, and the same URL with its default port added or its explicit port removed.
 fn url_variants(url: &str) -> [Option<String>; 2] {
+    // Checked splits only (no `&s[..]`, no `split_once("://")`): in the worker, the panic and
+    // substring-search code those pull in is upload size.
     let alternate = (|| {
-        let (scheme, rest) = url.split_once("://")?;
+        let scheme_end = url.as_bytes().windows(3).position(|w| w == b"://")?;
+        let (scheme, rest) = url.split_at_checked(scheme_end)?;
+        let rest = rest.get(3..)?;
         let default_port = match scheme.to_ascii_lowercase().as_str() {
             "https" => "443",
             "http" => "80",
             _ => return None,
         };
         let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let (authority, tail) = rest.split_at(authority_end);
+        let (authority, tail) = rest.split_at_checked(authority_end)?;
         let host_start = authority.rfind('@').map_or(0, |at| at + 1);
-        let (userinfo, hostport) = authority.split_at(host_start);
+        let (userinfo, hostport) = authority.split_at_checked(host_start)?;
         // A port follows the last ':' unless that colon is inside an IPv6 literal.
-        let port_colon = hostport.rfind(':').filter(|&i| !hostport[i..].contains(']'));
-        let host_with = match port_colon {
-            Some(i) => hostport[..i].to_owned(),
-            None => format!("{hostport}:{default_port}"),
-        };
-        Some(format!("{scheme}://{userinfo}{host_with}{tail}"))
+        let port_colon = hostport
+            .rfind(':')
+            .filter(|&i| !hostport.get(i..).is_some_and(|p| p.contains(']')));
+        let mut alternate = String::with_capacity(url.len() + 4);
+        alternate.push_str(scheme);
+        alternate.push_str("://");
+        alternate.push_str(userinfo);
+        match port_colon.and_then(|i| hostport.get(..i)) {
+            Some(host) => alternate.push_str(host),
+            None => {
+                alternate.push_str(hostport);
+                alternate.push(':');
+                alternate.push_str(default_port);
+            }
+        }
+        alternate.push_str(tail);
+        Some(alternate)
     })();
     [Some(url.to_owned()), alternate]
 }
@@ -120,46 +194,114 @@ mod tests {
             ("From", "+14158675309"),
             ("To", "+18005551212"),
         ];
-        assert!(verify_twilio_signature(DOC_TOKEN, DOC_URL, &params, "RSOYDt4T1cUTdK1PDd93/VVr8B8="));
+        assert!(verify_twilio_signature(
+            DOC_TOKEN,
+            DOC_URL,
+            &params,
+            "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+        ));
     }
 
     #[test]
     fn twilio_documented_example_signs_and_verifies() {
-        assert_eq!(twilio_signature(DOC_TOKEN, DOC_URL, &DOC_PARAMS), DOC_SIGNATURE);
-        assert!(verify_twilio_signature(DOC_TOKEN, DOC_URL, &DOC_PARAMS, DOC_SIGNATURE));
+        assert_eq!(
+            twilio_signature(DOC_TOKEN, DOC_URL, &DOC_PARAMS),
+            DOC_SIGNATURE
+        );
+        assert!(verify_twilio_signature(
+            DOC_TOKEN,
+            DOC_URL,
+            &DOC_PARAMS,
+            DOC_SIGNATURE
+        ));
     }
 
     #[test]
     fn parameter_order_does_not_matter() {
         let mut shuffled = DOC_PARAMS;
         shuffled.reverse();
-        assert!(verify_twilio_signature(DOC_TOKEN, DOC_URL, &shuffled, DOC_SIGNATURE));
+        assert!(verify_twilio_signature(
+            DOC_TOKEN,
+            DOC_URL,
+            &shuffled,
+            DOC_SIGNATURE
+        ));
     }
 
     #[test]
     fn any_change_is_refused() {
         let mut changed = DOC_PARAMS;
         changed[2].1 = "1235";
-        assert!(!verify_twilio_signature(DOC_TOKEN, DOC_URL, &changed, DOC_SIGNATURE));
-        assert!(!verify_twilio_signature("12346", DOC_URL, &DOC_PARAMS, DOC_SIGNATURE));
+        assert!(!verify_twilio_signature(
+            DOC_TOKEN,
+            DOC_URL,
+            &changed,
+            DOC_SIGNATURE
+        ));
+        assert!(!verify_twilio_signature(
+            "12346",
+            DOC_URL,
+            &DOC_PARAMS,
+            DOC_SIGNATURE
+        ));
         let other_url = "https://mycompany.com/myapp.php?foo=1&bar=3";
-        assert!(!verify_twilio_signature(DOC_TOKEN, other_url, &DOC_PARAMS, DOC_SIGNATURE));
-        assert!(!verify_twilio_signature(DOC_TOKEN, DOC_URL, &DOC_PARAMS[..4], DOC_SIGNATURE));
-        assert!(!verify_twilio_signature(DOC_TOKEN, DOC_URL, &DOC_PARAMS, ""));
-        assert!(!verify_twilio_signature(DOC_TOKEN, DOC_URL, &DOC_PARAMS, "not base64!"));
+        assert!(!verify_twilio_signature(
+            DOC_TOKEN,
+            other_url,
+            &DOC_PARAMS,
+            DOC_SIGNATURE
+        ));
+        assert!(!verify_twilio_signature(
+            DOC_TOKEN,
+            DOC_URL,
+            &DOC_PARAMS[..4],
+            DOC_SIGNATURE
+        ));
+        assert!(!verify_twilio_signature(
+            DOC_TOKEN,
+            DOC_URL,
+            &DOC_PARAMS,
+            ""
+        ));
+        assert!(!verify_twilio_signature(
+            DOC_TOKEN,
+            DOC_URL,
+            &DOC_PARAMS,
+            "not base64!"
+        ));
         let truncated = &DOC_SIGNATURE[..DOC_SIGNATURE.len() - 4];
-        assert!(!verify_twilio_signature(DOC_TOKEN, DOC_URL, &DOC_PARAMS, truncated));
+        assert!(!verify_twilio_signature(
+            DOC_TOKEN,
+            DOC_URL,
+            &DOC_PARAMS,
+            truncated
+        ));
     }
 
     #[test]
     fn default_port_variants_are_accepted_both_ways() {
         let with_port = "https://mycompany.com:443/myapp.php?foo=1&bar=2";
         let signed_with_port = twilio_signature(DOC_TOKEN, with_port, &DOC_PARAMS);
-        assert!(verify_twilio_signature(DOC_TOKEN, DOC_URL, &DOC_PARAMS, &signed_with_port));
-        assert!(verify_twilio_signature(DOC_TOKEN, with_port, &DOC_PARAMS, DOC_SIGNATURE));
+        assert!(verify_twilio_signature(
+            DOC_TOKEN,
+            DOC_URL,
+            &DOC_PARAMS,
+            &signed_with_port
+        ));
+        assert!(verify_twilio_signature(
+            DOC_TOKEN,
+            with_port,
+            &DOC_PARAMS,
+            DOC_SIGNATURE
+        ));
         // Another port is another URL.
         let other_port = "https://mycompany.com:8443/myapp.php?foo=1&bar=2";
-        assert!(!verify_twilio_signature(DOC_TOKEN, other_port, &DOC_PARAMS, &signed_with_port));
+        assert!(!verify_twilio_signature(
+            DOC_TOKEN,
+            other_port,
+            &DOC_PARAMS,
+            &signed_with_port
+        ));
     }
 
     #[test]
@@ -175,9 +317,44 @@ mod tests {
     }
 
     #[test]
+    fn heap_sort_sorts() {
+        let mut seed = 7u32;
+        for len in 0..40 {
+            let mut items: Vec<u32> = (0..len)
+                .map(|_| {
+                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                    (seed >> 16) % 10
+                })
+                .collect();
+            let mut expected = items.clone();
+            expected.sort();
+            heap_sort(&mut items, |a, b| a < b);
+            assert_eq!(items, expected, "{len}");
+        }
+    }
+
+    /// RFC 4648 section 10.
+    #[test]
+    fn base64_matches_the_rfc_vectors() {
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(plain.as_bytes()), encoded);
+        }
+        assert_eq!(base64(&[0xfb, 0xff, 0xbf]), "+/+/");
+    }
+
+    #[test]
     fn repeated_parameters_count_each_distinct_value_once_sorted() {
         let params = [("A", "2"), ("B", "x"), ("A", "1"), ("A", "2")];
-        let expected = twilio_signature("t", "https://e.com/", &[("A", "1"), ("A", "2"), ("B", "x")]);
+        let expected =
+            twilio_signature("t", "https://e.com/", &[("A", "1"), ("A", "2"), ("B", "x")]);
         assert_eq!(twilio_signature("t", "https://e.com/", &params), expected);
     }
 }

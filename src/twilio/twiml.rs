@@ -151,8 +151,16 @@ mod tests {
 
     #[test]
     fn gather_say_hangup() {
-        let gather = Gather { action: "https://e.com/gather?step=pin&card=00ff", num_digits: 4, timeout_secs: 10 };
-        let xml = Response::new().gather(&gather, &["Enter your PIN."]).say("Bye.").hangup().finish();
+        let gather = Gather {
+            action: "https://e.com/gather?step=pin&card=00ff",
+            num_digits: 4,
+            timeout_secs: 10,
+        };
+        let xml = Response::new()
+            .gather(&gather, &["Enter your PIN."])
+            .say("Bye.")
+            .hangup()
+            .finish();
         assert_eq!(
             xml,
             concat!(
@@ -166,9 +174,22 @@ mod tests {
 
     #[test]
     fn text_and_attributes_are_escaped() {
-        let gather = Gather { action: "a\"b<c>&\n", num_digits: 1, timeout_secs: 5 };
-        let xml = Response::new().gather(&gather, &[]).say("Tom & \"Jerry\" <3 >\r\u{0}").finish();
-        assert!(xml.contains(r#"action="a&quot;b&lt;c>&amp;&#xA;""#), "{xml}");
-        assert!(xml.contains("<Say>Tom &amp; \"Jerry\" &lt;3 &gt;&#xD;</Say>"), "{xml}");
+        let gather = Gather {
+            action: "a\"b<c>&\n",
+            num_digits: 1,
+            timeout_secs: 5,
+        };
+        let xml = Response::new()
+            .gather(&gather, &[])
+            .say("Tom & \"Jerry\" <3 >\r\u{0}")
+            .finish();
+        assert!(
+            xml.contains(r#"action="a&quot;b&lt;c>&amp;&#xA;""#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<Say>Tom &amp; \"Jerry\" &lt;3 &gt;&#xD;</Say>"),
+            "{xml}"
+        );
     }
 }

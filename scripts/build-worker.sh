@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Builds the Cloudflare Worker into build/: the core and src/worker.rs compiled to wasm with the
+# size-tuned release profile (feature "worker"), bound and bundled by worker-build
+# (build/index.js, build/index_bg.wasm, build/worker/shim.mjs), then shrunk with wasm-opt -Oz.
+# Finally reports what `wrangler deploy --dry-run` would upload and fails when the gzip total is
+# over the 64 KiB budget.
+#
+#   bash scripts/build-worker.sh              build, then report the upload size
+#   bash scripts/build-worker.sh --no-report  build only (wrangler.toml's [build] command)
+#
+# wasm-opt runs here rather than inside worker-build: worker-build's own run uses -O and keeps
+# the names section, and its binaryen download goes to GitHub. The optimised wasm is cached by
+# the hash of its input, so an unchanged crate rebuilds in a second or two.
+set -euo pipefail
+
+# `wrangler deploy --dry-run` below runs wrangler.toml's [build] command again; the worker has
+# just been built, so that nested run has nothing to do.
+if [ "${GATHER_SEAL_WORKER_BUILT:-}" = 1 ]; then
+  exit 0
+fi
+
+report=1
+case "${1:-}" in
+  --no-report) report=0 ;;
+  "") ;;
+  *) echo "usage: $0 [--no-report]" >&2; exit 2 ;;
+esac
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# scripts/setup.sh installs what is missing and exports the tool paths. When the caller has
+# already done that (scripts/test.sh, scripts/dev.sh, and through it `wrangler dev`'s rebuilds,
+# which must not reinstall node_modules under the running wrangler), it is not run again.
+if [ -z "${WASM_BINDGEN_BIN:-}" ] || [ -z "${WASM_OPT_BIN:-}" ] || ! command -v worker-build >/dev/null; then
+  . "$root/scripts/setup.sh"
+fi
+cd "$root"
+say() { printf 'build-worker: %s\n' "$*" >&2; }
+
+budget=$((64 * 1024))
+
+# --no-opt: wasm-opt runs below. `--features worker --target-dir …` go on to `cargo build`.
+# A target directory of its own: worker-build runs cargo, then reads the .wasm back, and other
+# builds into target/ (the npm package, a plain --release) must not swap it in between.
+worker-build --release --no-opt --features worker --target-dir target/worker >&2
+
+wasm=build/index_bg.wasm
+[ -f "$wasm" ] && [ -f build/index.js ] && [ -f build/worker/shim.mjs ] ||
+  { say "worker-build did not leave build/index.js, $wasm and build/worker/shim.mjs"; exit 1; }
+
+# The wasm features rustc's wasm32-unknown-unknown emits, plus the exception handling that
+# wasm-bindgen's catch wrappers use; listed rather than --all-features so that binaryen never
+# emits an encoding workerd does not read yet. No --debuginfo: the names section is dropped.
+features=(--enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int
+  --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling)
+passes=(-Oz --converge --strip-debug --strip-producers)
+cache=target/worker-opt
+mkdir -p "$cache"
+key=$( { sha256sum "$wasm" | cut -d' ' -f1; "$WASM_OPT_BIN" --version; echo "${features[*]} ${passes[*]}"; } |
+  sha256sum | cut -d' ' -f1)
+raw_size=$(wc -c < "$wasm")
+if [ ! -f "$cache/$key.wasm" ]; then
+  say "wasm-opt ${passes[*]} ($raw_size bytes in)"
+  "$WASM_OPT_BIN" "${features[@]}" "${passes[@]}" "$wasm" -o "$cache/$key.tmp"
+  mv "$cache/$key.tmp" "$cache/$key.wasm"
+  # Keep only the latest few results.
+  ls -1t "$cache"/*.wasm | tail -n +4 | xargs -r rm -f
+fi
+cp "$cache/$key.wasm" "$wasm"
+say "wasm $raw_size -> $(wc -c < "$wasm") bytes ($(gzip -9c "$wasm" | wc -c) gzip)"
+
+[ "$report" = 1 ] || exit 0
+
+# What `wrangler deploy` would upload, measured offline.
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+dry=$(GATHER_SEAL_WORKER_BUILT=1 npx --no-install wrangler deploy --dry-run --outdir "$out" 2>&1) ||
+  { printf '%s\n' "$dry" >&2; say "wrangler deploy --dry-run failed"; exit 1; }
+line=$(printf '%s\n' "$dry" | grep -m1 'Total Upload:' || true)
+[ -n "$line" ] || { printf '%s\n' "$dry" >&2; say "no 'Total Upload' line from wrangler"; exit 1; }
+line=$(printf '%s\n' "$line" | sed 's/\x1b\[[0-9;]*m//g; s/^[^T]*//')
+say "$line"
+# "Total Upload: 123.45 KiB / gzip: 56.78 KiB"
+gzip_kib=$(printf '%s\n' "$line" | sed -n 's/.*gzip: *\([0-9.]*\) *KiB.*/\1/p')
+[ -n "$gzip_kib" ] || { say "could not read the gzip size from: $line"; exit 1; }
+if awk -v g="$gzip_kib" -v b="$budget" 'BEGIN { exit !(g * 1024 > b) }'; then
+  say "over budget: $gzip_kib KiB gzip > $((budget / 1024)) KiB"
+  exit 1
+fi
+say "within budget: $gzip_kib KiB gzip <= $((budget / 1024)) KiB"

@@ -1,0 +1,159 @@
+#!/usr/bin/env node
+// Walks a whole phone call through the local worker without a phone: plays Twilio's side,
+// signing every request with the official `twilio` package (getExpectedTwilioSignature), follows
+// each <Gather> action URL, types the digits given as arguments, and prints every TwiML step.
+//
+//   node scripts/call.js 1234 4321            the articles' demo caller (found: account, balance)
+//   node scripts/call.js 1234 0000            an unknown caller (not-found goodbye)
+//   node scripts/call.js 12 1234 4321         a short first try: asked again, then through
+//   node scripts/call.js                      silence: asked until the attempts run out
+//
+// Options: --url URL (default http://127.0.0.1:8787/gather, or GATHER_URL), --token TOKEN
+// (default TWILIO_AUTH_TOKEN, else the one in .dev.vars), --call-sid SID (default random).
+// Exits 0 when the call ends (the worker hangs up or has nothing more to ask), 1 otherwise.
+'use strict';
+
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+const twilio = require('twilio');
+
+const root = path.join(__dirname, '..');
+const MAX_STEPS = 30;
+
+function usage(message) {
+  if (message) console.error(`call.js: ${message}`);
+  console.error('usage: node scripts/call.js [--url URL] [--token TOKEN] [--call-sid SID] [DIGITS...]');
+  process.exit(2);
+}
+
+function parseArgs(argv) {
+  const options = {
+    url: process.env.GATHER_URL || 'http://127.0.0.1:8787/gather',
+    token: process.env.TWILIO_AUTH_TOKEN || '',
+    callSid: `CA${crypto.randomBytes(16).toString('hex')}`,
+    digits: [],
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = () => (i + 1 < argv.length ? argv[++i] : usage(`${arg} needs a value`));
+    if (arg === '--url') options.url = value();
+    else if (arg === '--token') options.token = value();
+    else if (arg === '--call-sid') options.callSid = value();
+    else if (arg === '-h' || arg === '--help') usage();
+    else if (arg.startsWith('--')) usage(`unknown option ${arg}`);
+    else options.digits.push(arg);
+  }
+  if (!options.token) options.token = tokenFromDevVars();
+  if (!options.token) usage('no auth token: pass --token, set TWILIO_AUTH_TOKEN, or create .dev.vars');
+  return options;
+}
+
+/** TWILIO_AUTH_TOKEN from .dev.vars (what `wrangler dev` gives the worker). */
+function tokenFromDevVars() {
+  for (const file of ['.dev.vars', '.dev.vars.example']) {
+    let text;
+    try {
+      text = fs.readFileSync(path.join(root, file), 'utf8');
+    } catch {
+      continue;
+    }
+    const match = text.match(/^\s*TWILIO_AUTH_TOKEN\s*=\s*"?([^"\r\n]*)"?\s*$/m);
+    if (match && match[1]) return match[1].trim();
+  }
+  return '';
+}
+
+/** The attribute of the first <tag …> in the TwiML, XML entities decoded. */
+function attribute(xml, tag, name) {
+  const element = xml.match(new RegExp(`<${tag}\\b[^>]*>`));
+  if (!element) return null;
+  const value = element[0].match(new RegExp(`\\s${name}="([^"]*)"`));
+  return value ? decodeEntities(value[1]) : null;
+}
+
+function decodeEntities(text) {
+  return text
+    .replace(/&#x([0-9a-fA-F]+);/g, (_, hex) => String.fromCodePoint(parseInt(hex, 16)))
+    .replace(/&#([0-9]+);/g, (_, dec) => String.fromCodePoint(parseInt(dec, 10)))
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
+}
+
+/** What the caller hears: the text of every <Say>. */
+function spoken(xml) {
+  return [...xml.matchAll(/<Say>([\s\S]*?)<\/Say>/g)].map((m) => decodeEntities(m[1]));
+}
+
+async function post(url, params, token) {
+  const signature = twilio.getExpectedTwilioSignature(token, url, params);
+  let response;
+  try {
+    response = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/x-www-form-urlencoded',
+        'X-Twilio-Signature': signature,
+      },
+      body: new URLSearchParams(params).toString(),
+      signal: AbortSignal.timeout(15000),
+    });
+  } catch (error) {
+    console.error(`call.js: cannot reach ${url}: ${error.cause?.code || error.message}`);
+    console.error('call.js: is the worker running? Start it with: bash scripts/dev.sh');
+    process.exit(1);
+  }
+  return { status: response.status, type: response.headers.get('content-type'), body: await response.text() };
+}
+
+async function main() {
+  const options = parseArgs(process.argv.slice(2));
+  const digits = [...options.digits];
+  // What Twilio posts to a voice webhook (a representative subset), then Digits on each action.
+  const call = {
+    AccountSid: `AC${'0'.repeat(32)}`,
+    ApiVersion: '2010-04-01',
+    CallSid: options.callSid,
+    CallStatus: 'in-progress',
+    Called: '+15005550006',
+    Caller: '+15005550001',
+    Direction: 'inbound',
+    From: '+15005550001',
+    To: '+15005550006',
+  };
+  console.log(`Calling ${options.url} as ${options.callSid}`);
+
+  let url = options.url;
+  let params = { ...call };
+  for (let step = 1; step <= MAX_STEPS; step++) {
+    const typed = 'Digits' in params ? ` with Digits="${params.Digits}"` : ' (the call comes in)';
+    console.log(`\n── step ${step}: POST ${url}${typed}`);
+    const reply = await post(url, params, options.token);
+    console.log(`   ${reply.status} ${reply.type || ''}`);
+    console.log(reply.body);
+    for (const line of spoken(reply.body)) console.log(`   caller hears: "${line}"`);
+    if (reply.status !== 200) {
+      console.log(`\nThe worker answered ${reply.status}; the call cannot go on.`);
+      process.exit(1);
+    }
+    const action = attribute(reply.body, 'Gather', 'action');
+    if (!action) {
+      const how = /<Hangup\s*\/>/.test(reply.body) ? 'the worker hung up' : 'nothing more to ask';
+      console.log(`\nCall over (${how}).`);
+      return;
+    }
+    url = action;
+    // Twilio posts what was typed, or (actionOnEmptyResult) an empty Digits after the timeout.
+    params = { ...call, Digits: digits.length ? digits.shift() : '', FinishedOnKey: '' };
+  }
+  console.log(`\nStopped after ${MAX_STEPS} steps.`);
+  process.exit(1);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,181 @@
+'use strict';
+// Whole calls through the built worker in workerd: every request signed by the twilio package,
+// every TwiML step compared with what twilio's VoiceResponse writes, the backend a stub that
+// opens what it receives with the npm package, and the worker's log checked at the end.
+
+const assert = require('node:assert/strict');
+const { after, before, describe, test } = require('node:test');
+const h = require('./harness');
+
+const { decrypt } = h.sealingPackage();
+const HEX = /^[0-9a-f]+$/;
+
+describe('a call through the worker', () => {
+  let worker;
+  let backend;
+  let requestsMade = 0;
+  const typed = new Set();
+  const sealedSeen = new Set();
+
+  /** The stub backend: opens both values for the call, as a real one would. */
+  function openingBackend(request) {
+    const body = JSON.parse(request.body);
+    try {
+      request.card = decrypt(body.encryptedCardDigits, [h.KEY], { context: `${body.callSid}:card` });
+      request.pin = decrypt(body.encryptedPinDigits, [h.KEY], { context: `${body.callSid}:pin` });
+    } catch (error) {
+      request.error = error;
+      return { status: 400, json: { error: 'bad request' } };
+    }
+    if (request.card === '1234' && request.pin === '4321') {
+      return { status: 200, json: { account: 'AC99887766', balance: '42.10' } };
+    }
+    return { status: 404, json: { error: 'not found' } };
+  }
+
+  async function walk(digits, options) {
+    digits.forEach((d) => typed.add(d));
+    const call = await h.walkCall(worker, digits, options);
+    requestsMade += call.steps.length;
+    for (const step of call.steps) {
+      const action = h.gatherAction(step.reply.text);
+      if (action) Object.entries(h.queryOf(action)).forEach(([k, v]) => k !== 'step' && k !== 'attempt' && sealedSeen.add(v));
+    }
+    return call;
+  }
+
+  before(async () => {
+    backend = await h.startBackend(openingBackend);
+    worker = await h.startWorker({
+      ...h.wranglerVars(),
+      DEMO_BACKEND: 'false',
+      BACKEND_URL: backend.url,
+      AES_SECRET: h.KEY,
+      TWILIO_AUTH_TOKEN: h.TOKEN,
+    });
+  });
+
+  after(async () => {
+    await worker?.dispose();
+    await backend?.close();
+  });
+
+  test('the demo caller: card, PIN, and the backend answers with the account', async () => {
+    backend.requests.length = 0;
+    const { callSid, steps } = await walk(['1234', '4321']);
+    assert.equal(steps.length, 3);
+
+    const [first, second, third] = steps.map((s) => s.reply);
+    for (const reply of [first, second, third]) {
+      assert.equal(reply.status, 200);
+      assert.equal(reply.type, 'text/xml');
+    }
+    assert.equal(first.text, h.expectedAsk({ action: worker.url('/gather?step=card&attempt=1'), prompts: [h.CARD_PROMPT] }));
+
+    // The PIN is asked for with the card carried sealed, bound to this call and field.
+    const action = h.gatherAction(second.text);
+    const url = new URL(action);
+    assert.equal(`${url.origin}${url.pathname}`, worker.url('/gather'));
+    assert.deepEqual([...url.searchParams.keys()], ['step', 'attempt', 'card']);
+    assert.equal(url.searchParams.get('step'), 'pin');
+    assert.equal(url.searchParams.get('attempt'), '1');
+    const sealedCard = url.searchParams.get('card');
+    assert.match(sealedCard, HEX);
+    assert.equal(sealedCard.length, 2 * (12 + 4 + 16));
+    assert.equal(decrypt(sealedCard, h.KEY, { context: `${callSid}:card` }), '1234');
+    assert.throws(() => decrypt(sealedCard, h.KEY, { context: `${callSid}:pin` }));
+    assert.equal(second.text, h.expectedAsk({ action, prompts: [h.PIN_PROMPT] }));
+
+    assert.equal(third.text, h.expectedThanks('AC99887766', '42.10'));
+
+    // The backend got ciphertext only, which opens with the key ring and the right contexts.
+    assert.equal(backend.requests.length, 1);
+    const [request] = backend.requests;
+    assert.equal(request.method, 'POST');
+    assert.match(request.headers['content-type'], /^application\/json/);
+    const body = JSON.parse(request.body);
+    assert.deepEqual(Object.keys(body).sort(), ['callSid', 'encryptedCardDigits', 'encryptedPinDigits']);
+    assert.equal(body.callSid, callSid);
+    assert.equal(body.encryptedCardDigits, sealedCard, 'the card travels as it was sealed');
+    assert.match(body.encryptedPinDigits, HEX);
+    assert.ok(!request.body.includes('1234') && !request.body.includes('4321'), 'plaintext in the submission');
+    assert.equal(request.card, '1234');
+    assert.equal(request.pin, '4321');
+    assert.throws(() => decrypt(body.encryptedPinDigits, h.KEY, { context: `${callSid}:card` }));
+    assert.throws(() => decrypt(body.encryptedPinDigits, h.KEY, { context: `${h.newCallSid()}:pin` }));
+    sealedSeen.add(body.encryptedPinDigits);
+  });
+
+  test('wrong digits: the backend does not know the caller, goodbye and hang up', async () => {
+    backend.requests.length = 0;
+    const { steps } = await walk(['1234', '0000']);
+    assert.equal(steps.length, 3);
+    const last = steps[2].reply;
+    assert.equal(last.status, 200);
+    assert.equal(last.text, h.expectedGoodbye(h.NOT_FOUND));
+    assert.match(last.text, /<Hangup\/><\/Response>$/);
+    assert.equal(backend.requests.length, 1);
+    assert.equal(backend.requests[0].pin, '0000', 'the backend opened the wrong PIN');
+    sealedSeen.add(JSON.parse(backend.requests[0].body).encryptedPinDigits);
+  });
+
+  test('bad input is asked for again, and the third bad try ends the call', async () => {
+    backend.requests.length = 0;
+    const { steps } = await walk(['', '12', '12a4']);
+    assert.deepEqual(steps.map((s) => s.reply.status), [200, 200, 200, 200]);
+    assert.equal(
+      steps[1].reply.text,
+      h.expectedAsk({ action: worker.url('/gather?step=card&attempt=2'), prompts: [h.SORRY, h.CARD_PROMPT] }),
+      'silence (empty Digits) is asked again',
+    );
+    assert.equal(
+      steps[2].reply.text,
+      h.expectedAsk({ action: worker.url('/gather?step=card&attempt=3'), prompts: [h.SORRY, h.CARD_PROMPT] }),
+    );
+    assert.equal(steps[3].reply.text, h.expectedGoodbye(h.TOO_MANY));
+    assert.equal(backend.requests.length, 0, 'nothing forwarded');
+  });
+
+  test('a bad try at the PIN is asked again and the call still goes through', async () => {
+    backend.requests.length = 0;
+    const { steps } = await walk(['1234', '43210', '4321']);
+    assert.equal(steps.length, 4);
+    const retry = steps[2].reply.text;
+    const action = h.gatherAction(retry);
+    assert.equal(h.queryOf(action).attempt, '2');
+    assert.equal(h.queryOf(action).step, 'pin');
+    assert.equal(retry, h.expectedAsk({ action, prompts: [h.SORRY, h.PIN_PROMPT] }));
+    assert.equal(steps[3].reply.text, h.expectedThanks('AC99887766', '42.10'));
+    assert.equal(backend.requests.length, 1);
+  });
+
+  test('no Digits parameter at all counts as a bad try', async () => {
+    const callSid = h.newCallSid();
+    const url = worker.url('/gather?step=card&attempt=1');
+    const reply = await h.signedPost(url, h.callParams(callSid));
+    requestsMade += 1;
+    assert.equal(reply.status, 200);
+    assert.equal(
+      reply.text,
+      h.expectedAsk({ action: worker.url('/gather?step=card&attempt=2'), prompts: [h.SORRY, h.CARD_PROMPT] }),
+    );
+  });
+
+  test('the log has one line per request and never a digit, sealed value or secret', async () => {
+    const lines = await worker.waitForLogLines(requestsMade);
+    assert.equal(lines.length, requestsMade);
+    h.assertCleanLog(worker.output(), {
+      digits: [...typed],
+      sealed: [...sealedSeen],
+      secrets: [h.KEY, h.TOKEN],
+    });
+    const outcomes = new Set(lines.map((l) => l.outcome));
+    for (const outcome of ['asked', 'sealed', 'reprompted', 'gave-up', 'found', 'not-found']) {
+      assert.ok(outcomes.has(outcome), `no "${outcome}" line`);
+    }
+    for (const line of lines) {
+      assert.match(line.callSid, /^CA[a-f]{32}$/);
+      assert.ok(['start', 'card', 'pin'].includes(line.step), line.step);
+    }
+  });
+});

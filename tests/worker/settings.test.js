@@ -1,0 +1,191 @@
+'use strict';
+// Configuration: a missing or malformed secret or setting makes the caller hear a short
+// apology and the call end, with the setting named in the log and no secret printed; key
+// rotation; and a flow changed through [vars] alone.
+
+const assert = require('node:assert/strict');
+const { after, before, describe, test } = require('node:test');
+const h = require('./harness');
+
+const { decrypt, encrypt } = h.sealingPackage();
+
+function baseBindings(backendUrl) {
+  return {
+    ...h.wranglerVars(),
+    DEMO_BACKEND: 'false',
+    BACKEND_URL: backendUrl,
+    AES_SECRET: h.KEY,
+    TWILIO_AUTH_TOKEN: h.TOKEN,
+  };
+}
+
+describe('a missing or malformed setting', () => {
+  let backend;
+
+  before(async () => {
+    backend = await h.startBackend(() => ({ status: 200, json: { account: 'AC1', balance: '1' } }));
+  });
+
+  after(async () => {
+    await backend?.close();
+  });
+
+  const badKey = 'c0ffee'.repeat(10) + 'abc'; // 63 hex characters
+  const cases = [
+    ['AES_SECRET', 'missing', (b) => delete b.AES_SECRET, []],
+    ['AES_SECRET', 'empty', (b) => (b.AES_SECRET = ''), []],
+    ['AES_SECRET', 'one character short', (b) => (b.AES_SECRET = badKey), [badKey]],
+    ['AES_SECRET', 'not hex', (b) => (b.AES_SECRET = `${h.KEY.slice(0, 62)}zz`), [`${h.KEY.slice(0, 62)}zz`]],
+    ['AES_SECRET_PREVIOUS', 'malformed', (b) => (b.AES_SECRET_PREVIOUS = `${h.OLD_KEY},${badKey}`), [badKey, h.OLD_KEY]],
+    ['TWILIO_AUTH_TOKEN', 'missing', (b) => delete b.TWILIO_AUTH_TOKEN, []],
+    ['BACKEND_URL', 'missing', (b) => delete b.BACKEND_URL, []],
+    ['BACKEND_URL', 'not a URL', (b) => (b.BACKEND_URL = 'backend.example.com/x'), []],
+    ['PUBLIC_URL', 'not a URL', (b) => (b.PUBLIC_URL = 'ivr.example.com'), []],
+    ['GATHER_PIN_DIGITS', 'not a number', (b) => (b.GATHER_PIN_DIGITS = 'four'), []],
+    ['GATHER_FIELDS', 'a reserved name', (b) => (b.GATHER_FIELDS = 'card,step'), []],
+    ['GATHER_TIMEOUT', 'out of range', (b) => (b.GATHER_TIMEOUT = '600'), []],
+    // Written without quotes in wrangler.toml, a value arrives as a number: settings are text.
+    ['GATHER_TIMEOUT', 'a number, not text', (b) => (b.GATHER_TIMEOUT = 10), []],
+  ];
+
+  for (const [setting, how, change, values] of cases) {
+    test(`${setting} ${how}: the apology, the setting named in the log, no secret printed`, async () => {
+      const bindings = baseBindings(backend.url);
+      change(bindings);
+      const worker = await h.startWorker(bindings);
+      try {
+        // The call comes in (signed with the token, which the worker may not have).
+        const reply = await h.signedPost(worker.url('/gather'), h.callParams(h.newCallSid()));
+        assert.equal(reply.status, 200);
+        assert.equal(reply.type, 'text/xml');
+        assert.equal(reply.text, h.expectedGoodbye(h.APOLOGY));
+        const [line] = await worker.waitForLogLines(1);
+        assert.equal(line.outcome, 'misconfigured');
+        assert.equal(line.setting, setting);
+        assert.equal(typeof line.problem, 'string');
+        h.assertCleanLog(worker.output(), { secrets: [h.KEY, h.OLD_KEY, h.TOKEN, ...values] });
+        assert.ok(!/panicked|RuntimeError|unreachable/i.test(worker.output()), 'the worker crashed');
+        assert.equal(backend.requests.length, 0);
+      } finally {
+        await worker.dispose();
+      }
+    });
+  }
+});
+
+describe('key rotation', () => {
+  let backend;
+  let rotated;
+  let unrotated;
+
+  before(async () => {
+    backend = await h.startBackend((request) => {
+      const body = JSON.parse(request.body);
+      const ring = [h.KEY, h.OLD_KEY];
+      request.card = decrypt(body.encryptedCardDigits, ring, { context: `${body.callSid}:card` });
+      request.pin = decrypt(body.encryptedPinDigits, ring, { context: `${body.callSid}:pin` });
+      return { status: 200, json: { account: 'AC7', balance: '7.00' } };
+    });
+    rotated = await h.startWorker({ ...baseBindings(backend.url), AES_SECRET_PREVIOUS: ` ${h.OTHER_KEY}, ${h.OLD_KEY} ` });
+    unrotated = await h.startWorker(baseBindings(backend.url));
+  });
+
+  after(async () => {
+    await rotated?.dispose();
+    await unrotated?.dispose();
+    await backend?.close();
+  });
+
+  test('a value sealed under the previous key still carries; new values use the current key', async () => {
+    const callSid = h.newCallSid();
+    const oldCard = encrypt('1234', h.OLD_KEY, { context: `${callSid}:card` });
+    const url = rotated.url(`/gather?step=pin&attempt=1&card=${oldCard}`);
+    const reply = await h.signedPost(url, { ...h.callParams(callSid), Digits: '4321' });
+    assert.equal(reply.status, 200);
+    assert.equal(reply.text, h.expectedThanks('AC7', '7.00'));
+
+    assert.equal(backend.requests.length, 1);
+    const [request] = backend.requests;
+    const body = JSON.parse(request.body);
+    assert.equal(body.encryptedCardDigits, oldCard);
+    assert.equal(request.card, '1234');
+    assert.equal(request.pin, '4321');
+    // The PIN was sealed with the current key, not an older one.
+    assert.equal(decrypt(body.encryptedPinDigits, h.KEY, { context: `${callSid}:pin` }), '4321');
+    assert.throws(() => decrypt(body.encryptedPinDigits, h.OLD_KEY, { context: `${callSid}:pin` }));
+  });
+
+  test('a worker that no longer holds the old key refuses the value: 400 with the apology', async () => {
+    const callSid = h.newCallSid();
+    const oldCard = encrypt('1234', h.OLD_KEY, { context: `${callSid}:card` });
+    const url = unrotated.url(`/gather?step=pin&attempt=1&card=${oldCard}`);
+    const reply = await h.signedPost(url, { ...h.callParams(callSid), Digits: '4321' });
+    assert.equal(reply.status, 400);
+    assert.equal(reply.text, h.expectedGoodbye(h.APOLOGY));
+    assert.equal(backend.requests.length, 1, 'nothing more forwarded');
+  });
+
+  test('the log holds no key', async () => {
+    await rotated.waitForLogLines(1);
+    h.assertCleanLog(rotated.output(), { digits: ['1234', '4321'], secrets: [h.KEY, h.OLD_KEY, h.OTHER_KEY, h.TOKEN] });
+  });
+});
+
+describe('a flow changed through [vars]', () => {
+  let backend;
+  let worker;
+  const PROMPT = 'Enter your 6 digit "account" number & then <nothing>.';
+
+  before(async () => {
+    backend = await h.startBackend((request) => {
+      request.json = JSON.parse(request.body);
+      return { status: 404 };
+    });
+    worker = await h.startWorker({
+      ...baseBindings(backend.url),
+      GATHER_FIELDS: 'account_number, pin',
+      GATHER_ACCOUNT_NUMBER_PROMPT: PROMPT,
+      GATHER_ACCOUNT_NUMBER_DIGITS: '6',
+      GATHER_PIN_PROMPT: 'PIN, please.',
+      GATHER_MAX_ATTEMPTS: '2',
+      GATHER_TIMEOUT: '5',
+    });
+  });
+
+  after(async () => {
+    await worker?.dispose();
+    await backend?.close();
+  });
+
+  test('fields, prompts, digits, attempts and timeout come from the settings', async () => {
+    const { callSid, steps } = await h.walkCall(worker, ['1234', '123456', '4321']);
+    assert.equal(steps.length, 4);
+    assert.equal(
+      steps[0].reply.text,
+      h.expectedAsk({ action: worker.url('/gather?step=account_number&attempt=1'), numDigits: 6, timeout: 5, prompts: [PROMPT] }),
+    );
+    assert.equal(
+      steps[1].reply.text,
+      h.expectedAsk({
+        action: worker.url('/gather?step=account_number&attempt=2'),
+        numDigits: 6,
+        timeout: 5,
+        prompts: ['Sorry, that was not 6 digits.', PROMPT],
+      }),
+    );
+    const action = h.gatherAction(steps[2].reply.text);
+    assert.equal(steps[2].reply.text, h.expectedAsk({ action, numDigits: 4, timeout: 5, prompts: ['PIN, please.'] }));
+    assert.equal(steps[3].reply.text, h.expectedGoodbye(h.NOT_FOUND));
+
+    const body = backend.requests[0].json;
+    assert.deepEqual(Object.keys(body).sort(), ['callSid', 'encryptedAccountNumberDigits', 'encryptedPinDigits']);
+    assert.equal(decrypt(body.encryptedAccountNumberDigits, h.KEY, { context: `${callSid}:account_number` }), '123456');
+    assert.equal(decrypt(body.encryptedPinDigits, h.KEY, { context: `${callSid}:pin` }), '4321');
+  });
+
+  test('two bad tries end the call when GATHER_MAX_ATTEMPTS is 2', async () => {
+    const { steps } = await h.walkCall(worker, ['1', '']);
+    assert.equal(steps.length, 3);
+    assert.equal(steps[2].reply.text, h.expectedGoodbye(h.TOO_MANY));
+  });
+});
