@@ -178,7 +178,9 @@ async fn decrypt_gather(req: &web_sys::Request, env: &Env, log: &mut LogLine) ->
             return Reply::plain(503, "Service Unavailable");
         }
     };
-    match backend::demo_answer(&config, &ring, &body) {
+    let object = core::str::from_utf8(&body).ok().and_then(json_object);
+    let member = |name: &str| object.as_ref().and_then(|o| member_text(o, name, false));
+    match backend::demo_answer(&config, &ring, member) {
         DemoAnswer::Found(json) => {
             log.outcome = "demo-found";
             Reply::json(200, json)
@@ -208,7 +210,7 @@ fn ask_or_hang_up(turn: &Turn, config: &FlowConfig, action_base: &str, log: &mut
 async fn ask_backend(url: &str, submission: &str) -> (&'static str, Option<Account>) {
     let signal = AbortSignal::timeout_with_u32(BACKEND_TIMEOUT.as_millis() as u32);
     match post_json(url, submission, signal.clone()).await {
-        Ok((200, body)) => match backend::parse_answer(&body) {
+        Ok((200, body)) => match read_answer(&body) {
             Some(account) => ("found", Some(account)),
             None => ("backend-bad-answer", None),
         },
@@ -219,9 +221,38 @@ async fn ask_backend(url: &str, submission: &str) -> (&'static str, Option<Accou
     }
 }
 
-/// `fetch(url, {method: "POST", body, signal})`: the status, and the body when it is 200
+/// A backend's 200 answer, `{"account": …, "balance": …}`, parsed by the host's `JSON.parse`
+/// and checked by [`backend::answer`].
+fn read_answer(body: &str) -> Option<Account> {
+    let object = json_object(body)?;
+    backend::answer(&member_text(&object, "account", true)?, &member_text(&object, "balance", true)?)
+}
+
+/// Parses `text` with the host's `JSON.parse`: `None` unless it is a JSON object.
+fn json_object(text: &str) -> Option<js_sys::Object> {
+    let value = js_sys::JSON::parse(text).ok()?;
+    (value.is_object() && !js_sys::Array::is_array(&value)).then(|| value.unchecked_into())
+}
+
+/// An own member of `object` as text: a string as it is and, when `numbers`, a finite number as
+/// JavaScript prints it (`12.50` reads as `12.5`). Anything else is `None`.
+fn member_text(object: &js_sys::Object, name: &str, numbers: bool) -> Option<String> {
+    let key = JsValue::from_str(name);
+    if !js_sys::Object::has_own(object, &key) {
+        return None;
+    }
+    let value = js_sys::Reflect::get(object, &key).ok()?;
+    if let Some(text) = value.as_string() {
+        return Some(text);
+    }
+    value.as_f64().filter(|n| numbers && n.is_finite())?;
+    let number: js_sys::Number = value.unchecked_into();
+    number.to_string_with_radix(10).ok().map(String::from)
+}
+
+/// `fetch(url, {method: "POST", body, signal})`: the status, and the body text when it is 200
 /// and at most [`ANSWER_CAP`] bytes (a longer one reads as empty, which no parser accepts).
-async fn post_json(url: &str, body: &str, signal: AbortSignal) -> Result<(u16, Vec<u8>), JsValue> {
+async fn post_json(url: &str, body: &str, signal: AbortSignal) -> Result<(u16, String), JsValue> {
     let headers = Headers::new()?;
     headers.set("Content-Type", JSON)?;
     let init = RequestInit::new();
@@ -237,13 +268,13 @@ async fn post_json(url: &str, body: &str, signal: AbortSignal) -> Result<(u16, V
         .unchecked_into();
     let status = response.status();
     if status != 200 {
-        return Ok((status, Vec::new()));
+        return Ok((status, String::new()));
     }
-    let bytes = Uint8Array::new(&JsFuture::from(response.array_buffer()?).await?);
-    if bytes.length() as usize > ANSWER_CAP {
-        return Ok((status, Vec::new()));
+    let text = JsFuture::from(response.text()?).await?.as_string().unwrap_or_default();
+    if text.len() > ANSWER_CAP {
+        return Ok((status, String::new()));
     }
-    Ok((status, bytes.to_vec()))
+    Ok((status, text))
 }
 
 /// Checks method, content type and size, then reads the body. On refusal, the log outcome
