@@ -18,21 +18,13 @@ describe("the backend's answers", () => {
   let worker;
   let backend;
 
+  let both;
   before(async () => {
-    backend = await h.startBackend(() => ({ status: 404 }));
-    worker = await h.startWorker({
-      ...h.wranglerVars(),
-      DEMO_BACKEND: 'false',
-      BACKEND_URL: backend.url,
-      AES_SECRET: h.KEY,
-      TWILIO_AUTH_TOKEN: h.TOKEN,
-    });
+    both = await h.startWorkerWithBackend(() => ({ status: 404 }));
+    ({ worker, backend } = both);
   });
 
-  after(async () => {
-    await worker?.dispose();
-    await backend?.close();
-  });
+  after(() => both?.close());
 
   test('200 with an account: the caller hears it, escaped as twilio escapes it', async () => {
     backend.answer = () => ({ status: 200, json: { account: 'AC<1> & "2"', balance: 12.5 } });

@@ -44,21 +44,13 @@ describe('a call through the worker', () => {
     return call;
   }
 
+  let both;
   before(async () => {
-    backend = await h.startBackend(openingBackend);
-    worker = await h.startWorker({
-      ...h.wranglerVars(),
-      DEMO_BACKEND: 'false',
-      BACKEND_URL: backend.url,
-      AES_SECRET: h.KEY,
-      TWILIO_AUTH_TOKEN: h.TOKEN,
-    });
+    both = await h.startWorkerWithBackend(openingBackend);
+    ({ worker, backend } = both);
   });
 
-  after(async () => {
-    await worker?.dispose();
-    await backend?.close();
-  });
+  after(() => both?.close());
 
   test('the demo caller: card, PIN, and the backend answers with the account', async () => {
     backend.requests.length = 0;

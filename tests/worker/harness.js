@@ -305,6 +305,30 @@ function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/**
+ * A stub backend answering with `answer`, and the built worker posting to it with the demo
+ * backend off, the test key and token, and `vars` on top. `close()` stops both.
+ */
+async function startWorkerWithBackend(answer, vars = {}) {
+  const backend = await startBackend(answer);
+  const worker = await startWorker({
+    ...wranglerVars(),
+    DEMO_BACKEND: 'false',
+    BACKEND_URL: backend.url,
+    AES_SECRET: KEY,
+    TWILIO_AUTH_TOKEN: TOKEN,
+    ...vars,
+  });
+  return {
+    worker,
+    backend,
+    async close() {
+      await worker.dispose();
+      await backend.close();
+    },
+  };
+}
+
 module.exports = {
   APOLOGY,
   CARD_PROMPT,
@@ -330,6 +354,7 @@ module.exports = {
   sleep,
   startBackend,
   startWorker,
+  startWorkerWithBackend,
   walkCall,
   wranglerVars,
 };

@@ -14,21 +14,13 @@ describe('requests the worker refuses', () => {
   let worker;
   let backend;
 
+  let both;
   before(async () => {
-    backend = await h.startBackend(() => ({ status: 200, json: { account: 'AC1', balance: '1' } }));
-    worker = await h.startWorker({
-      ...h.wranglerVars(),
-      DEMO_BACKEND: 'false',
-      BACKEND_URL: backend.url,
-      AES_SECRET: h.KEY,
-      TWILIO_AUTH_TOKEN: h.TOKEN,
-    });
+    both = await h.startWorkerWithBackend(() => ({ status: 200, json: { account: 'AC1', balance: '1' } }));
+    ({ worker, backend } = both);
   });
 
-  after(async () => {
-    await worker?.dispose();
-    await backend?.close();
-  });
+  after(() => both?.close());
 
   /** A signed request to the PIN step carrying `card` as the sealed card value. */
   async function pinStep(callSid, card, extraQuery = '') {
