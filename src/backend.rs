@@ -100,7 +100,7 @@ pub fn demo_answer(config: &FlowConfig, ring: &KeyRing, member: impl Fn(&str) ->
 }
 
 /// Writes `text` as a JSON string, escaping as serde_json does.
-fn push_string(out: &mut String, text: &str) {
+pub(crate) fn push_string(out: &mut String, text: &str) {
     out.push('"');
     for c in text.chars() {
         match c {

@@ -551,23 +551,10 @@ impl LogLine {
     }
 }
 
-/// A JSON string (or `null`). What reaches here is already plain ASCII (a checked `CallSid`,
-/// a configured field or setting name, fixed words), so escaping is only a safeguard.
+/// A JSON string (escaped as the backend submission is), or `null`.
 fn push_json(line: &mut String, text: Option<&str>) {
-    let Some(text) = text else {
-        line.push_str("null");
-        return;
-    };
-    line.push('"');
-    for c in text.chars() {
-        match c {
-            '"' | '\\' => {
-                line.push('\\');
-                line.push(c);
-            }
-            c if c.is_control() => line.push('?'),
-            c => line.push(c),
-        }
+    match text {
+        Some(text) => backend::push_string(line, text),
+        None => line.push_str("null"),
     }
-    line.push('"');
 }
