@@ -31,6 +31,13 @@ pub enum Error {
     /// The step parameters of a gather action URL were malformed, or a value carried in them
     /// did not open for this call (tampered, or copied from another call).
     BadCallState,
+    /// A submission came without an `X-Gather-Seal-Signature` header.
+    MissingSignature,
+    /// A submission's signature was malformed or did not match under any secret given.
+    BadSignature,
+    /// A submission's signature matched, but its time is outside the tolerance (a replay, or
+    /// a clock far off).
+    StaleSignature,
 }
 
 impl fmt::Display for Error {
@@ -48,6 +55,9 @@ impl fmt::Display for Error {
             Error::TooLong => "plaintext is too long to seal",
             Error::MissingCallSid => "request has no valid CallSid",
             Error::BadCallState => "gather step parameters are malformed or were tampered with",
+            Error::MissingSignature => "submission has no X-Gather-Seal-Signature header",
+            Error::BadSignature => "submission signature is malformed or does not match",
+            Error::StaleSignature => "submission signature is too old or too far in the future",
         })
     }
 }
@@ -58,7 +68,8 @@ impl std::error::Error for Error {}
 /// broke, never the value (which may be a secret).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SettingError {
-    /// The setting's name, e.g. `AES_SECRET` or `GATHER_PIN_DIGITS`.
+    /// The setting's name, or the path inside it: `AES_SECRET`,
+    /// `GATHER_FLOWS.login.fields[1].length`.
     pub setting: String,
     /// What was wrong with it.
     pub problem: &'static str,

@@ -42,9 +42,18 @@
 //!
 //! ## Faces
 //!
-//! The core (this page) is plain Rust and is tested on the host. Two thin glue modules sit
-//! behind features: `worker` (the Cloudflare Worker serving the gather flow) and `node` (the
-//! exports of the `gather-seal` npm package).
+//! The core (this page) is plain Rust and is tested on the host:
+//!
+//! - [`config`]: the flows (`GATHER_FLOWS`), typed and validated once;
+//! - [`kinds`]: what each field kind accepts (digits, card numbers with Luhn, expiry dates);
+//! - [`flow`]: the gather call as a pure state machine;
+//! - [`handoff`]: the signed submission to the application, the redirect, and the
+//!   application's answer;
+//! - [`twilio`]: request signatures and TwiML;
+//! - [`demo`]: the articles' demo backend, for local development.
+//!
+//! Two thin glue modules sit behind features: `worker` (the Cloudflare Worker serving the
+//! flows) and `node` (the exports of the `gather-seal` npm package).
 
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -54,8 +63,11 @@ mod error;
 mod keyring;
 mod seal;
 
-pub mod backend;
+pub mod config;
+pub mod demo;
 pub mod flow;
+pub mod handoff;
+pub mod kinds;
 pub mod twilio;
 
 #[cfg(feature = "node")]

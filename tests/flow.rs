@@ -1,65 +1,97 @@
-//! The gather call flow (`flow`) as a pure state machine, and the backend's side (`backend`):
-//! what each webhook turns into, what travels in the action URL, and what reaches the backend.
+//! The gather call as a pure state machine (`flow`): what each webhook turns into across the
+//! field kinds, what travels in the action URL, and the TwiML that asks.
 
 mod common;
 
 use common::{key, ring, tohex, unhex, CALL_SID, KEY_HEX, OTHER_CALL_SID, OTHER_KEY_HEX};
-use gather_seal::backend::{self, demo_answer, json_key, submission, DemoAnswer};
+use gather_seal::config::{Field, Flow, Kind, Messages, Then};
 use gather_seal::flow::{
-    advance, answer_twiml, goodbye_twiml, Account, CallState, Field, FlowConfig, Turn, APOLOGY,
-    NOT_FOUND, TOO_MANY_ATTEMPTS,
+    advance, ask_twiml, context, goodbye_twiml, is_call_sid, speech, CallState, GatherResult, Turn,
 };
-use gather_seal::{open, seal, Error, KeyRing, SettingError};
-use serde_json::{json, Value};
+use gather_seal::twilio::twiml::Speech;
+use gather_seal::{open, seal, Error, KeyRing};
 
-const ACTION: &str = "https://ivr.example.com/gather";
+/// The route's absolute URL, as the worker would pass it.
+const BASE: &str = "https://ivr.example.com/gather/login";
+/// 2026-12-01T00:00:00Z (`date -u -d 2026-12-01T00:00:00Z +%s`): expiry 1226 is still good.
+const NOW: u64 = 1_796_083_200;
 
-fn config() -> FlowConfig {
-    FlowConfig::default()
+const CARD: &str = "4111111111111111";
+const EXPIRY: &str = "1227";
+const PIN: &str = "4321";
+
+const XML: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
+
+fn field(name: &str, prompt: &str, kind: Kind) -> Field {
+    Field {
+        name: name.to_owned(),
+        prompt: prompt.to_owned(),
+        kind,
+    }
 }
 
-/// The state an action URL carries, as a test would build it by hand.
-fn state(field: usize, attempt: u8, sealed: &[(&str, &str)]) -> Option<CallState> {
-    Some(CallState {
+/// A card number, its expiry and a PIN, three tries each, plain speech.
+fn flow() -> Flow {
+    Flow {
+        name: "login".into(),
+        fields: vec![
+            field(
+                "card",
+                "Enter your card number, then press pound.",
+                Kind::CardNumber,
+            ),
+            field("expiry", "Enter the expiry date.", Kind::Expiry),
+            field("pin", "Enter your PIN.", Kind::Digits(4)),
+        ],
+        then: Then::Action {
+            url: "https://app.example.com/done".into(),
+            fallback: None,
+        },
+        attempts: 3,
+        timeout_secs: 10,
+        language: None,
+        voice: None,
+        messages: Messages::default(),
+    }
+}
+
+fn state(field: usize, attempt: u8, sealed: &[(&str, &str)]) -> CallState {
+    CallState {
         field,
         attempt,
         sealed: sealed
             .iter()
             .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
             .collect(),
-    })
+    }
+}
+
+/// The context a value is bound to, written out here rather than taken from the crate.
+fn bound_to(call_sid: &str, field: &str) -> Vec<u8> {
+    format!("{call_sid}:{field}").into_bytes()
+}
+
+fn sealed_for(ring: &KeyRing, call_sid: &str, field: &str, digits: &str) -> String {
+    match seal(
+        digits.as_bytes(),
+        ring.current(),
+        &bound_to(call_sid, field),
+    ) {
+        Ok(sealed) => sealed,
+        Err(e) => panic!("seal failed: {e:?}"),
+    }
 }
 
 fn step(
-    config: &FlowConfig,
+    flow: &Flow,
     ring: &KeyRing,
     call_sid: &str,
     state: Option<CallState>,
     digits: Option<&str>,
 ) -> Turn {
-    match advance(config, ring, call_sid, state, digits) {
+    match advance(flow, ring, call_sid, state, digits, NOW) {
         Ok(turn) => turn,
         Err(e) => panic!("advance failed: {e:?}"),
-    }
-}
-
-fn context(call_sid: &str, field: &str) -> Vec<u8> {
-    format!("{call_sid}:{field}").into_bytes()
-}
-
-/// Runs a whole call that types `card` then `pin`, and returns what it submits.
-fn submitted(ring: &KeyRing, call_sid: &str, card: &str, pin: &str) -> Vec<(String, String)> {
-    let config = config();
-    let Turn::Ask { state: first, .. } = step(&config, ring, call_sid, None, None) else {
-        panic!("the first turn should ask");
-    };
-    let Turn::Ask { state: second, .. } = step(&config, ring, call_sid, Some(first), Some(card))
-    else {
-        panic!("a valid card should lead to the PIN");
-    };
-    match step(&config, ring, call_sid, Some(second), Some(pin)) {
-        Turn::Submit { sealed } => sealed,
-        other => panic!("a valid PIN should submit, got {other:?}"),
     }
 }
 
@@ -75,314 +107,393 @@ fn pairs(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn from_query(config: &FlowConfig, query: &str) -> Result<Option<CallState>, Error> {
-    CallState::from_query(config, &pairs(query))
+fn from_query(flow: &Flow, query: &str) -> Result<Option<CallState>, Error> {
+    CallState::from_query(flow, &pairs(query))
+}
+
+fn opened(sealed: &str, ring: &KeyRing, call_sid: &str, field: &str) -> Result<String, Error> {
+    open(sealed, ring, &bound_to(call_sid, field))
 }
 
 // ------------------------------------------------------------------------------------------
-// advance
+// A whole call
 // ------------------------------------------------------------------------------------------
 
-#[test]
-fn first_request_asks_for_the_first_field() {
-    let (config, ring) = (config(), ring(KEY_HEX));
-    let first = Turn::Ask {
-        state: CallState {
-            field: 0,
-            attempt: 1,
-            sealed: vec![],
-        },
-        retry: false,
-    };
-    assert_eq!(step(&config, &ring, CALL_SID, None, None), first);
-    // Digits posted without a step (no state yet) are not taken for any field.
-    assert_eq!(step(&config, &ring, CALL_SID, None, Some("1234")), first);
-}
-
-#[test]
-fn valid_digits_are_sealed_for_the_call_and_field_and_carried() {
-    let (config, ring) = (config(), ring(KEY_HEX));
-    let turn = step(&config, &ring, CALL_SID, state(0, 1, &[]), Some("1234"));
-    let Turn::Ask { state, retry } = turn else {
-        panic!("expected the PIN to be asked")
-    };
-    assert!(!retry);
-    assert_eq!((state.field, state.attempt), (1, 1));
-    assert_eq!(state.sealed.len(), 1);
-    let (name, sealed) = &state.sealed[0];
-    assert_eq!(name, "card");
-    assert_eq!(
-        sealed.len(),
-        2 * (28 + 4),
-        "four digits sealed in the wire format"
-    );
-    assert_eq!(
-        open(sealed, &ring, &context(CALL_SID, "card")).as_deref(),
-        Ok("1234")
-    );
-    assert_eq!(
-        open(sealed, &ring, &context(CALL_SID, "pin")),
-        Err(Error::Unauthentic)
-    );
-    assert_eq!(
-        open(sealed, &ring, &context(OTHER_CALL_SID, "card")),
-        Err(Error::Unauthentic)
-    );
-    assert_eq!(open(sealed, &ring, b""), Err(Error::Unauthentic));
-    assert_eq!(
-        FlowConfig::context(CALL_SID, "card").as_bytes(),
-        context(CALL_SID, "card")
-    );
-}
-
-#[test]
-fn last_field_submits_values_that_open_only_in_their_place() {
-    let ring = ring(KEY_HEX);
-    let sealed = submitted(&ring, CALL_SID, "1234", "4321");
-    let names: Vec<&str> = sealed.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["card", "pin"]);
-    let (card, pin) = (&sealed[0].1, &sealed[1].1);
-    assert_eq!(
-        open(card, &ring, &context(CALL_SID, "card")).as_deref(),
-        Ok("1234")
-    );
-    assert_eq!(
-        open(pin, &ring, &context(CALL_SID, "pin")).as_deref(),
-        Ok("4321")
-    );
-    // Swapped fields, or another call, do not open.
-    assert_eq!(
-        open(card, &ring, &context(CALL_SID, "pin")),
-        Err(Error::Unauthentic)
-    );
-    assert_eq!(
-        open(pin, &ring, &context(CALL_SID, "card")),
-        Err(Error::Unauthentic)
-    );
-    assert_eq!(
-        open(card, &ring, &context(OTHER_CALL_SID, "card")),
-        Err(Error::Unauthentic)
-    );
-    assert_eq!(
-        open(pin, &ring, &context(OTHER_CALL_SID, "pin")),
-        Err(Error::Unauthentic)
-    );
-    // Nor under another key.
-    assert_eq!(
-        open(pin, &common::ring(OTHER_KEY_HEX), &context(CALL_SID, "pin")),
-        Err(Error::Unauthentic)
-    );
-}
-
-#[test]
-fn a_whole_call_through_action_urls() {
-    let (config, ring) = (config(), ring(KEY_HEX));
+/// Runs a call through action URLs, typing `typed` in turn, and returns the hand-off.
+fn call(flow: &Flow, ring: &KeyRing, call_sid: &str, typed: &[&str]) -> Turn {
     let mut query = String::new();
-    let mut typed = ["1234", "4321"].into_iter();
-    let sealed = loop {
-        let state = match from_query(&config, &query) {
+    let mut typed = typed.iter();
+    loop {
+        let state = match from_query(flow, &query) {
             Ok(state) => state,
             Err(e) => panic!("{query:?} did not parse back: {e:?}"),
         };
-        let digits = if state.is_some() { typed.next() } else { None };
-        match step(&config, &ring, CALL_SID, state, digits) {
-            Turn::Ask { state, .. } => query = state.to_query(&config),
-            Turn::Submit { sealed } => break sealed,
-            Turn::GiveUp => panic!("gave up"),
+        let digits = match state {
+            Some(_) => typed.next().copied(),
+            None => None,
+        };
+        match step(flow, ring, call_sid, state, digits) {
+            Turn::Ask { state, .. } => {
+                let twiml = ask_twiml(flow, &state, false, BASE).expect("a field to ask");
+                let action =
+                    format!("action=\"{BASE}?{}\"", state.to_query(flow)).replace('&', "&amp;");
+                assert!(twiml.contains(&action), "{twiml} lacks {action}");
+                query = state.to_query(flow);
+            }
+            handoff @ Turn::HandOff { .. } => return handoff,
         }
-    };
-    assert_eq!(
-        open(&sealed[0].1, &ring, &context(CALL_SID, "card")).as_deref(),
-        Ok("1234")
-    );
-    assert_eq!(
-        open(&sealed[1].1, &ring, &context(CALL_SID, "pin")).as_deref(),
-        Ok("4321")
-    );
-}
-
-#[test]
-fn invalid_digits_ask_again_then_give_up() {
-    let (config, ring) = (config(), ring(KEY_HEX));
-    assert_eq!(config.max_attempts, 3);
-    let invalid: [Option<&str>; 10] = [
-        None,
-        Some(""),
-        Some("123"),
-        Some("12345"),
-        Some("12a4"),
-        Some("12 4"),
-        Some(" 1234"),
-        Some("*123"),
-        Some("123#"),
-        Some("１２３４"), // fullwidth digits: four characters, not ASCII digits
-    ];
-    for digits in invalid {
-        for attempt in 1..config.max_attempts {
-            let turn = step(&config, &ring, CALL_SID, state(0, attempt, &[]), digits);
-            let again = Turn::Ask {
-                state: CallState {
-                    field: 0,
-                    attempt: attempt + 1,
-                    sealed: vec![],
-                },
-                retry: true,
-            };
-            assert_eq!(turn, again, "digits {digits:?} at attempt {attempt}");
-        }
-        let last = step(
-            &config,
-            &ring,
-            CALL_SID,
-            state(0, config.max_attempts, &[]),
-            digits,
-        );
-        assert_eq!(last, Turn::GiveUp, "digits {digits:?} at the last attempt");
     }
 }
 
 #[test]
-fn a_retry_at_a_later_field_keeps_what_was_gathered() {
-    let (config, ring) = (config(), ring(KEY_HEX));
-    let card = match seal(b"1234", ring.current(), &context(CALL_SID, "card")) {
-        Ok(sealed) => sealed,
-        Err(e) => panic!("{e:?}"),
+fn a_whole_call_hands_off_values_that_open_only_in_their_place() {
+    let (flow, ring) = (flow(), ring(KEY_HEX));
+    let Turn::HandOff { result, sealed } = call(&flow, &ring, CALL_SID, &[CARD, EXPIRY, PIN])
+    else {
+        unreachable!()
     };
+    assert_eq!(result, GatherResult::Success);
+    let names: Vec<&str> = sealed.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["card", "expiry", "pin"]);
+    for ((name, value), typed) in sealed.iter().zip([CARD, EXPIRY, PIN]) {
+        // The wire format: nonce 12, ciphertext as long as the digits, tag 16, in hex.
+        assert_eq!(value.len(), 2 * (12 + typed.len() + 16), "{name}");
+        assert_eq!(opened(value, &ring, CALL_SID, name).as_deref(), Ok(typed));
+        assert_eq!(
+            opened(value, &ring, OTHER_CALL_SID, name),
+            Err(Error::Unauthentic),
+            "{name} in another call"
+        );
+        assert_eq!(open(value, &ring, b""), Err(Error::Unauthentic));
+        assert_eq!(
+            opened(value, &common::ring(OTHER_KEY_HEX), CALL_SID, name),
+            Err(Error::Unauthentic)
+        );
+        for other in ["card", "expiry", "pin"].into_iter().filter(|o| o != name) {
+            assert_eq!(
+                opened(value, &ring, CALL_SID, other),
+                Err(Error::Unauthentic),
+                "{name} as {other}"
+            );
+        }
+    }
+    assert_eq!(result.as_str(), "success");
+}
+
+#[test]
+fn the_seal_context_is_call_sid_colon_field() {
+    assert_eq!(
+        context(CALL_SID, "pin").as_bytes(),
+        bound_to(CALL_SID, "pin")
+    );
+    assert_eq!(context("CA1", "last_four"), "CA1:last_four");
+    assert_ne!(context("CA1", "pin"), context("CA2", "pin"));
+}
+
+#[test]
+fn the_first_webhook_asks_for_the_first_field_whatever_it_carries() {
+    let (flow, ring) = (flow(), ring(KEY_HEX));
+    let first = Turn::Ask {
+        state: state(0, 1, &[]),
+        retry: false,
+    };
+    assert_eq!(step(&flow, &ring, CALL_SID, None, None), first);
+    // Digits posted before any step are not taken for any field.
+    assert_eq!(step(&flow, &ring, CALL_SID, None, Some(CARD)), first);
+}
+
+#[test]
+fn each_valid_entry_is_sealed_and_carried_to_the_next_field() {
+    let (flow, ring) = (flow(), ring(KEY_HEX));
+    let Turn::Ask { state: next, retry } =
+        step(&flow, &ring, CALL_SID, Some(state(0, 2, &[])), Some(CARD))
+    else {
+        panic!("a valid card should lead to the expiry");
+    };
+    assert!(!retry);
+    assert_eq!((next.field, next.attempt), (1, 1), "attempts start again");
+    assert_eq!(next.sealed.len(), 1);
+    assert_eq!(next.sealed[0].0, "card");
+    assert_eq!(
+        opened(&next.sealed[0].1, &ring, CALL_SID, "card").as_deref(),
+        Ok(CARD)
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// Retries
+// ------------------------------------------------------------------------------------------
+
+/// For each field, entries its kind refuses (at [`NOW`]).
+fn refused_entries() -> Vec<(usize, Vec<Option<&'static str>>)> {
+    let common = [
+        None,
+        Some(""),
+        Some("12a4"),
+        Some(" 1234"),
+        Some("１２３４"),
+    ];
+    let mut card = common.to_vec();
+    card.extend([
+        Some("4111111111111112"),     // Luhn fails
+        Some("79927398713"),          // Luhn passes, 11 digits
+        Some("60110000000000000004"), // Luhn passes, 20 digits
+    ]);
+    let mut expiry = common.to_vec();
+    expiry.extend([
+        Some("1126"),
+        Some("1326"),
+        Some("0027"),
+        Some("122"),
+        Some("12277"),
+    ]);
+    let mut pin = common.to_vec();
+    pin.extend([Some("123"), Some("12345"), Some("123#")]);
+    vec![(0, card), (1, expiry), (2, pin)]
+}
+
+#[test]
+fn a_refused_entry_asks_again_until_the_last_attempt_then_hands_off_what_was_gathered() {
+    let (flow, ring) = (flow(), ring(KEY_HEX));
+    let card = sealed_for(&ring, CALL_SID, "card", CARD);
+    let expiry = sealed_for(&ring, CALL_SID, "expiry", EXPIRY);
+    let carried: [Vec<(&str, &str)>; 3] = [
+        vec![],
+        vec![("card", &card)],
+        vec![("card", &card), ("expiry", &expiry)],
+    ];
+    for (index, entries) in refused_entries() {
+        let before = &carried[index];
+        for digits in entries {
+            for attempt in 1..3 {
+                assert_eq!(
+                    step(
+                        &flow,
+                        &ring,
+                        CALL_SID,
+                        Some(state(index, attempt, before)),
+                        digits
+                    ),
+                    Turn::Ask {
+                        state: state(index, attempt + 1, before),
+                        retry: true
+                    },
+                    "field {index}, {digits:?} at attempt {attempt}"
+                );
+            }
+            let expected: Vec<(String, String)> = before
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect();
+            assert_eq!(
+                step(
+                    &flow,
+                    &ring,
+                    CALL_SID,
+                    Some(state(index, 3, before)),
+                    digits
+                ),
+                Turn::HandOff {
+                    result: GatherResult::TooManyAttempts,
+                    sealed: expected
+                },
+                "field {index}, {digits:?} at the last attempt"
+            );
+        }
+    }
+    assert_eq!(GatherResult::TooManyAttempts.as_str(), "too-many-attempts");
+}
+
+#[test]
+fn a_valid_entry_at_the_last_attempt_still_counts() {
+    let (flow, ring) = (flow(), ring(KEY_HEX));
+    let card = sealed_for(&ring, CALL_SID, "card", CARD);
+    let expiry = sealed_for(&ring, CALL_SID, "expiry", EXPIRY);
     let turn = step(
-        &config,
+        &flow,
         &ring,
         CALL_SID,
-        state(1, 1, &[("card", &card)]),
-        Some("43"),
+        Some(state(2, 3, &[("card", &card), ("expiry", &expiry)])),
+        Some(PIN),
+    );
+    let Turn::HandOff { result, sealed } = turn else {
+        panic!("expected a hand-off, got {turn:?}");
+    };
+    assert_eq!(result, GatherResult::Success);
+    assert_eq!(
+        sealed[..2],
+        [("card".into(), card), ("expiry".into(), expiry)]
     );
     assert_eq!(
-        turn,
-        Turn::Ask {
-            state: CallState {
-                field: 1,
-                attempt: 2,
-                sealed: vec![("card".into(), card.clone())]
-            },
-            retry: true
-        }
-    );
-    let turn = step(
-        &config,
-        &ring,
-        CALL_SID,
-        state(1, 3, &[("card", &card)]),
-        Some("43"),
-    );
-    assert_eq!(turn, Turn::GiveUp);
-    // A valid PIN at the last attempt still submits.
-    let turn = step(
-        &config,
-        &ring,
-        CALL_SID,
-        state(1, 3, &[("card", &card)]),
-        Some("4321"),
-    );
-    assert!(
-        matches!(turn, Turn::Submit { ref sealed } if sealed.len() == 2 && sealed[0].1 == card)
+        opened(&sealed[2].1, &ring, CALL_SID, "pin").as_deref(),
+        Ok(PIN)
     );
 }
 
 #[test]
-fn a_field_with_its_own_length_takes_exactly_that_many_digits() {
-    let config = FlowConfig {
-        fields: vec![Field {
-            name: "account".into(),
-            prompt: "Account number.".into(),
-            digits: 8,
-        }],
-        max_attempts: 1,
-        timeout_secs: 5,
-    };
+fn one_attempt_means_no_retry() {
+    let mut flow = flow();
+    flow.attempts = 1;
     let ring = ring(KEY_HEX);
     assert_eq!(
-        step(&config, &ring, CALL_SID, state(0, 1, &[]), Some("1234")),
-        Turn::GiveUp
+        step(&flow, &ring, CALL_SID, Some(state(0, 1, &[])), Some("1234")),
+        Turn::HandOff {
+            result: GatherResult::TooManyAttempts,
+            sealed: vec![]
+        }
     );
-    assert_eq!(
-        step(
-            &config,
+    assert!(matches!(
+        step(&flow, &ring, CALL_SID, Some(state(0, 1, &[])), Some(CARD)),
+        Turn::Ask { retry: false, .. }
+    ));
+}
+
+#[test]
+fn expiry_is_judged_by_the_time_given() {
+    let (flow, ring) = (flow(), ring(KEY_HEX));
+    let card = sealed_for(&ring, CALL_SID, "card", CARD);
+    let at = |now: u64| {
+        advance(
+            &flow,
             &ring,
             CALL_SID,
-            state(0, 1, &[]),
-            Some("123456789")
-        ),
-        Turn::GiveUp
-    );
-    let Turn::Submit { sealed } =
-        step(&config, &ring, CALL_SID, state(0, 1, &[]), Some("00001234"))
-    else {
-        panic!("eight digits should submit the only field");
+            Some(state(1, 1, &[("card", &card)])),
+            Some("1126"),
+            now,
+        )
     };
-    assert_eq!(
-        open(&sealed[0].1, &ring, &context(CALL_SID, "account")).as_deref(),
-        Ok("00001234")
-    );
+    // 2026-11-30T23:59:59Z: November 2026 has not ended; a second later it has.
+    assert!(matches!(
+        at(1_796_083_199),
+        Ok(Turn::Ask { retry: false, .. })
+    ));
+    assert!(matches!(
+        at(1_796_083_200),
+        Ok(Turn::Ask { retry: true, .. })
+    ));
 }
+
+// ------------------------------------------------------------------------------------------
+// What is carried must be this call's
+// ------------------------------------------------------------------------------------------
 
 #[test]
 fn a_tampered_or_foreign_carried_value_stops_the_call() {
-    let (config, ring) = (config(), ring(KEY_HEX));
-    let card = submitted(&ring, CALL_SID, "1234", "4321").remove(0).1;
-    let foreign_card = submitted(&ring, OTHER_CALL_SID, "1234", "4321").remove(0).1;
-    let foreign_key_card = submitted(&common::ring(OTHER_KEY_HEX), CALL_SID, "1234", "4321")
-        .remove(0)
-        .1;
-    let pin_as_card = submitted(&ring, CALL_SID, "1234", "4321").remove(1).1;
-
+    let (flow, ring) = (flow(), ring(KEY_HEX));
+    let card = sealed_for(&ring, CALL_SID, "card", CARD);
+    let expiry = sealed_for(&ring, CALL_SID, "expiry", EXPIRY);
     let mut flipped = unhex(&card);
     flipped[14] ^= 0x01;
     let flipped = tohex(&flipped);
+    let mut flipped_tag = unhex(&card);
+    let last = flipped_tag.len() - 1;
+    flipped_tag[last] ^= 0x80;
+    let flipped_tag = tohex(&flipped_tag);
+    let foreign_call = sealed_for(&ring, OTHER_CALL_SID, "card", CARD);
+    let foreign_key = sealed_for(&common::ring(OTHER_KEY_HEX), CALL_SID, "card", CARD);
     let cases = [
-        ("one flipped bit", flipped.as_str()),
-        ("from another call", foreign_card.as_str()),
-        ("under another key", foreign_key_card.as_str()),
-        ("the PIN carried as the card", pin_as_card.as_str()),
+        ("one flipped ciphertext bit", flipped.as_str()),
+        ("one flipped tag bit", flipped_tag.as_str()),
+        ("copied from another call", foreign_call.as_str()),
+        ("sealed under another key", foreign_key.as_str()),
+        ("the expiry carried as the card", expiry.as_str()),
         ("truncated", &card[..card.len() - 2]),
+        ("odd length", &card[..card.len() - 1]),
         ("not hex", "not-a-sealed-value"),
         ("empty", ""),
     ];
     for (why, value) in cases {
-        for digits in [Some("4321"), Some("12"), None] {
+        for digits in [Some(EXPIRY), Some("12"), None] {
             assert_eq!(
                 advance(
-                    &config,
+                    &flow,
                     &ring,
                     CALL_SID,
-                    state(1, 1, &[("card", value)]),
-                    digits
+                    Some(state(1, 1, &[("card", value)])),
+                    digits,
+                    NOW
                 ),
                 Err(Error::BadCallState),
                 "{why}, digits {digits:?}"
             );
         }
+        // Also when it rides along behind a good value at a later step (as the expiry, the
+        // card is the swapped value).
+        let as_expiry = if value == expiry { &card } else { value };
+        assert_eq!(
+            advance(
+                &flow,
+                &ring,
+                CALL_SID,
+                Some(state(2, 1, &[("card", &card), ("expiry", as_expiry)])),
+                Some(PIN),
+                NOW
+            ),
+            Err(Error::BadCallState),
+            "{why}, as the expiry"
+        );
     }
-    // The untouched value goes through.
+    // The whole call copied into another call stops too.
+    assert_eq!(
+        advance(
+            &flow,
+            &ring,
+            OTHER_CALL_SID,
+            Some(state(2, 1, &[("card", &card), ("expiry", &expiry)])),
+            Some(PIN),
+            NOW
+        ),
+        Err(Error::BadCallState)
+    );
+    // The untouched values go through.
     let turn = advance(
-        &config,
+        &flow,
         &ring,
         CALL_SID,
-        state(1, 1, &[("card", &card)]),
-        Some("4321"),
+        Some(state(2, 1, &[("card", &card), ("expiry", &expiry)])),
+        Some(PIN),
+        NOW,
     );
-    assert!(matches!(turn, Ok(Turn::Submit { .. })), "{turn:?}");
+    assert!(
+        matches!(
+            turn,
+            Ok(Turn::HandOff {
+                result: GatherResult::Success,
+                ..
+            })
+        ),
+        "{turn:?}"
+    );
 }
 
 #[test]
 fn a_hand_built_state_must_carry_exactly_the_earlier_fields() {
-    let (config, ring) = (config(), ring(KEY_HEX));
-    let card = seal(b"1234", &key(KEY_HEX), &context(CALL_SID, "card")).unwrap();
-    for (why, carried) in [
-        ("nothing carried for the PIN step", vec![]),
-        ("the wrong field carried", vec![("pin", card.as_str())]),
-        ("a field carried twice", vec![("card", card.as_str()), ("card", card.as_str())]),
-    ] {
+    let (flow, ring) = (flow(), ring(KEY_HEX));
+    let card = sealed_for(&ring, CALL_SID, "card", CARD);
+    let expiry = sealed_for(&ring, CALL_SID, "expiry", EXPIRY);
+    let (card, expiry) = (card.as_str(), expiry.as_str());
+    let cases = [
+        ("nothing carried at the expiry", 1, vec![]),
+        ("a later field carried", 0, vec![("card", card)]),
+        ("the wrong name", 1, vec![("expiry", card)]),
+        ("out of order", 2, vec![("expiry", expiry), ("card", card)]),
+        ("a field twice", 2, vec![("card", card), ("card", card)]),
+        (
+            "past the last field",
+            3,
+            vec![("card", card), ("expiry", expiry)],
+        ),
+    ];
+    for (why, index, carried) in cases {
         assert_eq!(
-            advance(&config, &ring, CALL_SID, state(1, 1, &carried), Some("4321")),
+            advance(
+                &flow,
+                &ring,
+                CALL_SID,
+                Some(state(index, 1, &carried)),
+                Some(PIN),
+                NOW
+            ),
             Err(Error::BadCallState),
             "{why}"
         );
@@ -390,47 +501,52 @@ fn a_hand_built_state_must_carry_exactly_the_earlier_fields() {
 }
 
 #[test]
-fn a_state_pointing_past_the_fields_is_refused() {
-    let (config, ring) = (config(), ring(KEY_HEX));
+fn values_sealed_before_a_rotation_still_carry_and_new_ones_use_the_new_key() {
+    let flow = flow();
+    let before = ring(OTHER_KEY_HEX);
+    let card = sealed_for(&before, CALL_SID, "card", CARD);
+    let after = KeyRing::new(key(KEY_HEX)).with_previous(key(OTHER_KEY_HEX));
+    let Turn::Ask { state: next, .. } = step(
+        &flow,
+        &after,
+        CALL_SID,
+        Some(state(1, 1, &[("card", &card)])),
+        Some(EXPIRY),
+    ) else {
+        panic!("expected the PIN to be asked");
+    };
     assert_eq!(
-        advance(&config, &ring, CALL_SID, state(2, 1, &[]), Some("1234")),
+        next.sealed[0].1, card,
+        "a carried value is passed on as it came"
+    );
+    let expiry = &next.sealed[1].1;
+    assert_eq!(
+        opened(expiry, &ring(KEY_HEX), CALL_SID, "expiry").as_deref(),
+        Ok(EXPIRY)
+    );
+    assert_eq!(
+        opened(expiry, &before, CALL_SID, "expiry"),
+        Err(Error::Unauthentic)
+    );
+    // Without the old key in the ring, the old value stops the call.
+    assert_eq!(
+        advance(
+            &flow,
+            &ring(KEY_HEX),
+            CALL_SID,
+            Some(state(1, 1, &[("card", &card)])),
+            Some(EXPIRY),
+            NOW
+        ),
         Err(Error::BadCallState)
     );
 }
 
 #[test]
-fn values_sealed_before_a_rotation_still_carry_and_new_ones_use_the_new_key() {
-    let config = config();
-    let before = ring(OTHER_KEY_HEX);
-    let card = submitted(&before, CALL_SID, "1234", "4321").remove(0).1;
-    let after = KeyRing::new(key(KEY_HEX)).with_previous(key(OTHER_KEY_HEX));
-    let turn = step(
-        &config,
-        &after,
-        CALL_SID,
-        state(1, 1, &[("card", &card)]),
-        Some("4321"),
-    );
-    let Turn::Submit { sealed } = turn else {
-        panic!("expected a submit")
-    };
-    assert_eq!(sealed[0].1, card, "a carried value is passed on as it came");
-    let new_only = ring(KEY_HEX);
-    assert_eq!(
-        open(&sealed[1].1, &new_only, &context(CALL_SID, "pin")).as_deref(),
-        Ok("4321")
-    );
-    assert_eq!(
-        open(&sealed[1].1, &before, &context(CALL_SID, "pin")),
-        Err(Error::Unauthentic)
-    );
-}
-
-#[test]
 fn a_bad_call_sid_is_missing_call_sid() {
-    let (config, ring) = (config(), ring(KEY_HEX));
-    let too_long = format!("CA{}", "0".repeat(63));
+    let (flow, ring) = (flow(), ring(KEY_HEX));
     let longest = format!("CA{}", "0".repeat(62));
+    let too_long = format!("{longest}0");
     for bad in [
         "",
         "CA-123",
@@ -439,137 +555,126 @@ fn a_bad_call_sid_is_missing_call_sid() {
         "CA123é",
         "CA12/34",
         "CA:pin",
+        "CA123&step=pin",
         too_long.as_str(),
     ] {
+        assert!(!is_call_sid(bad), "{bad:?}");
         assert_eq!(
-            advance(&config, &ring, bad, None, None),
+            advance(&flow, &ring, bad, None, None, NOW),
             Err(Error::MissingCallSid),
-            "CallSid {bad:?} on the first request"
+            "{bad:?} on the first webhook"
         );
         assert_eq!(
-            advance(&config, &ring, bad, state(0, 1, &[]), Some("1234")),
+            advance(&flow, &ring, bad, Some(state(0, 1, &[])), Some(CARD), NOW),
             Err(Error::MissingCallSid),
-            "CallSid {bad:?} with digits"
+            "{bad:?} with digits"
         );
     }
-    assert!(
-        advance(&config, &ring, &longest, None, None).is_ok(),
-        "64 characters are allowed"
-    );
+    for good in [CALL_SID, "x", longest.as_str()] {
+        assert!(is_call_sid(good), "{good}");
+        assert!(
+            advance(&flow, &ring, good, None, None, NOW).is_ok(),
+            "{good}"
+        );
+    }
 }
 
 // ------------------------------------------------------------------------------------------
-// CallState in the action URL
+// The state in the action URL
 // ------------------------------------------------------------------------------------------
 
 #[test]
-fn call_state_round_trips_through_the_query() {
-    let config = config();
-    let hex = "00ff".repeat(16);
-    let states = [
-        CallState {
-            field: 0,
-            attempt: 1,
-            sealed: vec![],
-        },
-        CallState {
-            field: 0,
-            attempt: 3,
-            sealed: vec![],
-        },
-        CallState {
-            field: 1,
-            attempt: 2,
-            sealed: vec![("card".into(), hex.clone())],
-        },
+fn call_state_is_written_as_step_attempt_and_the_fields_so_far() {
+    let flow = flow();
+    let (a, b) = ("00ff".repeat(16), "abcd".repeat(9));
+    let cases = [
+        (state(0, 1, &[]), "step=card&attempt=1".to_owned()),
+        (state(0, 3, &[]), "step=card&attempt=3".to_owned()),
+        (
+            state(1, 2, &[("card", &a)]),
+            format!("step=expiry&attempt=2&card={a}"),
+        ),
+        (
+            state(2, 1, &[("card", &a), ("expiry", &b)]),
+            format!("step=pin&attempt=1&card={a}&expiry={b}"),
+        ),
     ];
-    for state in states {
-        let query = state.to_query(&config);
-        assert_eq!(
-            from_query(&config, &query),
-            Ok(Some(state.clone())),
-            "{query}"
-        );
+    for (state, query) in cases {
+        assert_eq!(state.to_query(&flow), query);
+        assert_eq!(from_query(&flow, &query), Ok(Some(state)), "{query}");
     }
-    let query = CallState {
-        field: 1,
-        attempt: 2,
-        sealed: vec![("card".into(), hex.clone())],
-    }
-    .to_query(&config);
-    assert_eq!(query, format!("step=pin&attempt=2&card={hex}"));
 }
 
 #[test]
 fn call_state_reading_is_lenient_only_where_harmless() {
-    let config = config();
-    let hex = "00ff".repeat(16);
+    let flow = flow();
+    let a = "00ff".repeat(16);
     // No step: the call has just come in, whatever else is there.
-    assert_eq!(from_query(&config, ""), Ok(None));
-    assert_eq!(from_query(&config, "attempt=2&card=00"), Ok(None));
+    assert_eq!(from_query(&flow, ""), Ok(None));
+    assert_eq!(from_query(&flow, &format!("attempt=2&card={a}")), Ok(None));
     assert_eq!(
-        from_query(&config, "STEP=pin"),
+        from_query(&flow, "STEP=card"),
         Ok(None),
         "names are case-sensitive"
     );
-    // No attempt means the first.
+    // No attempt means the first; parameters the flow does not know are ignored.
+    assert_eq!(from_query(&flow, "step=card"), Ok(Some(state(0, 1, &[]))));
     assert_eq!(
-        from_query(&config, "step=card"),
-        Ok(Some(CallState {
-            field: 0,
-            attempt: 1,
-            sealed: vec![]
-        }))
+        from_query(&flow, &format!("utm=x&step=expiry&card={a}&attempt=2&x=")),
+        Ok(Some(state(1, 2, &[("card", &a)])))
     );
-    // Order does not matter and unknown parameters are ignored.
+    // The highest attempt the flow allows.
     assert_eq!(
-        from_query(&config, &format!("card={hex}&utm=x&attempt=3&step=pin")),
-        Ok(Some(CallState {
-            field: 1,
-            attempt: 3,
-            sealed: vec![("card".into(), hex.clone())]
-        }))
+        from_query(&flow, "step=card&attempt=3"),
+        Ok(Some(state(0, 3, &[])))
     );
 }
 
 #[test]
 fn malformed_call_state_is_refused() {
-    let config = config();
-    let hex = "00ff".repeat(16);
+    let flow = flow();
+    let a = "00ff".repeat(16);
+    let b = "abcd".repeat(16);
     let cases = [
-        ("unknown step", "step=cvv".to_owned()),
-        ("empty step", "step=".to_owned()),
-        ("step in another case", "step=Card".to_owned()),
+        ("step twice", format!("step=expiry&step=expiry&card={a}")),
+        ("two steps", format!("step=expiry&step=pin&card={a}")),
+        ("attempt twice", "step=card&attempt=1&attempt=1".to_owned()),
         ("attempt 0", "step=card&attempt=0".to_owned()),
-        ("attempt past the maximum", "step=card&attempt=4".to_owned()),
-        ("attempt overflowing u8", "step=card&attempt=256".to_owned()),
-        ("attempt negative", "step=card&attempt=-1".to_owned()),
-        ("attempt not a number", "step=card&attempt=two".to_owned()),
+        ("attempt 10", "step=card&attempt=10".to_owned()),
+        (
+            "attempt beyond the flow's",
+            "step=card&attempt=4".to_owned(),
+        ),
+        ("attempt x", "step=card&attempt=x".to_owned()),
         ("attempt empty", "step=card&attempt=".to_owned()),
-        ("attempt with a sign", "step=card&attempt=+2".to_owned()),
-        ("duplicate step", "step=card&step=card".to_owned()),
+        ("attempt 01", "step=card&attempt=01".to_owned()),
+        ("attempt -1", "step=card&attempt=-1".to_owned()),
+        ("attempt +1", "step=card&attempt=+1".to_owned()),
+        ("an unknown step", "step=account".to_owned()),
+        ("an empty step", "step=".to_owned()),
+        ("a step in the wrong case", "step=Card".to_owned()),
+        ("an earlier field missing", "step=expiry".to_owned()),
         (
-            "duplicate attempt",
-            "step=card&attempt=1&attempt=1".to_owned(),
+            "one of two earlier fields missing",
+            format!("step=pin&card={a}"),
         ),
         (
-            "duplicate carried field",
-            format!("step=pin&card={hex}&card={hex}"),
+            "an earlier field twice",
+            format!("step=expiry&card={a}&card={a}"),
         ),
-        ("missing earlier field", "step=pin&attempt=1".to_owned()),
         (
-            "the asked field already present",
-            format!("step=card&card={hex}"),
+            "the asked field present",
+            format!("step=expiry&card={a}&expiry={b}"),
         ),
-        ("a later field present", format!("step=card&pin={hex}")),
+        ("a later field present", format!("step=card&pin={a}")),
         (
-            "a later field present too",
-            format!("step=pin&card={hex}&pin={hex}"),
+            "a later field present with earlier ones",
+            format!("step=expiry&card={a}&pin={b}"),
         ),
     ];
     for (why, query) in cases {
         assert_eq!(
-            from_query(&config, &query),
+            from_query(&flow, &query),
             Err(Error::BadCallState),
             "{why}: {query}"
         );
@@ -577,454 +682,163 @@ fn malformed_call_state_is_refused() {
 }
 
 // ------------------------------------------------------------------------------------------
-// FlowConfig from settings
-// ------------------------------------------------------------------------------------------
-
-fn settings<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-    move |name| {
-        pairs
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| (*v).to_owned())
-    }
-}
-
-fn config_error(pairs: &[(&str, &str)]) -> SettingError {
-    match FlowConfig::from_settings(settings(pairs)) {
-        Ok(config) => panic!("{pairs:?} accepted as {config:?}"),
-        Err(e) => e,
-    }
-}
-
-#[test]
-fn settings_default_to_the_articles_call() {
-    let config = match FlowConfig::from_settings(|_| None) {
-        Ok(config) => config,
-        Err(e) => panic!("{e}"),
-    };
-    assert_eq!(config, FlowConfig::default());
-    let names: Vec<&str> = config.fields.iter().map(|f| f.name.as_str()).collect();
-    assert_eq!(names, ["card", "pin"]);
-    assert!(config.fields.iter().all(|f| f.digits == 4));
-    assert_eq!((config.max_attempts, config.timeout_secs), (3, 10));
-}
-
-#[test]
-fn settings_override_each_part() {
-    let pairs = [
-        ("GATHER_FIELDS", " account , pin "),
-        ("GATHER_ACCOUNT_PROMPT", "Please enter your account number."),
-        ("GATHER_ACCOUNT_DIGITS", " 8 "),
-        ("GATHER_PIN_DIGITS", "6"),
-        ("GATHER_MAX_ATTEMPTS", "5"),
-        ("GATHER_TIMEOUT", "20"),
-    ];
-    let config = match FlowConfig::from_settings(settings(&pairs)) {
-        Ok(config) => config,
-        Err(e) => panic!("{e}"),
-    };
-    let default_pin_prompt = FlowConfig::default().fields[1].prompt.clone();
-    assert_eq!(
-        config,
-        FlowConfig {
-            fields: vec![
-                Field {
-                    name: "account".into(),
-                    prompt: "Please enter your account number.".into(),
-                    digits: 8
-                },
-                Field {
-                    name: "pin".into(),
-                    prompt: default_pin_prompt,
-                    digits: 6
-                },
-            ],
-            max_attempts: 5,
-            timeout_secs: 20,
-        }
-    );
-    // The edges of each range are allowed.
-    for (name, value) in [
-        ("GATHER_CARD_DIGITS", "1"),
-        ("GATHER_CARD_DIGITS", "32"),
-        ("GATHER_MAX_ATTEMPTS", "1"),
-        ("GATHER_MAX_ATTEMPTS", "9"),
-        ("GATHER_TIMEOUT", "1"),
-        ("GATHER_TIMEOUT", "60"),
-    ] {
-        assert!(
-            FlowConfig::from_settings(settings(&[(name, value)])).is_ok(),
-            "{name}={value}"
-        );
-    }
-    // A prompt may be replaced for a known field too.
-    let config = FlowConfig::from_settings(settings(&[("GATHER_PIN_PROMPT", "PIN, please.")]));
-    assert_eq!(
-        config.map(|c| c.fields[1].prompt.clone()).as_deref(),
-        Ok("PIN, please.")
-    );
-}
-
-#[test]
-fn each_settings_error_names_its_setting() {
-    let long_name = "a".repeat(33);
-    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
-        (vec![("GATHER_FIELDS", "")], "GATHER_FIELDS"),
-        (vec![("GATHER_FIELDS", "card,,pin")], "GATHER_FIELDS"),
-        (vec![("GATHER_FIELDS", "card,card")], "GATHER_FIELDS"),
-        (vec![("GATHER_FIELDS", "Card")], "GATHER_FIELDS"),
-        (vec![("GATHER_FIELDS", "card-number")], "GATHER_FIELDS"),
-        (vec![("GATHER_FIELDS", "step")], "GATHER_FIELDS"),
-        (vec![("GATHER_FIELDS", "card,attempt")], "GATHER_FIELDS"),
-        (vec![("GATHER_FIELDS", long_name.as_str())], "GATHER_FIELDS"),
-        (vec![("GATHER_FIELDS", "card,cvv")], "GATHER_CVV_PROMPT"),
-        (vec![("GATHER_CARD_PROMPT", "")], "GATHER_CARD_PROMPT"),
-        (vec![("GATHER_PIN_PROMPT", "  \n")], "GATHER_PIN_PROMPT"),
-        (vec![("GATHER_CARD_DIGITS", "0")], "GATHER_CARD_DIGITS"),
-        (vec![("GATHER_CARD_DIGITS", "33")], "GATHER_CARD_DIGITS"),
-        (vec![("GATHER_PIN_DIGITS", "four")], "GATHER_PIN_DIGITS"),
-        (vec![("GATHER_PIN_DIGITS", "-4")], "GATHER_PIN_DIGITS"),
-        (vec![("GATHER_PIN_DIGITS", "")], "GATHER_PIN_DIGITS"),
-        (vec![("GATHER_MAX_ATTEMPTS", "0")], "GATHER_MAX_ATTEMPTS"),
-        (vec![("GATHER_MAX_ATTEMPTS", "10")], "GATHER_MAX_ATTEMPTS"),
-        (vec![("GATHER_TIMEOUT", "0")], "GATHER_TIMEOUT"),
-        (vec![("GATHER_TIMEOUT", "61")], "GATHER_TIMEOUT"),
-        (vec![("GATHER_TIMEOUT", "300")], "GATHER_TIMEOUT"),
-    ];
-    for (pairs, setting) in cases {
-        let error = config_error(&pairs);
-        assert_eq!(error.setting, setting, "{pairs:?}");
-        let message = error.to_string();
-        assert!(
-            message.contains(setting),
-            "{message:?} does not name {setting}"
-        );
-        assert!(message.starts_with("setting "), "{message:?}");
-    }
-}
-
-#[test]
-fn settings_errors_never_repeat_the_value() {
-    let secret = "s3cr3t-v4lue-do-not-log";
-    for name in [
-        "GATHER_TIMEOUT",
-        "GATHER_MAX_ATTEMPTS",
-        "GATHER_CARD_DIGITS",
-        "GATHER_FIELDS",
-    ] {
-        let error = config_error(&[(name, secret)]);
-        assert_eq!(error.setting, name);
-        for message in [error.to_string(), format!("{error:?}")] {
-            assert!(
-                !common::leaks(&message, secret, 6),
-                "{message:?} repeats the value"
-            );
-        }
-    }
-}
-
-// ------------------------------------------------------------------------------------------
 // TwiML
 // ------------------------------------------------------------------------------------------
 
-fn twiml(turn: &Turn, config: &FlowConfig) -> String {
-    match turn.twiml(config, ACTION) {
+fn ask(flow: &Flow, state: &CallState, retry: bool) -> String {
+    match ask_twiml(flow, state, retry, BASE) {
         Some(xml) => xml,
-        None => panic!("{turn:?} has no TwiML"),
+        None => panic!("nothing to ask at {state:?}"),
     }
 }
 
 #[test]
-fn the_first_ask_is_this_twiml() {
-    let config = config();
-    let turn = step(&config, &ring(KEY_HEX), CALL_SID, None, None);
+fn the_first_ask_for_a_card_number_ends_on_pound() {
     assert_eq!(
-        twiml(&turn, &config),
+        ask(&flow(), &state(0, 1, &[]), false),
         concat!(
             r#"<?xml version="1.0" encoding="UTF-8"?><Response>"#,
-            r#"<Gather input="dtmf" numDigits="4" timeout="10" method="POST" "#,
-            r#"action="https://ivr.example.com/gather?step=card&amp;attempt=1" "#,
+            r##"<Gather input="dtmf" numDigits="19" finishOnKey="#" timeout="10" method="POST" "##,
+            r#"action="https://ivr.example.com/gather/login?step=card&amp;attempt=1" "#,
             r#"actionOnEmptyResult="true">"#,
-            r#"<Say>Please enter the last 4 digits of your payment card number.</Say>"#,
+            r#"<Say>Enter your card number, then press pound.</Say>"#,
             r#"</Gather></Response>"#
         )
     );
 }
 
 #[test]
-fn ask_twiml_carries_the_state_and_says_sorry_on_retry() {
-    let (config, ring) = (config(), ring(KEY_HEX));
-    let Turn::Ask {
-        state,
-        retry: false,
-    } = step(&config, &ring, CALL_SID, state(0, 1, &[]), Some("1234"))
-    else {
-        panic!("expected the PIN to be asked");
-    };
-    let card = state.sealed[0].1.clone();
-    let xml = twiml(
-        &Turn::Ask {
-            state: state.clone(),
-            retry: false,
-        },
-        &config,
-    );
-    assert!(
-        xml.contains(&format!(
-            r#"action="{ACTION}?step=pin&amp;attempt=1&amp;card={card}""#
-        )),
-        "{xml}"
-    );
-    assert!(
-        xml.contains("<Say>Please enter your 4 digit PIN.</Say></Gather>"),
-        "{xml}"
-    );
-    assert!(!xml.contains("Sorry"), "{xml}");
-
-    let retry = step(&config, &ring, CALL_SID, Some(state), Some("12"));
-    let xml = twiml(&retry, &config);
-    assert!(xml.contains("?step=pin&amp;attempt=2&amp;card="), "{xml}");
-    assert!(
-        xml.contains(
-            "<Say>Sorry, that was not 4 digits.</Say><Say>Please enter your 4 digit PIN.</Say>"
+fn a_retry_says_the_kind_s_sentence_first_and_carries_the_state() {
+    let flow = flow();
+    let a = "00ff".repeat(20);
+    let b = "abcd".repeat(18);
+    let cases = [
+        (
+            state(0, 2, &[]),
+            format!(
+                r##"<Gather input="dtmf" numDigits="19" finishOnKey="#" timeout="10" method="POST" action="{BASE}?step=card&amp;attempt=2" actionOnEmptyResult="true"><Say>Sorry, that was not a valid card number. Press pound when you are done.</Say><Say>Enter your card number, then press pound.</Say>"##
+            ),
         ),
-        "{xml}"
-    );
-}
-
-#[test]
-fn prompts_are_escaped() {
-    let config = FlowConfig {
-        fields: vec![Field {
-            name: "pin".into(),
-            prompt: "Press 1 & then <pound> \"now\"".into(),
-            digits: 6,
-        }],
-        max_attempts: 2,
-        timeout_secs: 7,
-    };
-    let turn = step(&config, &ring(KEY_HEX), CALL_SID, None, None);
-    let xml = twiml(&turn, &config);
-    assert!(
-        xml.contains("<Say>Press 1 &amp; then &lt;pound&gt; \"now\"</Say>"),
-        "{xml}"
-    );
-    assert!(xml.contains(r#"numDigits="6" timeout="7""#), "{xml}");
-    assert!(!xml.contains("<pound>") && !xml.contains(" & "), "{xml}");
-}
-
-#[test]
-fn give_up_says_goodbye_and_submit_has_no_twiml() {
-    let config = config();
-    let xml = twiml(&Turn::GiveUp, &config);
-    assert_eq!(xml, goodbye_twiml(TOO_MANY_ATTEMPTS));
-    assert!(
-        xml.ends_with(&format!(
-            "<Say>{TOO_MANY_ATTEMPTS}</Say><Hangup/></Response>"
-        )),
-        "{xml}"
-    );
-    assert_eq!(Turn::Submit { sealed: vec![] }.twiml(&config, ACTION), None);
-    assert!(goodbye_twiml(APOLOGY).contains("<Hangup/>"));
-}
-
-#[test]
-fn answer_twiml_thanks_or_says_not_found() {
-    let account = Account {
-        account: "AC12345678".into(),
-        balance: "12.55".into(),
-    };
-    let xml = answer_twiml(Some(&account));
-    assert!(
-        xml.contains(
-            "<Say>Thank you. Your account number is AC12345678 and your balance is 12.55</Say>"
+        (
+            state(1, 3, &[("card", &a)]),
+            format!(
+                r#"<Gather input="dtmf" numDigits="4" timeout="10" method="POST" action="{BASE}?step=expiry&amp;attempt=3&amp;card={a}" actionOnEmptyResult="true"><Say>Sorry, that was not a valid expiry date.</Say><Say>Enter the expiry date.</Say>"#
+            ),
         ),
-        "{xml}"
-    );
-    assert_eq!(answer_twiml(None), goodbye_twiml(NOT_FOUND));
-    let odd = Account {
-        account: "A&B".into(),
-        balance: "<1".into(),
-    };
-    let xml = answer_twiml(Some(&odd));
-    assert!(xml.contains("A&amp;B") && xml.contains("&lt;1"), "{xml}");
-}
-
-// ------------------------------------------------------------------------------------------
-// backend
-// ------------------------------------------------------------------------------------------
-
-#[test]
-fn json_keys_are_camel_case_between_encrypted_and_digits() {
-    for (field, key) in [
-        ("card", "encryptedCardDigits"),
-        ("pin", "encryptedPinDigits"),
-        ("last_four", "encryptedLastFourDigits"),
-        ("account_number", "encryptedAccountNumberDigits"),
-        ("x2", "encryptedX2Digits"),
-    ] {
-        assert_eq!(json_key(field), key);
-    }
-}
-
-#[test]
-fn the_submission_carries_the_call_and_only_sealed_values() {
-    let ring = ring(KEY_HEX);
-    let sealed = submitted(&ring, CALL_SID, "1234", "4321");
-    let body: Value = match serde_json::from_str(&submission(CALL_SID, &sealed)) {
-        Ok(body) => body,
-        Err(e) => panic!("submission is not JSON: {e}"),
-    };
-    assert_eq!(
-        body,
-        json!({
-            "callSid": CALL_SID,
-            "encryptedCardDigits": sealed[0].1,
-            "encryptedPinDigits": sealed[1].1,
-        })
-    );
-}
-
-/// `backend::answer` checks the members the worker read with the host's `JSON.parse` (the JSON
-/// itself, bad bodies included, is exercised against workerd in tests/worker/backend.test.js).
-#[test]
-fn answer_takes_short_printable_account_and_balance() {
-    let account = |a: &str, b: &str| {
-        Some(Account {
-            account: a.into(),
-            balance: b.into(),
-        })
-    };
-    let longest = "A".repeat(64);
-    let too_long = "A".repeat(65);
-    let cases: Vec<(&str, &str, Option<Account>)> = vec![
-        ("AC12345678", "12.55", account("AC12345678", "12.55")),
-        ("12345678", "0", account("12345678", "0")),
-        ("Konto Nr. 7", "€12,55", account("Konto Nr. 7", "€12,55")),
-        (&longest, "1", account(&longest, "1")),
-        (&too_long, "1", None),
-        ("AC1", &too_long, None),
-        ("", "12.55", None),
-        ("AC1", "", None),
-        ("AC1\n", "12.55", None),
-        ("AC1", "12\u{7}", None),
-        ("AC1", "12\u{85}", None),
+        (
+            state(2, 2, &[("card", &a), ("expiry", &b)]),
+            format!(
+                r#"<Gather input="dtmf" numDigits="4" timeout="10" method="POST" action="{BASE}?step=pin&amp;attempt=2&amp;card={a}&amp;expiry={b}" actionOnEmptyResult="true"><Say>Sorry, that was not 4 digits.</Say><Say>Enter your PIN.</Say>"#
+            ),
+        ),
     ];
-    for (a, b, expected) in cases {
-        assert_eq!(backend::answer(a, b), expected, "{a:?} {b:?}");
-    }
-}
-
-/// What the worker hands `demo_answer`: a string member of the parsed body (serde_json stands
-/// in here for the host's `JSON.parse`).
-fn members(body: &Value) -> impl Fn(&str) -> Option<String> + '_ {
-    move |name| body.get(name).and_then(Value::as_str).map(str::to_owned)
-}
-
-#[test]
-fn the_demo_backend_knows_one_caller() {
-    let (config, ring) = (config(), ring(KEY_HEX));
-    let body: Value = serde_json::from_str(&submission(CALL_SID, &submitted(&ring, CALL_SID, "1234", "4321"))).unwrap();
-    let DemoAnswer::Found(answer) = demo_answer(&config, &ring, members(&body)) else {
-        panic!("the demo caller should be found");
-    };
-    assert_eq!(
-        serde_json::from_str::<Value>(&answer).unwrap(),
-        json!({"account": "AC12345678", "balance": "12.55"})
-    );
-
-    for (card, pin) in [("1234", "0000"), ("4321", "1234"), ("0000", "4321")] {
-        let body: Value = serde_json::from_str(&submission(CALL_SID, &submitted(&ring, CALL_SID, card, pin))).unwrap();
+    for (state, gather) in cases {
         assert_eq!(
-            demo_answer(&config, &ring, members(&body)),
-            DemoAnswer::NotFound,
-            "{card}/{pin}"
+            ask(&flow, &state, true),
+            format!("{XML}<Response>{gather}</Gather></Response>")
         );
     }
+    // The same states without retry: the prompt alone.
+    assert_eq!(
+        ask(&flow, &state(1, 1, &[("card", &a)]), false),
+        format!(
+            r#"{XML}<Response><Gather input="dtmf" numDigits="4" timeout="10" method="POST" action="{BASE}?step=expiry&amp;attempt=1&amp;card={a}" actionOnEmptyResult="true"><Say>Enter the expiry date.</Say></Gather></Response>"#
+        )
+    );
 }
 
 #[test]
-fn the_demo_backend_refuses_what_does_not_open_for_the_call() {
-    let (config, ring) = (config(), ring(KEY_HEX));
-    let sealed = submitted(&ring, CALL_SID, "1234", "4321");
-    let (card, pin) = (sealed[0].1.as_str(), sealed[1].1.as_str());
-    let foreign = submitted(&common::ring(OTHER_KEY_HEX), CALL_SID, "1234", "4321");
-    let bodies = [
-        (
-            "swapped fields",
-            json!({"callSid": CALL_SID, "encryptedCardDigits": pin, "encryptedPinDigits": card}),
+fn digit_ranges_gather_up_to_max_ending_on_pound() {
+    let mut flow = flow();
+    flow.fields = vec![
+        field(
+            "account",
+            "Your account number.",
+            Kind::DigitRange { min: 6, max: 10 },
         ),
-        (
-            "another call's sid",
-            json!({"callSid": OTHER_CALL_SID, "encryptedCardDigits": card, "encryptedPinDigits": pin}),
-        ),
-        (
-            "no callSid",
-            json!({"encryptedCardDigits": card, "encryptedPinDigits": pin}),
-        ),
-        (
-            "callSid a number",
-            json!({"callSid": 7, "encryptedCardDigits": card, "encryptedPinDigits": pin}),
-        ),
-        (
-            "missing pin",
-            json!({"callSid": CALL_SID, "encryptedCardDigits": card}),
-        ),
-        (
-            "pin not a string",
-            json!({"callSid": CALL_SID, "encryptedCardDigits": card, "encryptedPinDigits": 4321}),
-        ),
-        (
-            "plaintext digits",
-            json!({"callSid": CALL_SID, "encryptedCardDigits": "1234", "encryptedPinDigits": "4321"}),
-        ),
-        (
-            "under another key",
-            json!({"callSid": CALL_SID, "encryptedCardDigits": foreign[0].1, "encryptedPinDigits": foreign[1].1}),
-        ),
-        ("an array", json!([CALL_SID, card, pin])),
+        field("code", "One digit.", Kind::Digits(1)),
     ];
-    for (why, body) in bodies {
-        assert_eq!(
-            demo_answer(&config, &ring, members(&body)),
-            DemoAnswer::BadRequest,
-            "{why}"
-        );
-    }
+    flow.timeout_secs = 60;
+    assert_eq!(
+        ask(&flow, &state(0, 2, &[]), true),
+        format!(
+            r##"{XML}<Response><Gather input="dtmf" numDigits="10" finishOnKey="#" timeout="60" method="POST" action="{BASE}?step=account&amp;attempt=2" actionOnEmptyResult="true"><Say>Sorry, that was not 6 to 10 digits. Press pound when you are done.</Say><Say>Your account number.</Say></Gather></Response>"##
+        )
+    );
+    let a = "12".repeat(30);
+    assert_eq!(
+        ask(&flow, &state(1, 2, &[("account", &a)]), true),
+        format!(
+            r#"{XML}<Response><Gather input="dtmf" numDigits="1" timeout="60" method="POST" action="{BASE}?step=code&amp;attempt=2&amp;account={a}" actionOnEmptyResult="true"><Say>Sorry, that was not 1 digit.</Say><Say>One digit.</Say></Gather></Response>"#
+        )
+    );
 }
 
-/// Two fields whose values would travel under the same JSON key (`a_b` and `a__b` are both
-/// `encryptedABDigits`) would make the submission drop one of them, so such a list is refused.
 #[test]
-fn fields_that_would_share_a_json_key_are_refused() {
-    for (fields, prompts) in [
-        ("pin,pin_", [("GATHER_PIN__PROMPT", "Again.")]),
-        (
-            "last_four,last__four",
-            [("GATHER_LAST__FOUR_PROMPT", "Again.")],
-        ),
-        (
-            "last_four,_last_four",
-            [("GATHER__LAST_FOUR_PROMPT", "Again.")],
-        ),
-    ] {
-        let mut pairs = vec![
-            ("GATHER_FIELDS", fields),
-            ("GATHER_LAST_FOUR_PROMPT", "Four."),
-        ];
-        pairs.extend(prompts);
-        assert_eq!(config_error(&pairs).setting, "GATHER_FIELDS", "{fields}");
-    }
-    // Names that only look alike stay apart.
-    let pairs = [
-        ("GATHER_FIELDS", "last_four,lastfour"),
-        ("GATHER_LAST_FOUR_PROMPT", "Four."),
-        ("GATHER_LASTFOUR_PROMPT", "Four again."),
-    ];
-    let config = match FlowConfig::from_settings(settings(&pairs)) {
-        Ok(config) => config,
-        Err(e) => panic!("{e}"),
+fn language_voice_and_a_custom_retry_are_spoken() {
+    let mut flow = flow();
+    flow.language = Some("fr-FR".into());
+    flow.voice = Some("Polly.Celine".into());
+    flow.timeout_secs = 7;
+    flow.fields[2].prompt = "Votre code & « PIN » <s.v.p.>".into();
+    flow.messages.retry = Some("Désolé, encore une fois.".into());
+    let (a, b) = ("0a".repeat(30), "0b".repeat(30));
+    let at_pin = state(2, 2, &[("card", &a), ("expiry", &b)]);
+    let gather = format!(
+        r#"<Gather input="dtmf" numDigits="4" timeout="7" method="POST" action="{BASE}?step=pin&amp;attempt=2&amp;card={a}&amp;expiry={b}" actionOnEmptyResult="true" language="fr-FR">"#
+    );
+    let say = r#"<Say voice="Polly.Celine" language="fr-FR">"#;
+    let prompt = "Votre code &amp; « PIN » &lt;s.v.p.&gt;";
+    assert_eq!(
+        ask(&flow, &at_pin, true),
+        format!(
+            "{XML}<Response>{gather}{say}Désolé, encore une fois.</Say>{say}{prompt}</Say></Gather></Response>"
+        )
+    );
+    assert_eq!(
+        ask(&flow, &at_pin, false),
+        format!("{XML}<Response>{gather}{say}{prompt}</Say></Gather></Response>")
+    );
+    // The custom sentence replaces every kind's own.
+    let at_card = ask(&flow, &state(0, 2, &[]), true);
+    assert!(
+        at_card.contains(&format!("{say}Désolé, encore une fois.</Say>")),
+        "{at_card}"
+    );
+    assert!(!at_card.contains("card number. Press pound"), "{at_card}");
+}
+
+#[test]
+fn there_is_nothing_to_ask_past_the_last_field() {
+    let flow = flow();
+    assert_eq!(ask_twiml(&flow, &state(3, 1, &[]), false, BASE), None);
+    assert_eq!(
+        ask_twiml(&flow, &state(usize::MAX, 1, &[]), true, BASE),
+        None
+    );
+}
+
+#[test]
+fn goodbye_says_the_message_and_hangs_up() {
+    let mut flow = flow();
+    assert_eq!(
+        goodbye_twiml(&speech(&flow), "Bye & thanks."),
+        format!("{XML}<Response><Say>Bye &amp; thanks.</Say><Hangup/></Response>")
+    );
+    flow.language = Some("de-DE".into());
+    flow.voice = Some("Polly.Marlene".into());
+    assert_eq!(
+        goodbye_twiml(&speech(&flow), "Auf Wiederhören."),
+        format!(
+            r#"{XML}<Response><Say voice="Polly.Marlene" language="de-DE">Auf Wiederhören.</Say><Hangup/></Response>"#
+        )
+    );
+    let only_language = Speech {
+        voice: None,
+        language: Some("en-GB"),
     };
-    let keys: Vec<String> = config.fields.iter().map(|f| json_key(&f.name)).collect();
-    assert_eq!(keys, ["encryptedLastFourDigits", "encryptedLastfourDigits"]);
+    assert_eq!(
+        goodbye_twiml(&only_language, "Bye."),
+        format!(r#"{XML}<Response><Say language="en-GB">Bye.</Say><Hangup/></Response>"#)
+    );
 }

@@ -1,0 +1,95 @@
+//! The articles' demo backend, as a real `action` backend would be written: it checks the
+//! submission's signature, opens the values with their contexts, and answers TwiML. It knows
+//! one caller, card `1234` with PIN `4321`, as account `AC12345678` with balance `12.55`.
+//!
+//! The worker serves it at `POST /decrypt-gather` only when `DEMO_BACKEND = "true"`, which
+//! only the local development configuration sets.
+
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+use crate::config::GOODBYE;
+use crate::flow::context;
+use crate::handoff;
+use crate::twilio::twiml::{Response, Speech};
+use crate::{open, KeyRing};
+
+/// What the demo backend reads of a submission; other members are ignored.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Submission {
+    call_sid: String,
+    result: String,
+    encrypted_card_digits: Option<String>,
+    encrypted_pin_digits: Option<String>,
+}
+
+/// What the demo caller hears.
+pub const FOUND: &str = "Thank you. Your account number is AC12345678 and your balance is 12.55";
+/// What any other caller hears.
+pub const NOT_FOUND: &str = "We were not able to locate you in our system. Goodbye.";
+
+/// The demo backend's answer: an HTTP status and its TwiML (`None`: a plain refusal).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DemoReply {
+    /// 200, 400 (not a submission, or a value that does not open) or 401 (bad signature).
+    pub status: u16,
+    /// The TwiML for a 200.
+    pub twiml: Option<String>,
+}
+
+/// Answers one submission: `body` as received, the signature header, the worker's signing
+/// secret and key ring, and the time.
+pub fn answer(
+    body: &[u8],
+    signature: Option<&str>,
+    secret: &[u8],
+    ring: &KeyRing,
+    now_unix: u64,
+) -> DemoReply {
+    let refuse = |status| DemoReply {
+        status,
+        twiml: None,
+    };
+    if handoff::verify(
+        body,
+        signature,
+        &[secret],
+        handoff::DEFAULT_TOLERANCE_SECS,
+        now_unix,
+    )
+    .is_err()
+    {
+        return refuse(401);
+    }
+    let Ok(submission) = serde_json::from_slice::<Submission>(body) else {
+        return refuse(400);
+    };
+    let say = |sentence: &str, hang_up: bool| {
+        let response = Response::new().say(&Speech::default(), sentence);
+        let response = if hang_up { response.hangup() } else { response };
+        DemoReply {
+            status: 200,
+            twiml: Some(response.finish()),
+        }
+    };
+    if submission.result != "success" {
+        return say(GOODBYE, true);
+    }
+    let opened = |field: &str, sealed: Option<&str>| -> Option<Zeroizing<String>> {
+        let context = context(&submission.call_sid, field);
+        open(sealed?, ring, context.as_bytes())
+            .ok()
+            .map(Zeroizing::new)
+    };
+    let card = opened("card", submission.encrypted_card_digits.as_deref());
+    let pin = opened("pin", submission.encrypted_pin_digits.as_deref());
+    let (Some(card), Some(pin)) = (card, pin) else {
+        return refuse(400);
+    };
+    if card.as_str() == "1234" && pin.as_str() == "4321" {
+        say(FOUND, false)
+    } else {
+        say(NOT_FOUND, true)
+    }
+}

@@ -1,0 +1,367 @@
+//! What each field kind accepts: exact digit counts and ranges, card numbers (length and Luhn),
+//! expiry dates against the calendar, and the UTC calendar itself.
+//!
+//! Timestamps were computed with GNU date, e.g. `date -u -d 2026-11-30T23:59:59Z +%s`.
+
+use gather_seal::config::Kind;
+use gather_seal::kinds::{accepts, expiry_valid, gather_shape, luhn, retry_sentence, year_month};
+
+/// 2026-11-30T23:59:59Z, the last second of November 2026.
+const NOV_30_2026_LAST: u64 = 1_796_083_199;
+/// 2026-12-01T00:00:00Z.
+const DEC_01_2026: u64 = 1_796_083_200;
+/// 2026-12-31T23:59:59Z.
+const DEC_31_2026_LAST: u64 = 1_798_761_599;
+/// 2027-01-01T00:00:00Z.
+const JAN_01_2027: u64 = 1_798_761_600;
+
+/// The Luhn check written another way: a table of doubled digits, weights from the right.
+fn luhn_by_table(digits: &str) -> bool {
+    const DOUBLED: [u32; 10] = [0, 2, 4, 6, 8, 1, 3, 5, 7, 9];
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let total: u32 = digits
+        .bytes()
+        .rev()
+        .map(|b| usize::from(b - b'0'))
+        .enumerate()
+        .map(|(i, d)| if i % 2 == 0 { d as u32 } else { DOUBLED[d] })
+        .sum();
+    total.is_multiple_of(10)
+}
+
+/// Test card numbers published by the card networks and payment processors.
+const PUBLISHED_CARDS: [&str; 5] = [
+    "4111111111111111", // Visa
+    "5500005555555559", // Mastercard
+    "378282246310005",  // American Express
+    "6011111111111117", // Discover
+    "4012888888881881", // Visa
+];
+/// 12 digits: `12345678901` and its check digit 5.
+const CARD_12: &str = "123456789015";
+/// 19 digits: `601100000000000000` and its check digit 1.
+const CARD_19: &str = "6011000000000000001";
+/// 11 digits, Luhn-valid (the example in ISO/IEC 7812's usual explanations).
+const LUHN_11: &str = "79927398713";
+/// 20 digits, Luhn-valid: `6011000000000000000` and its check digit 4.
+const LUHN_20: &str = "60110000000000000004";
+
+#[test]
+fn the_independent_luhn_agrees_with_known_answers() {
+    // So that the comparisons below rest on something: the table version is right on
+    // textbook cases, both ways.
+    assert!(luhn_by_table("79927398713"));
+    assert!(!luhn_by_table("79927398710"));
+    assert!(luhn_by_table("0"));
+    assert!(!luhn_by_table("1"));
+    assert!(luhn_by_table("18"));
+    assert!(!luhn_by_table("81"));
+}
+
+#[test]
+fn published_and_constructed_card_numbers_pass_luhn() {
+    let all = PUBLISHED_CARDS
+        .iter()
+        .chain(&[CARD_12, CARD_19, LUHN_11, LUHN_20]);
+    for number in all {
+        assert!(luhn_by_table(number), "{number} is not valid by the table");
+        assert!(luhn(number), "{number}");
+    }
+    assert_eq!((CARD_12.len(), CARD_19.len()), (12, 19));
+    assert_eq!((LUHN_11.len(), LUHN_20.len()), (11, 20));
+}
+
+#[test]
+fn every_single_digit_change_fails_luhn() {
+    for number in PUBLISHED_CARDS.iter().chain(&[CARD_12, CARD_19]) {
+        for i in 0..number.len() {
+            for d in b'0'..=b'9' {
+                let mut changed = number.as_bytes().to_vec();
+                if changed[i] == d {
+                    continue;
+                }
+                changed[i] = d;
+                let changed = String::from_utf8(changed).expect("ASCII");
+                assert!(!luhn(&changed), "{changed} (from {number})");
+                assert!(!luhn_by_table(&changed), "{changed}");
+                assert!(!accepts(Kind::CardNumber, &changed, 0), "{changed}");
+            }
+        }
+    }
+}
+
+#[test]
+fn adjacent_transpositions_fail_luhn_except_09_and_90() {
+    let mut caught = 0;
+    for number in PUBLISHED_CARDS.iter().chain(&[CARD_12, CARD_19]) {
+        let digits = number.as_bytes();
+        for i in 0..digits.len() - 1 {
+            let (a, b) = (digits[i], digits[i + 1]);
+            if a == b {
+                continue;
+            }
+            let mut swapped = digits.to_vec();
+            swapped.swap(i, i + 1);
+            let swapped = String::from_utf8(swapped).expect("ASCII");
+            // Luhn's one known blind spot: 09 and 90 weigh the same.
+            let blind = matches!((a, b), (b'0', b'9') | (b'9', b'0'));
+            assert_eq!(luhn(&swapped), blind, "{swapped} (from {number})");
+            assert_eq!(luhn_by_table(&swapped), blind, "{swapped}");
+            caught += usize::from(!blind);
+        }
+    }
+    assert!(caught > 30, "too few transpositions were tried: {caught}");
+    // The blind spot itself: 091 and 901 both pass.
+    assert!(luhn_by_table("091") && luhn_by_table("901"));
+    assert!(luhn("091") && luhn("901"));
+}
+
+#[test]
+fn luhn_agrees_with_the_table_on_short_strings_and_refuses_non_digits() {
+    for n in 0..100_000u32 {
+        for text in [n.to_string(), format!("{n:06}")] {
+            assert_eq!(luhn(&text), luhn_by_table(&text), "{text}");
+        }
+    }
+    for bad in [
+        "",
+        "4111 1111 1111 1111",
+        "4111-1111-1111-1111",
+        "411111111111111a",
+        "+4111111111111111",
+        "４１１１１１１１１１１１１１１１",
+    ] {
+        assert!(!luhn(bad), "{bad:?}");
+    }
+}
+
+#[test]
+fn card_numbers_are_12_to_19_digits() {
+    for (number, ok) in [
+        (LUHN_11, false),
+        (CARD_12, true),
+        ("378282246310005", true),
+        ("4111111111111111", true),
+        (CARD_19, true),
+        (LUHN_20, false),
+        ("4111111111111112", false), // Luhn fails
+        ("4111 1111 1111 1111", false),
+        ("", false),
+    ] {
+        assert_eq!(accepts(Kind::CardNumber, number, 0), ok, "{number:?}");
+    }
+}
+
+#[test]
+fn digits_take_exactly_their_length() {
+    let cases: [(Kind, &str, bool); 16] = [
+        (Kind::Digits(4), "1234", true),
+        (Kind::Digits(4), "0000", true),
+        (Kind::Digits(4), "123", false),
+        (Kind::Digits(4), "12345", false),
+        (Kind::Digits(4), "", false),
+        (Kind::Digits(4), "12a4", false),
+        (Kind::Digits(4), " 123", false),
+        (Kind::Digits(4), "123#", false),
+        (Kind::Digits(4), "*123", false),
+        (Kind::Digits(4), "１２３４", false), // fullwidth: not ASCII digits
+        (Kind::Digits(4), "١٢٣٤", false),     // Arabic-Indic digits
+        (Kind::Digits(1), "7", true),
+        (Kind::Digits(1), "77", false),
+        (Kind::Digits(32), &"9".repeat(32), true),
+        (Kind::Digits(32), &"9".repeat(31), false),
+        (Kind::Digits(32), &"9".repeat(33), false),
+    ];
+    for (kind, digits, ok) in cases {
+        assert_eq!(accepts(kind, digits, 0), ok, "{kind:?} {digits:?}");
+    }
+}
+
+#[test]
+fn digit_ranges_take_min_to_max() {
+    let range = Kind::DigitRange { min: 6, max: 10 };
+    for len in 0..=12 {
+        let digits = "5".repeat(len);
+        assert_eq!(
+            accepts(range, &digits, 0),
+            (6..=10).contains(&len),
+            "{len} digits"
+        );
+    }
+    assert!(!accepts(range, "12345a", 0));
+    let one = Kind::DigitRange { min: 3, max: 3 };
+    assert!(accepts(one, "123", 0));
+    assert!(!accepts(one, "12", 0));
+    assert!(!accepts(one, "1234", 0));
+    let wide = Kind::DigitRange { min: 1, max: 32 };
+    assert!(accepts(wide, "0", 0));
+    assert!(accepts(wide, &"0".repeat(32), 0));
+    assert!(!accepts(wide, &"0".repeat(33), 0));
+    assert!(!accepts(wide, "", 0));
+}
+
+#[test]
+fn expiry_holds_to_the_end_of_its_month() {
+    let cases: [(u64, &str, bool); 16] = [
+        (NOV_30_2026_LAST, "1126", true),
+        (NOV_30_2026_LAST, "1026", false),
+        (NOV_30_2026_LAST, "1226", true),
+        (NOV_30_2026_LAST, "1125", false),
+        (NOV_30_2026_LAST, "1127", true),
+        (DEC_01_2026, "1126", false),
+        (DEC_01_2026, "1226", true),
+        (DEC_31_2026_LAST, "1226", true),
+        (DEC_31_2026_LAST, "0127", true),
+        (DEC_31_2026_LAST, "1126", false),
+        (JAN_01_2027, "1226", false),
+        (JAN_01_2027, "0127", true),
+        (JAN_01_2027, "1227", true),
+        (JAN_01_2027, "0126", false),
+        (JAN_01_2027, "1299", true), // December 2099: two-digit years are 20YY
+        (JAN_01_2027, "0100", false), // January 2000, not 2100
+    ];
+    for (now, mmyy, ok) in cases {
+        assert_eq!(expiry_valid(mmyy, now), ok, "{mmyy} at {now}");
+        assert_eq!(accepts(Kind::Expiry, mmyy, now), ok, "{mmyy} at {now}");
+    }
+}
+
+#[test]
+fn expiry_needs_a_real_month_and_four_digits() {
+    // At 1970 every 20YY date is in the future, so only the shape decides.
+    for bad in [
+        "0027",
+        "1327",
+        "9927",
+        "0000",
+        "",
+        "126",
+        "12266",
+        "12/6",
+        "12a6",
+        "1 26",
+        "１２２６",
+    ] {
+        assert!(!expiry_valid(bad, 0), "{bad:?}");
+        assert!(!accepts(Kind::Expiry, bad, 0), "{bad:?}");
+    }
+    for good in ["0127", "0927", "1027", "1227", "0100", "1299"] {
+        assert!(expiry_valid(good, 0), "{good}");
+        assert!(accepts(Kind::Expiry, good, 0), "{good}");
+    }
+}
+
+#[test]
+fn year_month_of_known_instants() {
+    // (unix seconds, year, month), each from `date -u -d <instant>Z +%s`.
+    let known: [(u64, u32, u32); 24] = [
+        (0, 1970, 1),             // 1970-01-01T00:00:00
+        (2_678_399, 1970, 1),     // 1970-01-31T23:59:59
+        (2_678_400, 1970, 2),     // 1970-02-01T00:00:00
+        (946_684_799, 1999, 12),  // 1999-12-31T23:59:59
+        (946_684_800, 2000, 1),   // 2000-01-01T00:00:00
+        (951_782_400, 2000, 2),   // 2000-02-29T00:00:00 (a leap day: 2000 is divisible by 400)
+        (951_868_799, 2000, 2),   // 2000-02-29T23:59:59
+        (951_868_800, 2000, 3),   // 2000-03-01T00:00:00
+        (1_677_628_799, 2023, 2), // 2023-02-28T23:59:59
+        (1_677_628_800, 2023, 3), // 2023-03-01T00:00:00
+        (1_709_164_799, 2024, 2), // 2024-02-28T23:59:59
+        (1_709_164_800, 2024, 2), // 2024-02-29T00:00:00
+        (1_709_208_000, 2024, 2), // 2024-02-29T12:00:00
+        (1_709_251_199, 2024, 2), // 2024-02-29T23:59:59
+        (1_709_251_200, 2024, 3), // 2024-03-01T00:00:00
+        (NOV_30_2026_LAST, 2026, 11),
+        (DEC_01_2026, 2026, 12),
+        (DEC_31_2026_LAST, 2026, 12),
+        (JAN_01_2027, 2027, 1),
+        (2_147_483_648, 2038, 1),  // 2038-01-19T03:14:08, past i32
+        (4_102_444_799, 2099, 12), // 2099-12-31T23:59:59
+        (4_107_542_399, 2100, 2),  // 2100-02-28T23:59:59 (2100 is not a leap year)
+        (4_107_542_400, 2100, 3),  // 2100-03-01T00:00:00
+        (13_574_563_200, 2400, 2), // 2400-02-29T00:00:00
+    ];
+    for (unix, year, month) in known {
+        assert_eq!(year_month(unix), (year, month), "{unix}");
+    }
+}
+
+/// Every month boundary from 1970 to 2199, counted month by month from the epoch: the first
+/// second of each month is in it, the second before is in the month before.
+#[test]
+fn year_month_at_every_month_boundary() {
+    fn days_in(year: u32, month: u32) -> u64 {
+        let leap =
+            (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
+        match month {
+            2 if leap => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        }
+    }
+    let mut start = 0u64;
+    let mut previous = None;
+    for year in 1970..2200 {
+        for month in 1..=12 {
+            assert_eq!(year_month(start), (year, month), "start of {year}-{month}");
+            assert_eq!(
+                year_month(start + 86_399),
+                (year, month),
+                "{year}-{month}-01 23:59:59"
+            );
+            if let Some(before) = previous {
+                assert_eq!(year_month(start - 1), before, "before {year}-{month}");
+            }
+            previous = Some((year, month));
+            start += days_in(year, month) * 86_400;
+        }
+    }
+    // The count above is itself right: 2200-01-01T00:00:00Z per GNU date.
+    assert_eq!(start, 7_258_118_400);
+}
+
+#[test]
+fn year_month_does_not_panic_at_the_end_of_time() {
+    let (year, month) = year_month(u64::MAX);
+    assert!((1..=12).contains(&month));
+    assert!(year > 2_000_000, "{year}");
+    assert!(!expiry_valid("1299", u64::MAX));
+}
+
+#[test]
+fn how_gather_asks_for_each_kind() {
+    assert_eq!(gather_shape(Kind::Digits(4)), (4, false));
+    assert_eq!(gather_shape(Kind::Digits(32)), (32, false));
+    assert_eq!(
+        gather_shape(Kind::DigitRange { min: 6, max: 10 }),
+        (10, true)
+    );
+    assert_eq!(gather_shape(Kind::CardNumber), (19, true));
+    assert_eq!(gather_shape(Kind::Expiry), (4, false));
+}
+
+#[test]
+fn retry_sentences_name_what_was_wanted() {
+    assert_eq!(
+        retry_sentence(Kind::Digits(1)),
+        "Sorry, that was not 1 digit."
+    );
+    assert_eq!(
+        retry_sentence(Kind::Digits(4)),
+        "Sorry, that was not 4 digits."
+    );
+    assert_eq!(
+        retry_sentence(Kind::DigitRange { min: 6, max: 10 }),
+        "Sorry, that was not 6 to 10 digits. Press pound when you are done."
+    );
+    assert_eq!(
+        retry_sentence(Kind::CardNumber),
+        "Sorry, that was not a valid card number. Press pound when you are done."
+    );
+    assert_eq!(
+        retry_sentence(Kind::Expiry),
+        "Sorry, that was not a valid expiry date."
+    );
+}
