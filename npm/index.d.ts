@@ -40,3 +40,68 @@ export function openFields<T extends Record<string, unknown>>(
   keys: Keys,
   options?: SealOptions,
 ): { [K in keyof T]: T[K] extends string ? string : T[K] };
+
+/**
+ * What the worker POSTs to an `action` URL, as JSON: the call, the flow, how the gather ended,
+ * and each gathered field's sealed value under `encrypted<Name>Digits` (`pin` →
+ * `encryptedPinDigits`, `last_four` → `encryptedLastFourDigits`).
+ */
+export interface Submission {
+  /** The call's CallSid; the first half of every value's context, `${callSid}:${field}`. */
+  callSid: string;
+  accountSid: string;
+  /** The caller. */
+  from: string;
+  /** The number called. */
+  to: string;
+  /** The flow's name. */
+  flow: string;
+  /** How the gather ended: `"success"`, or why not (e.g. `"too-many-attempts"`). */
+  result: string;
+  /** Sealed values: hex(nonce ‖ ciphertext ‖ tag). */
+  [encryptedKey: `encrypted${string}Digits`]: string;
+}
+
+/** Options of {@link verifySubmission}. */
+export interface VerifyOptions {
+  /** How far the signature's time may be from `now`, either way, in seconds. Default 300. */
+  toleranceSeconds?: number;
+  /** The receiver's clock: a Date or milliseconds since the epoch. Default `Date.now()`. */
+  now?: Date | number;
+}
+
+/** Options of {@link openSubmission}. */
+export interface OpenSubmissionOptions {
+  /** Field names that must be present, e.g. `["card", "pin"]`. */
+  fields?: readonly string[];
+}
+
+/**
+ * Checks a submission's `X-Gather-Seal-Signature` header against the raw body as received, with
+ * any of `secrets` (during a rotation, the new and the old one), in constant time, and returns
+ * the parsed body.
+ * @param secrets A signing secret of at least 32 characters, or a non-empty array of them.
+ * @throws Error("gather-seal: …") when the header is missing, malformed, does not match under
+ * any secret, or its time is outside the tolerance; when the body is not a JSON object; or for
+ * wrong argument types.
+ */
+export function verifySubmission(
+  rawBody: string | Uint8Array,
+  signatureHeader: string | null | undefined,
+  secrets: string | readonly string[],
+  options?: VerifyOptions,
+): Submission;
+
+/**
+ * Opens every `encrypted<Name>Digits` value of a submission, or of a Twilio Function's `event`
+ * after a redirect (`CallSid` instead of `callSid`), with the context `${callSid}:${name}`.
+ * Other members are ignored.
+ * @returns `{ <field name>: plaintext }`, e.g. `{ card: "1234", pin: "4321" }`.
+ * @throws Error("gather-seal: …") when there is no valid callSid, a sealed value is not a string
+ * or does not open, or a field listed in `options.fields` is missing.
+ */
+export function openSubmission(
+  submission: Submission | Readonly<Record<string, unknown>>,
+  keys: Keys,
+  options?: OpenSubmissionOptions,
+): Record<string, string>;

@@ -14,7 +14,9 @@ const { execFileSync } = require('node:child_process');
 const { PKG_DIR, gs, reference, referenceKey } = require('./support');
 
 const manifest = JSON.parse(fs.readFileSync(path.join(PKG_DIR, 'package.json'), 'utf8'));
-const RUNTIME_EXPORTS = ['encrypt', 'decrypt', 'generateKey', 'sealFields', 'openFields'];
+const RUNTIME_EXPORTS = [
+  'encrypt', 'decrypt', 'generateKey', 'sealFields', 'openFields', 'verifySubmission', 'openSubmission',
+];
 const INTERNAL = [
   'gather_seal_wasm.js', 'gather_seal_wasm', 'gather_seal_wasm_bg.wasm', 'gather_seal_wasm_bg.js',
 ];
@@ -34,7 +36,7 @@ after(() => {
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-test('the package exports exactly encrypt, decrypt, generateKey, sealFields, openFields', () => {
+test('the package exports exactly the documented functions', () => {
   assert.deepEqual(Object.keys(gs).sort(), [...RUNTIME_EXPORTS].sort());
   for (const name of RUNTIME_EXPORTS) assert.equal(typeof gs[name], 'function', name);
 });
@@ -136,12 +138,14 @@ test('the internal wasm module cannot be required by a deep path', () => {
 
 test('from an ES module: named imports work and the wasm module cannot be imported', () => {
   const script = `
-    import { encrypt, decrypt, generateKey, sealFields, openFields } from 'gather-seal';
+    import { encrypt, decrypt, generateKey, sealFields, openFields, verifySubmission, openSubmission }
+      from 'gather-seal';
     import * as all from 'gather-seal';
     const key = generateKey();
     const out = {
       roundTrip: decrypt(encrypt('4821', key, { context: 'c' }), [key], { context: 'c' }),
       fields: openFields(sealFields({ pin: '4821' }, key), key),
+      submission: [typeof verifySubmission, typeof openSubmission],
       names: Object.keys(all).filter((n) => n !== 'default' && n !== 'module.exports').sort(),
     };
     try { await import('gather-seal/gather_seal_wasm.js'); out.deep = 'imported'; }
@@ -153,6 +157,7 @@ test('from an ES module: named imports work and the wasm module cannot be import
   }));
   assert.equal(out.roundTrip, '4821');
   assert.deepEqual(out.fields, { pin: '4821' });
+  assert.deepEqual(out.submission, ['function', 'function']);
   assert.deepEqual(out.names, [...RUNTIME_EXPORTS].sort());
   assert.equal(out.deep, 'ERR_PACKAGE_PATH_NOT_EXPORTED');
 });
@@ -173,6 +178,10 @@ test('index.d.ts signatures match the functions: parameters, optional options, r
     generateKey: { params: [], returns: 'string' },
     sealFields: { params: ['object', 'keyHex', 'options?'] },
     openFields: { params: ['object', 'keys', 'options?'] },
+    verifySubmission: {
+      params: ['rawBody', 'signatureHeader', 'secrets', 'options?'], returns: 'Submission',
+    },
+    openSubmission: { params: ['submission', 'keys', 'options?'], returns: 'Record<string, string>' },
   };
   for (const [name, want] of Object.entries(expected)) {
     const got = declared.get(name);

@@ -6,7 +6,8 @@
 //   package.json "main"/"exports".
 // - `reference`: an independent AES-256-GCM implementation of the wire format on node:crypto,
 //   written from the format's definition: hex(nonce 12 ‖ ciphertext ‖ tag 16), the key read as
-//   hex, the context as GCM associated data.
+//   hex, the context as GCM associated data; and `reference.sign`, the hand-off's signature
+//   header from its definition: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
 // - `expectSealError`: every error the suite provokes goes through it. It checks that the call
 //   throws an Error whose message starts with "gather-seal:", matches the expected kind, and
 //   does not echo any input of that call; and, when the file's tests are done, that no thrown
@@ -64,6 +65,12 @@ const reference = {
 
   open(sealedHex, keyHex, context) {
     return reference.openBytes(sealedHex, keyHex, context).toString('utf8');
+  },
+
+  /** The X-Gather-Seal-Signature value for `body` (string or bytes) at `t` (Unix seconds). */
+  sign(body, secret, t = Math.floor(Date.now() / 1000)) {
+    const mac = crypto.createHmac('sha256', secret).update(`${t}.`).update(body).digest('hex');
+    return `t=${t},v1=${mac}`;
   },
 };
 
