@@ -1,16 +1,21 @@
 #!/usr/bin/env node
 // Walks a whole phone call through the local worker without a phone: plays Twilio's side,
 // signing every request with the official `twilio` package (getExpectedTwilioSignature), follows
-// each <Gather> action URL, types the digits given as arguments, and prints every TwiML step.
+// each <Gather> action URL, types the digits given as arguments, and prints every TwiML step,
+// down to the hand-off: the application's TwiML relayed, or the final <Redirect>.
 //
-//   node scripts/call.js 1234 4321            the articles' demo caller (found: account, balance)
-//   node scripts/call.js 1234 0000            an unknown caller (not-found goodbye)
-//   node scripts/call.js 12 1234 4321         a short first try: asked again, then through
-//   node scripts/call.js                      silence: asked until the attempts run out
+//   node scripts/call.js --flow default 1234 4321   the articles' demo caller (account, balance)
+//   node scripts/call.js 1234 0000                  an unknown caller (the demo backend's goodbye)
+//   node scripts/call.js 12 1234 4321               a short first try: asked again, then through
+//   node scripts/call.js --flow fr 4321             the French flow: ends in a <Redirect>
+//   node scripts/call.js 4111111111111111#          a '#' at the end finishes the entry, as on a phone
+//   node scripts/call.js                            silence: asked until the attempts run out
 //
-// Options: --url URL (default http://127.0.0.1:8787/gather, or GATHER_URL), --token TOKEN
-// (default TWILIO_AUTH_TOKEN, else the one in .dev.vars), --call-sid SID (default random).
-// Exits 0 when the call ends (the worker hangs up or has nothing more to ask), 1 otherwise.
+// Options: --flow NAME (POST /gather/NAME; default: the flow "default" at /gather),
+// --base URL (default http://127.0.0.1:8787, or GATHER_BASE), --url URL (the whole first URL,
+// instead of --base and --flow), --token TOKEN (default TWILIO_AUTH_TOKEN, else the one in
+// .dev.vars), --call-sid SID (default random), --from NUMBER (the caller, default +15005550001).
+// Exits 0 when the call ends (hung up, handed off, or nothing more to ask), 1 otherwise.
 'use strict';
 
 const crypto = require('node:crypto');
@@ -23,26 +28,39 @@ const MAX_STEPS = 30;
 
 function usage(message) {
   if (message) console.error(`call.js: ${message}`);
-  console.error('usage: node scripts/call.js [--url URL] [--token TOKEN] [--call-sid SID] [DIGITS...]');
+  console.error(
+    'usage: node scripts/call.js [--flow NAME] [--base URL | --url URL] [--token TOKEN] [--call-sid SID] [--from NUMBER] [DIGITS[#]...]',
+  );
   process.exit(2);
 }
 
 function parseArgs(argv) {
   const options = {
-    url: process.env.GATHER_URL || 'http://127.0.0.1:8787/gather',
+    url: process.env.GATHER_URL || '',
+    base: process.env.GATHER_BASE || 'http://127.0.0.1:8787',
+    flow: 'default',
     token: process.env.TWILIO_AUTH_TOKEN || '',
     callSid: `CA${crypto.randomBytes(16).toString('hex')}`,
+    from: '+15005550001',
     digits: [],
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => (i + 1 < argv.length ? argv[++i] : usage(`${arg} needs a value`));
     if (arg === '--url') options.url = value();
+    else if (arg === '--base') options.base = value();
+    else if (arg === '--flow') options.flow = value();
     else if (arg === '--token') options.token = value();
     else if (arg === '--call-sid') options.callSid = value();
+    else if (arg === '--from') options.from = value();
     else if (arg === '-h' || arg === '--help') usage();
     else if (arg.startsWith('--')) usage(`unknown option ${arg}`);
     else options.digits.push(arg);
+  }
+  if (!/^[a-z0-9_-]{1,64}$/.test(options.flow)) usage('--flow takes a flow name: a-z, 0-9, - and _');
+  if (!options.url) {
+    const route = options.flow === 'default' ? '/gather' : `/gather/${options.flow}`;
+    options.url = `${options.base.replace(/\/+$/, '')}${route}`;
   }
   if (!options.token) options.token = tokenFromDevVars();
   if (!options.token) usage('no auth token: pass --token, set TWILIO_AUTH_TOKEN, or create .dev.vars');
@@ -85,7 +103,13 @@ function decodeEntities(text) {
 
 /** What the caller hears: the text of every <Say>. */
 function spoken(xml) {
-  return [...xml.matchAll(/<Say>([\s\S]*?)<\/Say>/g)].map((m) => decodeEntities(m[1]));
+  return [...xml.matchAll(/<Say\b[^>]*>([\s\S]*?)<\/Say>/g)].map((m) => decodeEntities(m[1]));
+}
+
+/** Where a <Redirect> sends the call, entities decoded, or null. */
+function redirectTarget(xml) {
+  const match = xml.match(/<Redirect\b[^>]*>([\s\S]*?)<\/Redirect>/);
+  return match ? decodeEntities(match[1]) : null;
 }
 
 async function post(url, params, token) {
@@ -119,9 +143,9 @@ async function main() {
     CallSid: options.callSid,
     CallStatus: 'in-progress',
     Called: '+15005550006',
-    Caller: '+15005550001',
+    Caller: options.from,
     Direction: 'inbound',
-    From: '+15005550001',
+    From: options.from,
     To: '+15005550006',
   };
   console.log(`Calling ${options.url} as ${options.callSid}`);
@@ -141,13 +165,22 @@ async function main() {
     }
     const action = attribute(reply.body, 'Gather', 'action');
     if (!action) {
-      const how = /<Hangup\s*\/>/.test(reply.body) ? 'the worker hung up' : 'nothing more to ask';
+      const redirect = redirectTarget(reply.body);
+      if (redirect) {
+        console.log(`\nHanded off: Twilio would now POST to ${redirect.split('?')[0]}`);
+        for (const [name, value] of new URL(redirect).searchParams) console.log(`   ${name} = ${value}`);
+        return;
+      }
+      const how = /<Hangup\s*\/>/.test(reply.body) ? 'hung up' : 'nothing more to ask';
       console.log(`\nCall over (${how}).`);
       return;
     }
     url = action;
-    // Twilio posts what was typed, or (actionOnEmptyResult) an empty Digits after the timeout.
-    params = { ...call, Digits: digits.length ? digits.shift() : '', FinishedOnKey: '' };
+    // Twilio posts what was typed, without a '#' that ended it, or (actionOnEmptyResult) an
+    // empty Digits after the timeout.
+    const entry = digits.length ? digits.shift() : '';
+    const finished = entry.endsWith('#');
+    params = { ...call, Digits: finished ? entry.slice(0, -1) : entry, FinishedOnKey: finished ? '#' : '' };
   }
   console.log(`\nStopped after ${MAX_STEPS} steps.`);
   process.exit(1);

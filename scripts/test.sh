@@ -7,6 +7,12 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$root/scripts/setup.sh"
 cd "$root"
 
+echo "== Rust: format and lints (host, and the worker and npm glue on wasm)"
+cargo fmt --check
+cargo clippy --all-targets -- -D warnings
+cargo clippy --lib --target wasm32-unknown-unknown --features worker --target-dir target/worker -- -D warnings
+cargo clippy --lib --target wasm32-unknown-unknown --features node -- -D warnings
+
 echo "== Rust: core tests on the host"
 cargo test --all-targets
 cargo test --doc

@@ -1,7 +1,8 @@
 'use strict';
 // Whole calls through the built worker in workerd: every request signed by the twilio package,
-// every TwiML step compared with what twilio's VoiceResponse writes, the backend a stub that
-// opens what it receives with the npm package, and the worker's log checked at the end.
+// every TwiML step compared with what twilio's VoiceResponse writes, the application a stub
+// that checks each submission's signature and opens what it receives with node:crypto, and the
+// worker's log checked at the end.
 
 const assert = require('node:assert/strict');
 const { after, before, describe, test } = require('node:test');
@@ -9,6 +10,8 @@ const h = require('./harness');
 
 const { decrypt } = h.sealingPackage();
 const HEX = /^[0-9a-f]+$/;
+const UNKNOWN_CALLER =
+  '<?xml version="1.0" encoding="UTF-8"?><Response><Say>We were not able to locate you in our system. Goodbye.</Say><Hangup/></Response>';
 
 describe('a call through the worker', () => {
   let worker;
@@ -17,20 +20,17 @@ describe('a call through the worker', () => {
   const typed = new Set();
   const sealedSeen = new Set();
 
-  /** The stub backend: opens both values for the call, as a real one would. */
-  function openingBackend(request) {
-    const body = JSON.parse(request.body);
-    try {
-      request.card = decrypt(body.encryptedCardDigits, [h.KEY], { context: `${body.callSid}:card` });
-      request.pin = decrypt(body.encryptedPinDigits, [h.KEY], { context: `${body.callSid}:pin` });
-    } catch (error) {
-      request.error = error;
-      return { status: 400, json: { error: 'bad request' } };
-    }
-    if (request.card === '1234' && request.pin === '4321') {
+  /**
+   * The stub application: the articles' JSON for the known caller, its own TwiML for an
+   * unknown one, and a 404 when the caller gave up (so the worker says the flow's goodbye).
+   */
+  function application(request) {
+    if (request.json.result !== 'success') return { status: 404, body: 'nothing to add', type: 'text/plain' };
+    const { card, pin } = request.opened;
+    if (card === '1234' && pin === '4321') {
       return { status: 200, json: { account: 'AC99887766', balance: '42.10' } };
     }
-    return { status: 404, json: { error: 'not found' } };
+    return { status: 200, type: 'text/xml', body: UNKNOWN_CALLER };
   }
 
   async function walk(digits, options) {
@@ -46,13 +46,13 @@ describe('a call through the worker', () => {
 
   let both;
   before(async () => {
-    both = await h.startWorkerWithBackend(openingBackend);
+    both = await h.startWorkerWithBackend(application);
     ({ worker, backend } = both);
   });
 
   after(() => both?.close());
 
-  test('the demo caller: card, PIN, and the backend answers with the account', async () => {
+  test('the demo caller: card, PIN, and the application answers with the account', async () => {
     backend.requests.length = 0;
     const { callSid, steps } = await walk(['1234', '4321']);
     assert.equal(steps.length, 3);
@@ -80,38 +80,45 @@ describe('a call through the worker', () => {
 
     assert.equal(third.text, h.expectedThanks('AC99887766', '42.10'));
 
-    // The backend got ciphertext only, which opens with the key ring and the right contexts.
+    // The application got a signed submission of ciphertext only, which opens with the key
+    // and the right contexts.
     assert.equal(backend.requests.length, 1);
     const [request] = backend.requests;
     assert.equal(request.method, 'POST');
     assert.match(request.headers['content-type'], /^application\/json/);
-    const body = JSON.parse(request.body);
-    assert.deepEqual(Object.keys(body).sort(), ['callSid', 'encryptedCardDigits', 'encryptedPinDigits']);
-    assert.equal(body.callSid, callSid);
+    assert.equal(request.signed, true, 'the submission is signed with the signing secret');
+    const body = request.json;
+    assert.deepEqual(Object.keys(body), [
+      'callSid', 'accountSid', 'from', 'to', 'flow', 'result', 'encryptedCardDigits', 'encryptedPinDigits',
+    ]);
+    const params = h.callParams(callSid);
+    assert.deepEqual(
+      { callSid: body.callSid, accountSid: body.accountSid, from: body.from, to: body.to, flow: body.flow, result: body.result },
+      { callSid, accountSid: params.AccountSid, from: params.From, to: params.To, flow: 'default', result: 'success' },
+    );
     assert.equal(body.encryptedCardDigits, sealedCard, 'the card travels as it was sealed');
     assert.match(body.encryptedPinDigits, HEX);
     assert.ok(!request.body.includes('1234') && !request.body.includes('4321'), 'plaintext in the submission');
-    assert.equal(request.card, '1234');
-    assert.equal(request.pin, '4321');
+    assert.deepEqual(request.opened, { card: '1234', pin: '4321' });
     assert.throws(() => decrypt(body.encryptedPinDigits, h.KEY, { context: `${callSid}:card` }));
     assert.throws(() => decrypt(body.encryptedPinDigits, h.KEY, { context: `${h.newCallSid()}:pin` }));
     sealedSeen.add(body.encryptedPinDigits);
   });
 
-  test('wrong digits: the backend does not know the caller, goodbye and hang up', async () => {
+  test("wrong digits: the application's own TwiML goes to Twilio as it is", async () => {
     backend.requests.length = 0;
     const { steps } = await walk(['1234', '0000']);
     assert.equal(steps.length, 3);
     const last = steps[2].reply;
     assert.equal(last.status, 200);
-    assert.equal(last.text, h.expectedGoodbye(h.NOT_FOUND));
-    assert.match(last.text, /<Hangup\/><\/Response>$/);
+    assert.equal(last.type, 'text/xml');
+    assert.equal(last.text, UNKNOWN_CALLER);
     assert.equal(backend.requests.length, 1);
-    assert.equal(backend.requests[0].pin, '0000', 'the backend opened the wrong PIN');
-    sealedSeen.add(JSON.parse(backend.requests[0].body).encryptedPinDigits);
+    assert.equal(backend.requests[0].opened.pin, '0000', 'the application opened the wrong PIN');
+    sealedSeen.add(backend.requests[0].json.encryptedPinDigits);
   });
 
-  test('bad input is asked for again, and the third bad try ends the call', async () => {
+  test('bad input is asked for again; after the third bad try the application hears why', async () => {
     backend.requests.length = 0;
     const { steps } = await walk(['', '12', '12a4']);
     assert.deepEqual(steps.map((s) => s.reply.status), [200, 200, 200, 200]);
@@ -124,8 +131,14 @@ describe('a call through the worker', () => {
       steps[2].reply.text,
       h.expectedAsk({ action: worker.url('/gather?step=card&attempt=3'), prompts: [h.SORRY, h.CARD_PROMPT] }),
     );
+    // The application hears the call gave up, with no value; it has nothing to add (404), so
+    // the caller hears the flow's goodbye.
     assert.equal(steps[3].reply.text, h.expectedGoodbye(h.TOO_MANY));
-    assert.equal(backend.requests.length, 0, 'nothing forwarded');
+    assert.equal(backend.requests.length, 1);
+    const [request] = backend.requests;
+    assert.equal(request.signed, true);
+    assert.equal(request.json.result, 'too-many-attempts');
+    assert.deepEqual(Object.keys(request.json), ['callSid', 'accountSid', 'from', 'to', 'flow', 'result']);
   });
 
   test('a bad try at the PIN is asked again and the call still goes through', async () => {
@@ -159,15 +172,18 @@ describe('a call through the worker', () => {
     h.assertCleanLog(worker.output(), {
       digits: [...typed],
       sealed: [...sealedSeen],
-      secrets: [h.KEY, h.TOKEN],
+      secrets: [h.KEY, h.TOKEN, h.SIGNING_SECRET],
     });
     const outcomes = new Set(lines.map((l) => l.outcome));
-    for (const outcome of ['asked', 'sealed', 'reprompted', 'gave-up', 'found', 'not-found']) {
+    for (const outcome of ['asked', 'sealed', 'reprompted', 'handed-off', 'handed-off-account', 'app-error-status']) {
       assert.ok(outcomes.has(outcome), `no "${outcome}" line`);
     }
     for (const line of lines) {
       assert.match(line.callSid, /^CA[a-f]{32}$/);
+      assert.equal(line.flow, 'default');
       assert.ok(['start', 'card', 'pin'].includes(line.step), line.step);
     }
+    const results = lines.filter((l) => l.result).map((l) => l.result);
+    assert.ok(results.includes('success') && results.includes('too-many-attempts'), results.join());
   });
 });

@@ -1,26 +1,41 @@
 'use strict';
-// The articles' demo backend served by the worker itself (DEMO_BACKEND = "true"), called
-// through BACKEND_URL like any backend: the local default that scripts/dev.sh runs.
+// The local demo: wrangler.toml's [env.dev] (what scripts/dev.sh serves) runs the articles'
+// flow against the worker's own demo backend, which checks each submission's signature, opens
+// the values and answers TwiML like a real backend would. The production top level serves
+// neither the demo backend nor any http:// target.
 
 const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
 const { after, before, describe, test } = require('node:test');
 const h = require('./harness');
 
-const { encrypt } = h.sealingPackage();
+const ROOT = path.join(__dirname, '..', '..');
 
-describe('the demo backend', () => {
+const FOUND = 'Thank you. Your account number is AC12345678 and your balance is 12.55';
+const NOT_FOUND = 'We were not able to locate you in our system. Goodbye.';
+
+describe('the demo backend of the local configuration', () => {
   let worker;
+  let port;
 
   before(async () => {
-    // The worker must know its own address for BACKEND_URL, so it gets a fixed free port.
-    const port = await h.freePort();
+    // The dev flow posts to 127.0.0.1:8787; the test worker gets a free port instead, so the
+    // flow's action is pointed there and everything else is [env.dev.vars] as committed.
+    port = await h.freePort();
+    const vars = h.devVars();
+    const flows = structuredClone(vars.GATHER_FLOWS);
+    flows.default.then.action = `http://127.0.0.1:${port}/decrypt-gather`;
     worker = await h.startWorker(
       {
-        ...h.wranglerVars(),
-        DEMO_BACKEND: 'true',
-        BACKEND_URL: `http://127.0.0.1:${port}/decrypt-gather`,
+        ...vars,
+        GATHER_FLOWS: flows,
         AES_SECRET: h.KEY,
         TWILIO_AUTH_TOKEN: h.TOKEN,
+        BACKEND_SIGNING_SECRET: h.SIGNING_SECRET,
       },
       { port },
     );
@@ -30,57 +45,152 @@ describe('the demo backend', () => {
     await worker?.dispose();
   });
 
-  test('wrangler.toml turns it on for local use', () => {
-    const vars = h.wranglerVars();
+  test('[env.dev] turns it on and points the default flow at it', () => {
+    const vars = h.devVars();
     assert.equal(vars.DEMO_BACKEND, 'true');
-    assert.match(vars.BACKEND_URL, /^http:\/\/127\.0\.0\.1:8787\/decrypt-gather$/);
+    assert.deepEqual(vars.GATHER_FLOWS.default.then, { action: 'http://127.0.0.1:8787/decrypt-gather' });
+    assert.deepEqual(
+      vars.GATHER_FLOWS.default.fields.map((f) => [f.name, f.kind, f.length, f.prompt]),
+      [
+        ['card', 'digits', 4, h.CARD_PROMPT],
+        ['pin', 'digits', 4, h.PIN_PROMPT],
+      ],
+    );
   });
 
   test('card 1234 and PIN 4321: account AC12345678, balance 12.55', async () => {
     const { steps } = await h.walkCall(worker, ['1234', '4321']);
     assert.equal(steps.length, 3);
-    assert.equal(steps[2].reply.text, h.expectedThanks('AC12345678', '12.55'));
+    const response = new (require('twilio').twiml.VoiceResponse)();
+    response.say(FOUND);
+    assert.equal(steps[2].reply.text, response.toString());
   });
 
   test('any other caller: the not-found goodbye', async () => {
     for (const digits of [['1234', '0000'], ['4321', '1234']]) {
       const { steps } = await h.walkCall(worker, digits);
-      assert.equal(steps[2].reply.text, h.expectedGoodbye(h.NOT_FOUND));
+      assert.equal(steps[2].reply.text, h.expectedGoodbye(NOT_FOUND));
     }
   });
 
-  test('POST /decrypt-gather opens the values with the key ring and the call contexts', async () => {
+  test('a caller who gives up hears the goodbye', async () => {
+    const { steps } = await h.walkCall(worker, ['1', '2', '3']);
+    assert.equal(steps[3].reply.text, h.expectedGoodbye(h.TOO_MANY));
+  });
+
+  test('POST /decrypt-gather checks the signature, then opens the values with the call contexts', async () => {
     const url = worker.url('/decrypt-gather');
     const callSid = h.newCallSid();
-    const post = (body, type = 'application/json') =>
-      fetch(url, { method: 'POST', headers: { 'Content-Type': type }, body: typeof body === 'string' ? body : JSON.stringify(body) });
-    const card = encrypt('1234', h.KEY, { context: `${callSid}:card` });
-    const pin = encrypt('4321', h.KEY, { context: `${callSid}:pin` });
+    const card = seal('1234', `${callSid}:card`);
+    const pin = seal('4321', `${callSid}:pin`);
+    const submission = (values) =>
+      JSON.stringify({ callSid, accountSid: 'AC1', from: '+1', to: '+2', flow: 'default', result: 'success', ...values });
+    const post = (body, { secret = h.SIGNING_SECRET, time = Date.now() / 1000, type = 'application/json', header } = {}) => {
+      const t = Math.floor(time);
+      const v1 = crypto.createHmac('sha256', secret).update(`${t}.${body}`).digest('hex');
+      return fetch(url, {
+        method: 'POST',
+        headers: { 'Content-Type': type, 'X-Gather-Seal-Signature': header ?? `t=${t},v1=${v1}` },
+        body,
+      });
+    };
 
-    const found = await post({ callSid, encryptedCardDigits: card, encryptedPinDigits: pin });
+    const found = await post(submission({ encryptedCardDigits: card, encryptedPinDigits: pin }));
     assert.equal(found.status, 200);
-    assert.match(found.headers.get('content-type'), /^application\/json/);
-    assert.deepEqual(await found.json(), { account: 'AC12345678', balance: '12.55' });
+    assert.equal(found.headers.get('content-type'), 'text/xml');
+    assert.match(await found.text(), new RegExp(`<Say>${FOUND}</Say>`));
 
-    const other = encrypt('0000', h.KEY, { context: `${callSid}:pin` });
-    assert.equal((await post({ callSid, encryptedCardDigits: card, encryptedPinDigits: other })).status, 404);
-    // Swapped fields, another call, plaintext, not JSON: 400.
+    // Signed with another secret, unsigned, too old, or changed after signing: 401.
+    const good = submission({ encryptedCardDigits: card, encryptedPinDigits: pin });
+    assert.equal((await post(good, { secret: 'another-secret-of-at-least-32-characters' })).status, 401);
+    assert.equal((await post(good, { header: '' })).status, 401);
+    assert.equal((await post(good, { time: Date.now() / 1000 - 301 })).status, 401);
+    const t = Math.floor(Date.now() / 1000);
+    const v1 = crypto.createHmac('sha256', h.SIGNING_SECRET).update(`${t}.${good}`).digest('hex');
+    assert.equal((await post(good.replace('"flow":"default"', '"flow":"other"'), { header: `t=${t},v1=${v1}` })).status, 401);
+
+    // Signed, but swapped fields, another call, plaintext, not JSON: 400.
     for (const body of [
-      { callSid, encryptedCardDigits: pin, encryptedPinDigits: card },
-      { callSid: h.newCallSid(), encryptedCardDigits: card, encryptedPinDigits: pin },
-      { callSid, encryptedCardDigits: '1234', encryptedPinDigits: '4321' },
+      submission({ encryptedCardDigits: pin, encryptedPinDigits: card }),
+      submission({ callSid: h.newCallSid(), encryptedCardDigits: card, encryptedPinDigits: pin }),
+      submission({ encryptedCardDigits: '1234', encryptedPinDigits: '4321' }),
       'not json',
     ]) {
-      assert.equal((await post(body)).status, 400, JSON.stringify(body));
+      assert.equal((await post(body)).status, 400, body);
     }
-    assert.equal((await post({ callSid }, 'text/plain')).status, 415);
+    assert.equal((await post(good, { type: 'text/plain' })).status, 415);
     assert.equal((await fetch(url)).status, 405);
   });
 
   test('the log of whole demo calls holds no digits or secrets', async () => {
     const lines = await worker.waitForLogLines(1);
-    assert.ok(lines.some((l) => l.outcome === 'demo-found'));
-    assert.ok(lines.some((l) => l.outcome === 'found'));
-    h.assertCleanLog(worker.output(), { digits: ['1234', '4321', '0000'], secrets: [h.KEY, h.TOKEN] });
+    assert.ok(lines.some((l) => l.outcome === 'demo-answered'));
+    assert.ok(lines.some((l) => l.outcome === 'demo-bad-signature'));
+    assert.ok(lines.some((l) => l.outcome === 'handed-off'));
+    h.assertCleanLog(worker.output(), {
+      digits: ['1234', '4321', '0000'],
+      secrets: [h.KEY, h.TOKEN, h.SIGNING_SECRET],
+    });
   });
 });
+
+describe('the committed production configuration', () => {
+  test('has no demo backend, no flow, and no http:// target', () => {
+    const config = h.wranglerConfig();
+    const vars = config.vars ?? {};
+    assert.equal(vars.DEMO_BACKEND, undefined);
+    assert.equal(vars.GATHER_FLOWS, undefined, 'flows are an example to copy, not a default');
+    assert.ok(!JSON.stringify(vars).includes('http://'), 'an http:// setting');
+  });
+
+  test('wrangler deploy --dry-run uploads no demo setting and no http:// target', () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'gather-seal-dry-'));
+    try {
+      const printed = execFileSync(
+        path.join(ROOT, 'node_modules', '.bin', 'wrangler'),
+        ['deploy', '--dry-run', '--outdir', out],
+        {
+          cwd: ROOT,
+          encoding: 'utf8',
+          env: { ...process.env, GATHER_SEAL_WORKER_BUILT: '1', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      assert.match(printed, /Total Upload:/);
+      assert.ok(!printed.includes('DEMO_BACKEND'), printed);
+      assert.ok(!printed.includes('http://'), printed);
+      assert.ok(!printed.includes('GATHER_FLOWS'), printed);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  test('the dev environment is the one that has them', () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'gather-seal-dry-'));
+    try {
+      const printed = execFileSync(
+        path.join(ROOT, 'node_modules', '.bin', 'wrangler'),
+        ['deploy', '--dry-run', '--env', 'dev', '--outdir', out],
+        {
+          cwd: ROOT,
+          encoding: 'utf8',
+          env: { ...process.env, GATHER_SEAL_WORKER_BUILT: '1', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      assert.match(printed, /DEMO_BACKEND/);
+      assert.match(printed, /GATHER_FLOWS/);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
+
+/** hex(nonce ‖ ciphertext ‖ tag) with node:crypto, as the worker seals. */
+function seal(text, context) {
+  const nonce = crypto.randomBytes(12);
+  const cipher = crypto.createCipheriv('aes-256-gcm', Buffer.from(h.KEY, 'hex'), nonce);
+  cipher.setAAD(Buffer.from(context));
+  const body = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
+  return Buffer.concat([nonce, body, cipher.getAuthTag()]).toString('hex');
+}

@@ -11,6 +11,7 @@ const http = require('node:http');
 const net = require('node:net');
 const path = require('node:path');
 const { Miniflare } = require('miniflare');
+const TOML = require('smol-toml');
 const twilio = require('twilio');
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -31,23 +32,25 @@ const KEY = 'a154eb4c759711bc2538a7cc021e9e9f17dd8aa63151c62ca28a82a4a404203d';
 const OLD_KEY = '5f3b1c7d9e2a4b6c8d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e';
 const OTHER_KEY = '0f'.repeat(32);
 const TOKEN = 'b7e4c2a9f1d3e5a7c9b1d3f5a7c9e1b3';
+const SIGNING_SECRET = 'test-signing-secret-0123456789abcdef0123456789';
 
-/** The [vars] of wrangler.toml (string values only), so the tests run on the shipped flow. */
-function wranglerVars() {
-  const text = fs.readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8');
-  const vars = {};
-  let section = '';
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    const header = line.match(/^\[([^\]]+)\]$/);
-    if (header) {
-      section = header[1];
-      continue;
-    }
-    const pair = line.match(/^([A-Z0-9_]+)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(#.*)?$/);
-    if (section === 'vars' && pair) vars[pair[1]] = JSON.parse(`"${pair[2]}"`);
-  }
-  return vars;
+/** wrangler.toml, parsed, as plain JSON-shaped objects (what wrangler hands the worker). */
+function wranglerConfig() {
+  return JSON.parse(JSON.stringify(TOML.parse(fs.readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8'))));
+}
+
+/** The local development settings, [env.dev.vars], which scripts/dev.sh serves. */
+function devVars() {
+  return wranglerConfig().env.dev.vars;
+}
+
+/**
+ * The articles' flow as the local demo configures it (card digits, then PIN), with `then`
+ * replaced, and any other keys of `extra` on top.
+ */
+function articlesFlow(then, extra = {}) {
+  const flow = structuredClone(devVars().GATHER_FLOWS.default);
+  return { ...flow, then, ...extra };
 }
 
 function compatibilityDate() {
@@ -128,8 +131,23 @@ function parseLogLines(output) {
 }
 
 /**
- * A backend on 127.0.0.1 that records what it receives. `answer(request)` decides the reply:
- * `{ status, json | body, delayMs }`; the default opens the values like a real backend would.
+ * Checks a submission's X-Gather-Seal-Signature with node:crypto, independently of the
+ * crate: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`, within 300 s.
+ */
+function signatureValid(header, body, secret = SIGNING_SECRET) {
+  const match = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(header || '');
+  if (!match) return false;
+  const expected = crypto.createHmac('sha256', secret).update(`${match[1]}.${body}`).digest();
+  const fresh = Math.abs(Date.now() / 1000 - Number(match[1])) <= 300;
+  return fresh && crypto.timingSafeEqual(expected, Buffer.from(match[2], 'hex'));
+}
+
+/**
+ * An application backend on 127.0.0.1 that records what it receives. Every request's
+ * signature is checked with node:crypto first: a bad one is answered 401 and recorded with
+ * `signed: false`. Otherwise `answer(request)` decides the reply:
+ * `{ status, json | body, type, delayMs, headers }`; `request.opened` holds the values opened
+ * with node:crypto under KEY and their contexts.
  */
 async function startBackend(answer) {
   const requests = [];
@@ -139,8 +157,22 @@ async function startBackend(answer) {
     req.on('data', (chunk) => chunks.push(chunk));
     req.on('end', async () => {
       const body = Buffer.concat(chunks).toString('utf8');
-      const request = { method: req.method, url: req.url, headers: req.headers, body };
+      const signed = signatureValid(req.headers['x-gather-seal-signature'], body);
+      const request = { method: req.method, url: req.url, headers: req.headers, body, signed };
       requests.push(request);
+      if (!signed) {
+        res.writeHead(401, { 'Content-Type': 'text/plain' });
+        res.end('bad signature');
+        return;
+      }
+      try {
+        request.json = JSON.parse(body);
+      } catch {
+        res.writeHead(400, { 'Content-Type': 'text/plain' });
+        res.end('not JSON');
+        return;
+      }
+      request.opened = openSubmission(request.json);
       const reply = (await backend.answer(request)) || { status: 500 };
       if (reply.delayMs) {
         // Wait, unless the worker gives up first (it aborts, and the connection closes).
@@ -154,18 +186,44 @@ async function startBackend(answer) {
       }
       if (res.destroyed || res.writableEnded) return;
       const payload = reply.json !== undefined ? JSON.stringify(reply.json) : reply.body ?? '';
-      res.writeHead(reply.status, { 'Content-Type': reply.type ?? 'application/json' });
+      res.writeHead(reply.status, { 'Content-Type': reply.type ?? 'application/json', ...reply.headers });
       res.end(payload);
     });
   });
   server.on('clientError', () => {});
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  backend.url = `http://127.0.0.1:${server.address().port}/decrypt-gather`;
+  backend.origin = `http://127.0.0.1:${server.address().port}`;
+  backend.url = `${backend.origin}/gather-result`;
   backend.close = async () => {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   };
   return backend;
+}
+
+/** Opens every encrypted<Name>Digits of a submission with node:crypto: { name: plaintext }. */
+function openSubmission(submission, key = KEY) {
+  const opened = {};
+  for (const [member, value] of Object.entries(submission)) {
+    const match = /^encrypted([A-Z][a-z0-9]*(?:[A-Z][a-z0-9]*)*)Digits$/.exec(member);
+    if (!match) continue;
+    const name = match[1].replace(/[A-Z]/g, (c, i) => (i === 0 ? '' : '_') + c.toLowerCase());
+    opened[name] = openWithNodeCrypto(value, key, `${submission.callSid}:${name}`);
+  }
+  return opened;
+}
+
+/** hex(nonce 12 ‖ ciphertext ‖ tag 16) opened with node:crypto; null when it does not open. */
+function openWithNodeCrypto(hex, key, context) {
+  try {
+    const bytes = Buffer.from(hex, 'hex');
+    const decipher = crypto.createDecipheriv('aes-256-gcm', Buffer.from(key, 'hex'), bytes.subarray(0, 12));
+    decipher.setAAD(Buffer.from(context, 'utf8'));
+    decipher.setAuthTag(bytes.subarray(bytes.length - 16));
+    return Buffer.concat([decipher.update(bytes.subarray(12, bytes.length - 16)), decipher.final()]).toString('utf8');
+  } catch {
+    return null;
+  }
 }
 
 /** A call SID of hex letters only, so that no digit the tests type can hide inside it. */
@@ -227,9 +285,9 @@ function gatherAction(xml) {
  * Plays a call: the first webhook, then one action per entry of `typed` (a string of digits,
  * '' for silence), following each <Gather> action. Returns every step.
  */
-async function walkCall(worker, typed, { callSid = newCallSid() } = {}) {
+async function walkCall(worker, typed, { callSid = newCallSid(), path: route = '/gather' } = {}) {
   const steps = [];
-  let url = worker.url('/gather');
+  let url = worker.url(route);
   let params = callParams(callSid);
   const queue = [...typed];
   for (let i = 0; i < 20; i++) {
@@ -246,29 +304,46 @@ async function walkCall(worker, typed, { callSid = newCallSid() } = {}) {
 // Reference TwiML from the twilio package, for the same verbs and attributes.
 const VoiceResponse = twilio.twiml.VoiceResponse;
 
-function expectedAsk({ action, numDigits = 4, timeout = 10, prompts }) {
+function expectedAsk({ action, numDigits = 4, finishOnKey, timeout = 10, prompts, language, voice }) {
   const response = new VoiceResponse();
-  const gather = response.gather({ input: 'dtmf', numDigits, timeout, method: 'POST', action, actionOnEmptyResult: true });
-  for (const prompt of prompts) gather.say(prompt);
+  const attributes = { input: 'dtmf', numDigits };
+  if (finishOnKey) attributes.finishOnKey = finishOnKey;
+  Object.assign(attributes, { timeout, method: 'POST', action, actionOnEmptyResult: true });
+  if (language) attributes.language = language;
+  const gather = response.gather(attributes);
+  for (const prompt of prompts) gather.say(speech({ voice, language }), prompt);
   return response.toString();
 }
 
-function expectedGoodbye(message) {
+/** <Say> attributes, only those set. */
+function speech({ voice, language } = {}) {
+  const attributes = {};
+  if (voice) attributes.voice = voice;
+  if (language) attributes.language = language;
+  return attributes;
+}
+
+function expectedGoodbye(message, options) {
   const response = new VoiceResponse();
-  response.say(message);
+  response.say(speech(options), message);
   response.hangup();
   return response.toString();
 }
 
-function expectedThanks(account, balance) {
+function expectedThanks(account, balance, options) {
   const response = new VoiceResponse();
-  response.say(`Thank you. Your account number is ${account} and your balance is ${balance}`);
+  response.say(speech(options), `Thank you. Your account number is ${account} and your balance is ${balance}`);
+  return response.toString();
+}
+
+function expectedRedirect(url) {
+  const response = new VoiceResponse();
+  response.redirect({ method: 'POST' }, url);
   return response.toString();
 }
 
 const CARD_PROMPT = 'Please enter the last 4 digits of your payment card number.';
 const PIN_PROMPT = 'Please enter your 4 digit PIN.';
-const NOT_FOUND = 'We were not able to locate you in our system. Goodbye.';
 const TOO_MANY = 'Sorry, we could not get your details. Goodbye.';
 const APOLOGY = 'Sorry, we cannot take your call right now. Please try again later. Goodbye.';
 const SORRY = 'Sorry, that was not 4 digits.';
@@ -290,10 +365,12 @@ function assertCleanLog(output, { digits = [], sealed = [], secrets = [] }) {
   }
   for (const s of sealed) assert.ok(!output.includes(s), 'a sealed value appears in the log');
   for (const s of secrets) assert.ok(!output.includes(s), 'a secret appears in the log');
+  const required = ['callSid', 'flow', 'ms', 'outcome', 'step'];
+  const optional = ['result', 'setting', 'problem'];
   for (const line of parseLogLines(output)) {
-    const keys = Object.keys(line).sort().join(',');
+    const keys = Object.keys(line);
     assert.ok(
-      keys === 'callSid,ms,outcome,step' || keys === 'callSid,ms,outcome,problem,setting,step',
+      required.every((k) => keys.includes(k)) && keys.every((k) => required.includes(k) || optional.includes(k)),
       `unexpected log line shape: ${JSON.stringify(line)}`,
     );
     assert.equal(typeof line.outcome, 'string');
@@ -306,17 +383,17 @@ function sleep(ms) {
 }
 
 /**
- * A stub backend answering with `answer`, and the built worker posting to it with the demo
- * backend off, the test key and token, and `vars` on top. `close()` stops both.
+ * A stub backend answering with `answer`, and the built worker whose `default` flow is the
+ * articles' call handed to it with `action` (or `flows` instead), the test key, token and
+ * signing secret, and `vars` on top. `close()` stops both.
  */
-async function startWorkerWithBackend(answer, vars = {}) {
+async function startWorkerWithBackend(answer, vars = {}, { flows } = {}) {
   const backend = await startBackend(answer);
   const worker = await startWorker({
-    ...wranglerVars(),
-    DEMO_BACKEND: 'false',
-    BACKEND_URL: backend.url,
+    GATHER_FLOWS: flows ? flows(backend) : { default: articlesFlow({ action: backend.url }) },
     AES_SECRET: KEY,
     TWILIO_AUTH_TOKEN: TOKEN,
+    BACKEND_SIGNING_SECRET: SIGNING_SECRET,
     ...vars,
   });
   return {
@@ -329,32 +406,46 @@ async function startWorkerWithBackend(answer, vars = {}) {
   };
 }
 
+/** The articles' backend: JSON with the account for card 1234 and PIN 4321, else 404. */
+function articlesBackend({ account = 'AC12345678', balance = '12.55' } = {}) {
+  return (request) =>
+    request.opened.card === '1234' && request.opened.pin === '4321'
+      ? { status: 200, json: { account, balance } }
+      : { status: 404, body: 'No data found', type: 'text/plain' };
+}
+
 module.exports = {
   APOLOGY,
   CARD_PROMPT,
   KEY,
-  NOT_FOUND,
   OLD_KEY,
   OTHER_KEY,
   PIN_PROMPT,
+  SIGNING_SECRET,
   SORRY,
   TOKEN,
   TOO_MANY,
+  articlesBackend,
+  articlesFlow,
   assertCleanLog,
   callParams,
+  devVars,
   expectedAsk,
   expectedGoodbye,
+  expectedRedirect,
   expectedThanks,
   freePort,
   gatherAction,
   newCallSid,
+  openWithNodeCrypto,
   queryOf,
   sealingPackage,
+  signatureValid,
   signedPost,
   sleep,
   startBackend,
   startWorker,
   startWorkerWithBackend,
   walkCall,
-  wranglerVars,
+  wranglerConfig,
 };

@@ -16,7 +16,12 @@ describe('requests the worker refuses', () => {
 
   let both;
   before(async () => {
-    both = await h.startWorkerWithBackend(() => ({ status: 200, json: { account: 'AC1', balance: '1' } }));
+    both = await h.startWorkerWithBackend(() => ({ status: 200, json: { account: 'AC1', balance: '1' } }), {}, {
+      flows: (b) => ({
+        default: h.articlesFlow({ action: b.url }),
+        login: h.articlesFlow({ action: b.url }),
+      }),
+    });
     ({ worker, backend } = both);
   });
 
@@ -79,6 +84,8 @@ describe('requests the worker refuses', () => {
     // The query is part of what is signed.
     assertForbidden(await h.signedPost(worker.url('/gather?step=card&attempt=2'), signed, { signUrl: url }));
     assertForbidden(await h.signedPost(url, signed, { signUrl: worker.url('/other?step=card&attempt=1') }));
+    // So is the flow's path: a request signed for one flow does not enter another.
+    assertForbidden(await h.signedPost(worker.url('/gather/login?step=card&attempt=1'), signed, { signUrl: url }));
     assert.equal(backend.requests.length, 0);
   });
 
@@ -183,7 +190,7 @@ describe('requests the worker refuses', () => {
     assert.equal(chunked.status, 413);
     await chunked.text();
 
-    for (const path of ['/', '/gather/', '/Gather', '/nope', '/decrypt-gather']) {
+    for (const path of ['/', '/gather/', '/gather/login/x', '/gathering', '/Gather', '/nope', '/decrypt-gather']) {
       const reply = await h.signedPost(worker.url(path), params);
       assert.equal(reply.status, 404, path);
       assert.equal(reply.text, 'Not Found');
@@ -192,7 +199,7 @@ describe('requests the worker refuses', () => {
 
   test('refused requests are logged without digits or secrets', async () => {
     const lines = await worker.waitForLogLines(1);
-    h.assertCleanLog(worker.output(), { digits: ['4321', '9999'], secrets: [h.KEY, h.TOKEN] });
+    h.assertCleanLog(worker.output(), { digits: ['4321', '9999'], secrets: [h.KEY, h.TOKEN, h.SIGNING_SECRET] });
     const outcomes = new Set(lines.map((l) => l.outcome));
     for (const outcome of ['bad-signature', 'bad-state', 'missing-call-sid', 'wrong-method', 'wrong-content-type', 'too-large', 'unknown-path']) {
       assert.ok(outcomes.has(outcome), `no "${outcome}" line`);
@@ -209,11 +216,11 @@ describe('behind a proxy: PUBLIC_URL', () => {
   before(async () => {
     backend = await h.startBackend(() => ({ status: 404 }));
     worker = await h.startWorker({
-      ...h.wranglerVars(),
-      BACKEND_URL: backend.url,
+      GATHER_FLOWS: { default: h.articlesFlow({ action: backend.url }) },
       PUBLIC_URL: `${PUBLIC}/`,
       AES_SECRET: h.KEY,
       TWILIO_AUTH_TOKEN: h.TOKEN,
+      BACKEND_SIGNING_SECRET: h.SIGNING_SECRET,
     });
   });
 

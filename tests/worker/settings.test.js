@@ -1,7 +1,8 @@
 'use strict';
 // Configuration: a missing or malformed secret or setting makes the caller hear a short
 // apology and the call end, with the setting named in the log and no secret printed; key
-// rotation; and a flow changed through [vars] alone.
+// rotation; and a flow changed through GATHER_FLOWS alone. (flows.test.js covers every
+// problem inside GATHER_FLOWS.)
 
 const assert = require('node:assert/strict');
 const { after, before, describe, test } = require('node:test');
@@ -11,11 +12,10 @@ const { decrypt, encrypt } = h.sealingPackage();
 
 function baseBindings(backendUrl) {
   return {
-    ...h.wranglerVars(),
-    DEMO_BACKEND: 'false',
-    BACKEND_URL: backendUrl,
+    GATHER_FLOWS: { default: h.articlesFlow({ action: backendUrl }) },
     AES_SECRET: h.KEY,
     TWILIO_AUTH_TOKEN: h.TOKEN,
+    BACKEND_SIGNING_SECRET: h.SIGNING_SECRET,
   };
 }
 
@@ -38,14 +38,12 @@ describe('a missing or malformed setting', () => {
     ['AES_SECRET', 'not hex', (b) => (b.AES_SECRET = `${h.KEY.slice(0, 62)}zz`), [`${h.KEY.slice(0, 62)}zz`]],
     ['AES_SECRET_PREVIOUS', 'malformed', (b) => (b.AES_SECRET_PREVIOUS = `${h.OLD_KEY},${badKey}`), [badKey, h.OLD_KEY]],
     ['TWILIO_AUTH_TOKEN', 'missing', (b) => delete b.TWILIO_AUTH_TOKEN, []],
-    ['BACKEND_URL', 'missing', (b) => delete b.BACKEND_URL, []],
-    ['BACKEND_URL', 'not a URL', (b) => (b.BACKEND_URL = 'backend.example.com/x'), []],
+    ['BACKEND_SIGNING_SECRET', 'missing', (b) => delete b.BACKEND_SIGNING_SECRET, []],
+    ['BACKEND_SIGNING_SECRET', 'too short', (b) => (b.BACKEND_SIGNING_SECRET = 'short-secret-9f8e7d'), ['short-secret-9f8e7d']],
     ['PUBLIC_URL', 'not a URL', (b) => (b.PUBLIC_URL = 'ivr.example.com'), []],
-    ['GATHER_PIN_DIGITS', 'not a number', (b) => (b.GATHER_PIN_DIGITS = 'four'), []],
-    ['GATHER_FIELDS', 'a reserved name', (b) => (b.GATHER_FIELDS = 'card,step'), []],
-    ['GATHER_TIMEOUT', 'out of range', (b) => (b.GATHER_TIMEOUT = '600'), []],
-    // Written without quotes in wrangler.toml, a value arrives as a number: settings are text.
-    ['GATHER_TIMEOUT', 'a number, not text', (b) => (b.GATHER_TIMEOUT = 10), []],
+    ['GATHER_FLOWS', 'missing', (b) => delete b.GATHER_FLOWS, []],
+    // Written without quotes in wrangler.toml, a secret arrives as a number: secrets are text.
+    ['AES_SECRET', 'a number, not text', (b) => (b.AES_SECRET = 1234), []],
   ];
 
   for (const [setting, how, change, values] of cases) {
@@ -63,7 +61,7 @@ describe('a missing or malformed setting', () => {
         assert.equal(line.outcome, 'misconfigured');
         assert.equal(line.setting, setting);
         assert.equal(typeof line.problem, 'string');
-        h.assertCleanLog(worker.output(), { secrets: [h.KEY, h.OLD_KEY, h.TOKEN, ...values] });
+        h.assertCleanLog(worker.output(), { secrets: [h.KEY, h.OLD_KEY, h.TOKEN, h.SIGNING_SECRET, ...values] });
         assert.ok(!/panicked|RuntimeError|unreachable/i.test(worker.output()), 'the worker crashed');
         assert.equal(backend.requests.length, 0);
       } finally {
@@ -80,7 +78,7 @@ describe('key rotation', () => {
 
   before(async () => {
     backend = await h.startBackend((request) => {
-      const body = JSON.parse(request.body);
+      const body = request.json;
       const ring = [h.KEY, h.OLD_KEY];
       request.card = decrypt(body.encryptedCardDigits, ring, { context: `${body.callSid}:card` });
       request.pin = decrypt(body.encryptedPinDigits, ring, { context: `${body.callSid}:pin` });
@@ -106,7 +104,7 @@ describe('key rotation', () => {
 
     assert.equal(backend.requests.length, 1);
     const [request] = backend.requests;
-    const body = JSON.parse(request.body);
+    const body = request.json;
     assert.equal(body.encryptedCardDigits, oldCard);
     assert.equal(request.card, '1234');
     assert.equal(request.pin, '4321');
@@ -131,24 +129,26 @@ describe('key rotation', () => {
   });
 });
 
-describe('a flow changed through [vars]', () => {
+describe('a flow changed through GATHER_FLOWS', () => {
   let backend;
   let worker;
   const PROMPT = 'Enter your 6 digit "account" number & then <nothing>.';
 
   before(async () => {
-    backend = await h.startBackend((request) => {
-      request.json = JSON.parse(request.body);
-      return { status: 404 };
-    });
+    backend = await h.startBackend(() => ({ status: 404 }));
     worker = await h.startWorker({
       ...baseBindings(backend.url),
-      GATHER_FIELDS: 'account_number, pin',
-      GATHER_ACCOUNT_NUMBER_PROMPT: PROMPT,
-      GATHER_ACCOUNT_NUMBER_DIGITS: '6',
-      GATHER_PIN_PROMPT: 'PIN, please.',
-      GATHER_MAX_ATTEMPTS: '2',
-      GATHER_TIMEOUT: '5',
+      GATHER_FLOWS: {
+        default: {
+          fields: [
+            { name: 'account_number', kind: 'digits', length: 6, prompt: PROMPT },
+            { name: 'pin', kind: 'digits', length: 4, prompt: 'PIN, please.' },
+          ],
+          then: { action: backend.url },
+          attempts: 2,
+          timeout: 5,
+        },
+      },
     });
   });
 
@@ -157,7 +157,7 @@ describe('a flow changed through [vars]', () => {
     await backend?.close();
   });
 
-  test('fields, prompts, digits, attempts and timeout come from the settings', async () => {
+  test('fields, prompts, digits, attempts and timeout come from the setting', async () => {
     const { callSid, steps } = await h.walkCall(worker, ['1234', '123456', '4321']);
     assert.equal(steps.length, 4);
     assert.equal(
@@ -175,17 +175,21 @@ describe('a flow changed through [vars]', () => {
     );
     const action = h.gatherAction(steps[2].reply.text);
     assert.equal(steps[2].reply.text, h.expectedAsk({ action, numDigits: 4, timeout: 5, prompts: ['PIN, please.'] }));
-    assert.equal(steps[3].reply.text, h.expectedGoodbye(h.NOT_FOUND));
+    // The application answered 404: nothing to continue the call with.
+    assert.equal(steps[3].reply.text, h.expectedGoodbye(h.APOLOGY));
 
     const body = backend.requests[0].json;
-    assert.deepEqual(Object.keys(body).sort(), ['callSid', 'encryptedAccountNumberDigits', 'encryptedPinDigits']);
+    assert.deepEqual(Object.keys(body), [
+      'callSid', 'accountSid', 'from', 'to', 'flow', 'result', 'encryptedAccountNumberDigits', 'encryptedPinDigits',
+    ]);
     assert.equal(decrypt(body.encryptedAccountNumberDigits, h.KEY, { context: `${callSid}:account_number` }), '123456');
     assert.equal(decrypt(body.encryptedPinDigits, h.KEY, { context: `${callSid}:pin` }), '4321');
   });
 
-  test('two bad tries end the call when GATHER_MAX_ATTEMPTS is 2', async () => {
+  test('two bad tries end the gather when attempts is 2', async () => {
     const { steps } = await h.walkCall(worker, ['1', '']);
     assert.equal(steps.length, 3);
     assert.equal(steps[2].reply.text, h.expectedGoodbye(h.TOO_MANY));
+    assert.equal(backend.requests.at(-1).json.result, 'too-many-attempts');
   });
 });

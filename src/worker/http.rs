@@ -1,0 +1,155 @@
+//! The HTTP edge of the worker: reading a request's body within limits, the webhook's form
+//! parameters, and building the runtime's `Response` from a [`Reply`].
+
+use std::borrow::Cow;
+
+use worker::js_sys::Uint8Array;
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::web_sys::{self, Headers, ResponseInit};
+use zeroize::{Zeroize, Zeroizing};
+
+/// The largest request body read, in bytes. A Twilio webhook is well under 4 KiB, a
+/// submission to the demo backend about 1 KiB.
+pub const BODY_CAP: usize = 16 * 1024;
+
+pub const FORM: &str = "application/x-www-form-urlencoded";
+pub const JSON: &str = "application/json";
+const TEXT: &str = "text/plain; charset=utf-8";
+const XML: &str = "text/xml";
+
+/// Checks method, content type and size, then reads the body. On refusal, the log outcome
+/// and the 4xx to answer.
+pub async fn read_body(
+    req: &web_sys::Request,
+    content_type: &str,
+) -> Result<Zeroizing<Vec<u8>>, (&'static str, Reply)> {
+    if req.method() != "POST" {
+        let mut reply = Reply::plain(405, "Method Not Allowed");
+        reply.allow_post = true;
+        return Err(("wrong-method", reply));
+    }
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    let given = header("Content-Type").unwrap_or_default();
+    let essence = given.split(';').next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case(content_type) {
+        return Err((
+            "wrong-content-type",
+            Reply::plain(415, "Unsupported Media Type"),
+        ));
+    }
+    let too_large = || ("too-large", Reply::plain(413, "Payload Too Large"));
+    let declared = header("Content-Length").and_then(|n| n.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > BODY_CAP as u64) {
+        return Err(too_large());
+    }
+    let unreadable = |_| ("unreadable-body", Reply::plain(400, "Bad Request"));
+    let buffer = JsFuture::from(req.array_buffer().map_err(unreadable)?)
+        .await
+        .map_err(unreadable)?;
+    let bytes = Uint8Array::new(&buffer);
+    if bytes.length() as usize > BODY_CAP {
+        return Err(too_large());
+    }
+    Ok(Zeroizing::new(bytes.to_vec()))
+}
+
+/// The POST parameters of a Twilio webhook, borrowed from the body where no decoding was
+/// needed. Decoded copies (the digits among them, if escaped) are wiped on drop; the body
+/// itself is wiped by its owner.
+pub struct Form<'a> {
+    pub pairs: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+}
+
+impl<'a> Form<'a> {
+    pub fn parse(body: &'a [u8]) -> Form<'a> {
+        Form {
+            pairs: form_urlencoded::parse(body).collect(),
+        }
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_ref())
+    }
+}
+
+impl Drop for Form<'_> {
+    fn drop(&mut self) {
+        for (_, value) in &mut self.pairs {
+            if let Cow::Owned(value) = value {
+                value.zeroize();
+            }
+        }
+    }
+}
+
+/// `"https://host:port/path?query"` → `("https://host:port", "/path?query")`.
+pub fn split_url(url: &str) -> (&str, &str) {
+    let url = url.split('#').next().unwrap_or(url);
+    let authority = url
+        .as_bytes()
+        .windows(3)
+        .position(|w| w == b"://")
+        .map_or(0, |i| i + 3);
+    let path = url
+        .get(authority..)
+        .and_then(|rest| rest.find(['/', '?']))
+        .map(|i| authority + i);
+    path.and_then(|i| url.split_at_checked(i))
+        .unwrap_or((url, ""))
+}
+
+/// An answer, built into a runtime `Response` in one place.
+pub struct Reply {
+    pub status: u16,
+    content_type: &'static str,
+    body: String,
+    allow_post: bool,
+}
+
+impl Reply {
+    pub fn plain(status: u16, text: &str) -> Reply {
+        Reply {
+            status,
+            content_type: TEXT,
+            body: text.to_owned(),
+            allow_post: false,
+        }
+    }
+
+    pub fn twiml(status: u16, xml: String) -> Reply {
+        Reply {
+            status,
+            content_type: XML,
+            body: xml,
+            allow_post: false,
+        }
+    }
+
+    /// The runtime's Response. Building one fails only for a status or header the runtime
+    /// refuses, and every status and header here is fixed; should it fail all the same, the
+    /// fallback is a bare 500 (status only), which cannot.
+    pub fn into_response(self) -> web_sys::Response {
+        let build = || -> Result<web_sys::Response, JsValue> {
+            let headers = Headers::new()?;
+            headers.set("Content-Type", self.content_type)?;
+            if self.allow_post {
+                headers.set("Allow", "POST")?;
+            }
+            let init = ResponseInit::new();
+            init.set_status(self.status);
+            init.set_headers(&headers);
+            web_sys::Response::new_with_opt_str_and_init(Some(&self.body), &init)
+        };
+        build().unwrap_or_else(|_| {
+            let init = ResponseInit::new();
+            init.set_status(500);
+            web_sys::Response::new_with_opt_str_and_init(None, &init)
+                .unwrap_or_else(|_| JsValue::UNDEFINED.unchecked_into())
+        })
+    }
+}

@@ -1,0 +1,213 @@
+//! The routes: `POST /gather[/<flow>]`, one turn of a call, and `POST /decrypt-gather`, the
+//! local demo backend. Each only sequences; every decision is the core's.
+
+use worker::{Date, Env};
+
+use super::http::{read_body, Form, Reply, FORM, JSON};
+use super::log::LogLine;
+use super::outbound;
+use super::settings;
+use crate::config::{Flow, Then, DEFAULT_FLOW};
+use crate::flow::{self, CallState, Turn};
+use crate::handoff::{self, Submission, SIGNATURE_HEADER};
+use crate::twilio::twiml::Speech;
+use crate::{demo, verify_twilio_signature, Error};
+
+/// The time now, in Unix seconds.
+fn now_unix() -> u64 {
+    Date::now().as_millis() / 1000
+}
+
+/// `/gather` → the `default` flow; `/gather/<name>` → that flow. `None`: not a gather route.
+pub fn flow_of_path(path: &str) -> Option<&str> {
+    match path.strip_prefix("/gather")? {
+        "" => Some(DEFAULT_FLOW),
+        rest => rest
+            .strip_prefix('/')
+            .filter(|name| !name.is_empty() && !name.contains('/')),
+    }
+}
+
+/// `POST /gather[/<flow>]`: one turn of the call.
+pub async fn gather(
+    req: &worker::web_sys::Request,
+    env: &Env,
+    flow_name: &str,
+    origin: &str,
+    path_and_query: &str,
+    log: &mut LogLine,
+) -> Reply {
+    let body = match read_body(req, FORM).await {
+        Ok(body) => body,
+        Err((outcome, reply)) => return log.refuse(outcome, reply),
+    };
+    let form = Form::parse(&body);
+
+    // The signature is checked before anything else is read from the request.
+    let (token, public_url) = match settings::signing(env) {
+        Ok(settings) => settings,
+        Err(setting) => return log.misconfigured(setting),
+    };
+    let base = public_url.as_deref().unwrap_or(origin);
+    let signed_url = format!("{base}{path_and_query}");
+    let signature = req.headers().get("X-Twilio-Signature").ok().flatten();
+    let signed =
+        signature.is_some_and(|s| verify_twilio_signature(&token, &signed_url, &form.pairs, &s));
+    if !signed {
+        return log.refuse("bad-signature", Reply::plain(403, "Forbidden"));
+    }
+
+    let call_sid = form.get("CallSid").unwrap_or("");
+    if flow::is_call_sid(call_sid) {
+        log.call_sid = Some(call_sid.to_owned());
+    }
+    // Every setting is checked before the caller is asked anything, so a misconfigured
+    // deployment apologises at once instead of after the caller typed their digits.
+    let flows = settings::flows(env);
+    let flows = match flows.as_ref() {
+        Ok(flows) => flows,
+        Err(setting) => return log.misconfigured(setting.clone()),
+    };
+    let ring = match settings::key_ring(env) {
+        Ok(ring) => ring,
+        Err(setting) => return log.misconfigured(setting),
+    };
+    let secret = match settings::signing_secret(env, flows.any_action()) {
+        Ok(secret) => secret,
+        Err(setting) => return log.misconfigured(setting),
+    };
+    let Some(flow) = flows.get(flow_name) else {
+        return log.broken_call(
+            404,
+            "unknown-flow",
+            &Speech::default(),
+            crate::config::APOLOGY,
+        );
+    };
+    log.flow = Some(flow.name.clone());
+
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    let query: Vec<_> = form_urlencoded::parse(query.as_bytes()).collect();
+    let speech = flow::speech(flow);
+    let apology = &flow.messages.apology;
+    let state = match CallState::from_query(flow, &query) {
+        Ok(state) => state,
+        Err(_) => return log.broken_call(400, "bad-state", &speech, apology),
+    };
+    let step = state
+        .as_ref()
+        .and_then(|s| flow.field(s.field))
+        .map_or("start", |f| f.name.as_str());
+    log.step = Some(step.to_owned());
+    let call_comes_in = state.is_none();
+
+    let now = now_unix();
+    let turn = match flow::advance(flow, &ring, call_sid, state, form.get("Digits"), now) {
+        Ok(turn) => turn,
+        Err(Error::MissingCallSid) => {
+            return log.broken_call(400, "missing-call-sid", &speech, apology)
+        }
+        Err(Error::BadCallState) => return log.broken_call(400, "bad-state", &speech, apology),
+        Err(_) => return log.broken_call(200, "seal-failed", &speech, apology),
+    };
+    match turn {
+        Turn::Ask { state, retry } => {
+            log.outcome = match (retry, call_comes_in) {
+                (true, _) => "reprompted",
+                (false, true) => "asked",
+                (false, false) => "sealed",
+            };
+            let action_base = format!("{base}{path}");
+            match flow::ask_twiml(flow, &state, retry, &action_base) {
+                Some(xml) => Reply::twiml(200, xml),
+                None => log.broken_call(200, "no-twiml", &speech, apology),
+            }
+        }
+        Turn::HandOff { result, sealed } => {
+            let submission = Submission {
+                call_sid,
+                account_sid: form.get("AccountSid").unwrap_or(""),
+                from: form.get("From").unwrap_or(""),
+                to: form.get("To").unwrap_or(""),
+                flow: &flow.name,
+                result,
+                sealed: &sealed,
+            };
+            hand_off(flow, &submission, secret.as_deref(), now, log).await
+        }
+    }
+}
+
+/// Hands the gathered values on as the flow's `then` says, and answers Twilio.
+async fn hand_off(
+    flow: &Flow,
+    submission: &Submission<'_>,
+    secret: Option<&String>,
+    now: u64,
+    log: &mut LogLine,
+) -> Reply {
+    match &flow.then {
+        Then::Redirect { url } => {
+            log.hand_off("redirected", submission.result);
+            Reply::twiml(
+                200,
+                handoff::redirect_twiml(url, submission.result, submission.sealed),
+            )
+        }
+        Then::Action { url, .. } => {
+            // `signing_secret` has made sure there is one when any flow uses `action`.
+            let Some(secret) = secret else {
+                return log.broken_call(
+                    200,
+                    "no-signing-secret",
+                    &flow::speech(flow),
+                    &flow.messages.apology,
+                );
+            };
+            let body = submission.to_json();
+            let signature = handoff::sign(secret.as_bytes(), now, body.as_bytes());
+            let answer = outbound::post_submission(url, &body, &signature).await;
+            let (outcome, xml) = handoff::answer_twiml(flow, submission.result, answer);
+            log.hand_off(outcome, submission.result);
+            Reply::twiml(200, xml)
+        }
+    }
+}
+
+/// `POST /decrypt-gather`: the demo backend, checking the submission like a real backend.
+pub async fn decrypt_gather(req: &worker::web_sys::Request, env: &Env, log: &mut LogLine) -> Reply {
+    let body = match read_body(req, JSON).await {
+        Ok(body) => body,
+        Err((outcome, reply)) => return log.refuse(outcome, reply),
+    };
+    let settings =
+        settings::key_ring(env).and_then(|ring| Ok((ring, settings::signing_secret(env, true)?)));
+    let (ring, secret) = match settings {
+        Ok((ring, Some(secret))) => (ring, secret),
+        Ok((_, None)) => {
+            return log.refuse("misconfigured", Reply::plain(503, "Service Unavailable"))
+        }
+        Err(setting) => {
+            log.note_setting(setting);
+            return log.refuse("misconfigured", Reply::plain(503, "Service Unavailable"));
+        }
+    };
+    let signature = req.headers().get(SIGNATURE_HEADER).ok().flatten();
+    let reply = demo::answer(
+        &body,
+        signature.as_deref(),
+        secret.as_bytes(),
+        &ring,
+        now_unix(),
+    );
+    match (reply.status, reply.twiml) {
+        (200, Some(xml)) => {
+            log.outcome = "demo-answered";
+            Reply::twiml(200, xml)
+        }
+        (401, _) => log.refuse("demo-bad-signature", Reply::plain(401, "Unauthorized")),
+        _ => log.refuse("demo-bad-request", Reply::plain(400, "Bad Request")),
+    }
+}

@@ -1,0 +1,154 @@
+//! Settings and secrets from the Worker's bindings.
+//!
+//! | binding | kind | what |
+//! |---|---|---|
+//! | `GATHER_FLOWS` | var (table or JSON text) | the flows, [`crate::config`] |
+//! | `AES_SECRET`, `AES_SECRET_PREVIOUS` | secrets | the key ring |
+//! | `TWILIO_AUTH_TOKEN` | secret | checks `X-Twilio-Signature` |
+//! | `BACKEND_SIGNING_SECRET` | secret | signs `action` submissions |
+//! | `PUBLIC_URL` | var | the URL Twilio calls, behind a proxy |
+//! | `DEMO_BACKEND` | var | `"true"` serves the demo backend (local development only) |
+//!
+//! The flows depend only on their setting, so they are parsed and validated once per isolate
+//! and kept, with the text or object they came from, until that changes.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use worker::js_sys::{self, Object, Reflect};
+use worker::wasm_bindgen::JsValue;
+use worker::Env;
+use zeroize::Zeroizing;
+
+use crate::config::{self, Flows};
+use crate::{KeyRing, SettingError};
+
+/// The fewest characters a `BACKEND_SIGNING_SECRET` may have.
+const MIN_SIGNING_SECRET: usize = 32;
+
+/// A binding's raw value: `None` when unset.
+fn binding(env: &Env, name: &str) -> Option<JsValue> {
+    let value = Reflect::get(env, &JsValue::from_str(name)).ok()?;
+    (!value.is_undefined() && !value.is_null()).then_some(value)
+}
+
+/// A text setting from `[vars]` or secrets: `None` when unset. A value that is not text (a
+/// number or boolean written without quotes in `wrangler.toml`) reads as empty, so the setting
+/// is reported as malformed rather than guessed at.
+pub fn text(env: &Env, name: &str) -> Option<String> {
+    binding(env, name).map(|v| v.as_string().unwrap_or_default())
+}
+
+/// A setting that must be present and not blank.
+fn required(env: &Env, name: &str) -> Result<Zeroizing<String>, SettingError> {
+    match text(env, name) {
+        Some(value) if !value.trim().is_empty() => Ok(Zeroizing::new(value)),
+        _ => Err(SettingError::new(name, "is missing")),
+    }
+}
+
+/// Whether the local demo backend is served.
+pub fn demo_backend(env: &Env) -> bool {
+    text(env, "DEMO_BACKEND").as_deref() == Some("true")
+}
+
+/// What checking a webhook's signature needs: `TWILIO_AUTH_TOKEN` and the optional
+/// `PUBLIC_URL` (an `http://` or `https://` base URL, without a trailing slash).
+pub fn signing(env: &Env) -> Result<(Zeroizing<String>, Option<String>), SettingError> {
+    let token = required(env, "TWILIO_AUTH_TOKEN")?;
+    let Some(value) = text(env, "PUBLIC_URL").filter(|v| !v.trim().is_empty()) else {
+        return Ok((token, None));
+    };
+    let url = value.trim().trim_end_matches('/');
+    let lower = url.to_ascii_lowercase();
+    let host = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"));
+    if host.is_none_or(|h| h.is_empty() || h.contains(char::is_whitespace)) {
+        return Err(SettingError::new(
+            "PUBLIC_URL",
+            "must be an http:// or https:// URL",
+        ));
+    }
+    Ok((token, Some(url.to_owned())))
+}
+
+/// The key ring: `AES_SECRET` and the optional comma-separated `AES_SECRET_PREVIOUS`.
+pub fn key_ring(env: &Env) -> Result<KeyRing, SettingError> {
+    let current = required(env, "AES_SECRET")?;
+    let previous = Zeroizing::new(text(env, "AES_SECRET_PREVIOUS").unwrap_or_default());
+    KeyRing::from_settings(&current, "")
+        .map_err(|_| SettingError::new("AES_SECRET", "must be 64 hex characters"))?;
+    KeyRing::from_settings(&current, &previous).map_err(|_| {
+        SettingError::new(
+            "AES_SECRET_PREVIOUS",
+            "must be comma-separated keys of 64 hex characters",
+        )
+    })
+}
+
+/// `BACKEND_SIGNING_SECRET`, at least 32 characters; required when `needed` (a flow hands off
+/// with `action`, or the demo backend is served).
+pub fn signing_secret(env: &Env, needed: bool) -> Result<Option<Zeroizing<String>>, SettingError> {
+    const NAME: &str = "BACKEND_SIGNING_SECRET";
+    let secret = text(env, NAME)
+        .filter(|s| !s.trim().is_empty())
+        .map(Zeroizing::new);
+    match secret {
+        Some(secret) if secret.chars().count() >= MIN_SIGNING_SECRET => Ok(Some(secret)),
+        Some(_) => Err(SettingError::new(
+            NAME,
+            "must be at least 32 characters (e.g. openssl rand -hex 32)",
+        )),
+        None if needed => Err(SettingError::new(
+            NAME,
+            "is missing (a flow hands off with action)",
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Parsed flows, shared by the requests of an isolate.
+type SharedFlows = Rc<Result<Flows, SettingError>>;
+
+thread_local! {
+    /// The flows parsed from the last `GATHER_FLOWS` seen, with that value. A Worker's
+    /// bindings do not change within an isolate, so this is parsed once; a different value
+    /// (a string compared by content, an object by identity) is parsed anew.
+    static FLOWS: RefCell<Option<(JsValue, SharedFlows)>> =
+        const { RefCell::new(None) };
+}
+
+/// The flows, parsed and validated once per isolate.
+pub fn flows(env: &Env) -> SharedFlows {
+    let Some(raw) = binding(env, config::SETTING) else {
+        return Rc::new(Err(SettingError::new(
+            config::SETTING,
+            "is missing: no flow is configured",
+        )));
+    };
+    FLOWS.with(|cache| {
+        if let Some((seen, flows)) = cache.borrow().as_ref() {
+            if Object::is(seen, &raw) {
+                return Rc::clone(flows);
+            }
+        }
+        let flows = Rc::new(parse_flows(&raw));
+        *cache.borrow_mut() = Some((raw, Rc::clone(&flows)));
+        flows
+    })
+}
+
+/// A table from `wrangler.toml` arrives as an object, the same setting from the dashboard,
+/// `.dev.vars` or `--var` as JSON text: both are read from JSON text.
+fn parse_flows(raw: &JsValue) -> Result<Flows, SettingError> {
+    let text = match raw.as_string() {
+        Some(text) => text,
+        None if raw.is_object() => js_sys::JSON::stringify(raw)
+            .ok()
+            .and_then(|s| s.as_string())
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    Flows::from_json(&text)
+}
