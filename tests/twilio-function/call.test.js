@@ -204,6 +204,38 @@ test('decrypt-gather answers 200, 404 or 400 and never echoes what it was sent',
   }
 });
 
+test('studio-check-pin opens the PIN a Studio flow got back from the worker, and checks it', async () => {
+  const callSid = newSid();
+  const sealPin = (digits, sid = callSid) => gatherSeal.encrypt(digits, AES_SECRET, { context: `${sid}:pin` });
+  // What Studio's Run Function widget posts (examples/studio/flow.json): form parameters.
+  const check = async (params) => {
+    const response = await fetch(`${server.baseUrl}/studio-check-pin`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ CallSid: callSid, From: '+15005550001', ...params }).toString(),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+    assert.equal(response.status, 200);
+    return response.json();
+  };
+
+  assert.deepEqual(await check({ result: 'success', encryptedPinDigits: sealPin('4321') }), { verified: true });
+  assert.deepEqual(await check({ result: 'success', encryptedPinDigits: sealPin('4322') }), { verified: false });
+  assert.deepEqual(await check({ result: 'too-many-attempts' }), { verified: false, reason: 'too-many-attempts' });
+  // Sealed for another call, under another key, as another field, or in clear: never opened.
+  for (const encryptedPinDigits of [
+    sealPin('4321', newSid()),
+    gatherSeal.encrypt('4321', gatherSeal.generateKey(), { context: `${callSid}:pin` }),
+    gatherSeal.encrypt('4321', AES_SECRET, { context: `${callSid}:card` }),
+    '4321',
+  ]) {
+    assert.deepEqual(await check({ result: 'success', encryptedPinDigits }), { verified: false, reason: 'unopenable' });
+  }
+  // An older key still opens (rotation).
+  const old = gatherSeal.encrypt('4321', AES_SECRET_PREVIOUS[1], { context: `${callSid}:pin` });
+  assert.deepEqual(await check({ result: 'success', encryptedPinDigits: old }), { verified: true });
+});
+
 // Runs last (tests in a file run in order): everything above went through this one server.
 test("twilio-run's output never contains the entered digits", () => {
   const output = server.output();
