@@ -669,39 +669,6 @@ mod tests {
     }
 
     #[test]
-    fn urls() {
-        for good in [
-            "https://example.com",
-            "https://example.com/a/b?c=d&e=f",
-            "https://example.com:8443/x",
-            "http://127.0.0.1:8787/decrypt-gather",
-            "http://localhost/x",
-            "http://[::1]:9/x",
-            "HTTPS://Example.COM/",
-            "https://webhooks.twilio.com/v1/Accounts/AC1/Flows/FW1?FlowEvent=return",
-        ] {
-            assert_eq!(check_url(good), Ok(()), "{good}");
-        }
-        for bad in [
-            "",
-            "example.com",
-            "ftp://example.com",
-            "http://example.com",
-            "http://10.0.0.1/x",
-            "http://127.0.0.1.example.com/x",
-            "https://",
-            "https://user:pw@example.com/",
-            "https://example.com/#x",
-            "https://exa mple.com/",
-            "https://example.com:/",
-            "https://example.com:123456/",
-            "https://[::1/",
-        ] {
-            assert!(check_url(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
     fn languages_and_voices() {
         for good in ["en", "en-US", "fr-FR", "cmn-Hans-CN", "ja-JP"] {
             assert!(is_language(good), "{good}");

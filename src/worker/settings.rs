@@ -21,7 +21,7 @@ use worker::Env;
 use zeroize::Zeroizing;
 
 use crate::config::{self, Flows};
-use crate::{KeyRing, SettingError};
+use crate::{Key, KeyRing, SettingError};
 
 /// The fewest characters a `BACKEND_SIGNING_SECRET` may have.
 const MIN_SIGNING_SECRET: usize = 32;
@@ -73,18 +73,24 @@ pub fn signing(env: &Env) -> Result<(Zeroizing<String>, Option<String>), Setting
     Ok((token, Some(url.to_owned())))
 }
 
-/// The key ring: `AES_SECRET` and the optional comma-separated `AES_SECRET_PREVIOUS`.
+/// The key ring: `AES_SECRET` and the optional comma-separated `AES_SECRET_PREVIOUS`, each
+/// key's schedule computed once.
 pub fn key_ring(env: &Env) -> Result<KeyRing, SettingError> {
     let current = required(env, "AES_SECRET")?;
-    let previous = Zeroizing::new(text(env, "AES_SECRET_PREVIOUS").unwrap_or_default());
-    KeyRing::from_settings(&current, "")
+    let current = Key::from_hex(&current)
         .map_err(|_| SettingError::new("AES_SECRET", "must be 64 hex characters"))?;
-    KeyRing::from_settings(&current, &previous).map_err(|_| {
-        SettingError::new(
-            "AES_SECRET_PREVIOUS",
-            "must be comma-separated keys of 64 hex characters",
-        )
-    })
+    let previous = Zeroizing::new(text(env, "AES_SECRET_PREVIOUS").unwrap_or_default());
+    let mut ring = KeyRing::new(current);
+    for older in previous.split(',').filter(|k| !k.trim().is_empty()) {
+        let older = Key::from_hex(older).map_err(|_| {
+            SettingError::new(
+                "AES_SECRET_PREVIOUS",
+                "must be comma-separated keys of 64 hex characters",
+            )
+        })?;
+        ring = ring.with_previous(older);
+    }
+    Ok(ring)
 }
 
 /// `BACKEND_SIGNING_SECRET`, at least 32 characters; required when `needed` (a flow hands off

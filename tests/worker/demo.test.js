@@ -122,6 +122,30 @@ describe('the demo backend of the local configuration', () => {
     assert.equal((await fetch(url)).status, 405);
   });
 
+  test('scripts/call.js plays whole calls through it: --flow default, and the French redirect', async () => {
+    const run = (args) =>
+      new Promise((resolve) => {
+        const child = require('node:child_process').spawn(
+          process.execPath,
+          [path.join(ROOT, 'scripts', 'call.js'), '--base', worker.origin, '--token', h.TOKEN, ...args],
+          { stdio: ['ignore', 'pipe', 'pipe'] },
+        );
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.stderr.on('data', (d) => (out += d));
+        child.on('exit', (code) => resolve({ code, out }));
+      });
+    const found = await run(['--flow', 'default', '1234', '4321']);
+    assert.equal(found.code, 0, found.out);
+    assert.match(found.out, new RegExp(`caller hears: "${FOUND}"`));
+    const french = await run(['--flow', 'fr', '12', '4321']);
+    assert.equal(french.code, 0, french.out);
+    assert.match(french.out, /caller hears: "Désolé, ce n'est pas valide\."/);
+    assert.match(french.out, /Handed off: Twilio would now POST to http:\/\/127\.0\.0\.1:8787\/after-gather/);
+    assert.match(french.out, /result = success/);
+    assert.match(french.out, /encryptedPinDigits = [0-9a-f]{64}/);
+  });
+
   test('the log of whole demo calls holds no digits or secrets', async () => {
     const lines = await worker.waitForLogLines(1);
     assert.ok(lines.some((l) => l.outcome === 'demo-answered'));

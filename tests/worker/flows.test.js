@@ -80,16 +80,6 @@ async function call(worker, typed, path) {
   return { ...played, texts: played.steps.map((s) => s.reply.text), reply: played.steps[played.steps.length - 1].reply };
 }
 
-/** The worker's log lines for one call, once there are `count` of them. */
-async function linesOf(worker, callSid, count) {
-  const deadline = Date.now() + 3000;
-  for (;;) {
-    const lines = worker.logLines().filter((l) => l.callSid === callSid);
-    if (lines.length >= count || Date.now() > deadline) return lines;
-    await h.sleep(20);
-  }
-}
-
 /**
  * A whole `login` call on `worker` whose action is `backend`: one bad entry at each field, then
  * a good one. Checks every TwiML step, the action URLs (on /gather/login), and the submission.
@@ -157,7 +147,7 @@ async function playLogin(worker, backend) {
   assert.deepEqual(request.opened, { account: '246810', card: '4111111111111111', expiry: FUTURE_EXPIRY });
   assert.equal(h.openWithNodeCrypto(request.json.encryptedExpiryDigits, h.KEY, `${callSid}:card`), null);
 
-  const lines = await linesOf(worker, callSid, 7);
+  const lines = await h.logLinesOf(worker, callSid, 7);
   assert.deepEqual(lines.map((l) => l.flow), Array(7).fill('login'));
   assert.deepEqual(lines.map((l) => l.step), ['start', 'account', 'account', 'card', 'card', 'expiry', 'expiry']);
   assert.deepEqual(lines.map((l) => l.outcome), ['asked', 'reprompted', 'sealed', 'reprompted', 'sealed', 'reprompted', 'handed-off']);
@@ -383,7 +373,7 @@ describe('a missing or malformed GATHER_FLOWS', () => {
           assert.equal(reply.type, 'text/xml');
           assert.equal(reply.text, h.expectedGoodbye(h.APOLOGY));
         }
-        const lines = await linesOf(worker, callSid, 2);
+        const lines = await h.logLinesOf(worker, callSid, 2);
         assert.equal(lines.length, 2);
         for (const line of lines) {
           assert.equal(line.outcome, 'misconfigured');
@@ -413,7 +403,7 @@ describe('BACKEND_SIGNING_SECRET', () => {
     try {
       const callSid = h.newCallSid();
       const reply = await h.signedPost(worker.url(path), h.callParams(callSid));
-      const [line] = await linesOf(worker, callSid, 1);
+      const [line] = await h.logLinesOf(worker, callSid, 1);
       return { reply, line, output: worker.output() };
     } finally {
       await worker.dispose();
@@ -454,7 +444,7 @@ describe('BACKEND_SIGNING_SECRET', () => {
       const url = new URL(fr.reply.text.match(/<Redirect method="POST">([^<]*)<\/Redirect>/)[1].replace(/&amp;/g, '&'));
       assert.equal(`${url.origin}${url.pathname}`, 'https://app.example.com/fr');
       assert.equal(h.openWithNodeCrypto(url.searchParams.get('encryptedPinDigits'), h.KEY, `${fr.callSid}:pin`), '9876');
-      const lines = await linesOf(worker, fr.callSid, 2);
+      const lines = await h.logLinesOf(worker, fr.callSid, 2);
       assert.deepEqual(lines.map((l) => l.outcome), ['asked', 'redirected']);
       assert.ok(!worker.logLines().some((l) => l.outcome === 'misconfigured'));
     } finally {
@@ -483,7 +473,7 @@ describe('paths that name no flow', () => {
       assert.equal(reply.status, 404);
       assert.equal(reply.type, 'text/xml');
       assert.equal(reply.text, h.expectedGoodbye(h.APOLOGY));
-      const [line] = await linesOf(worker, callSid, 1);
+      const [line] = await h.logLinesOf(worker, callSid, 1);
       assert.equal(line.outcome, 'unknown-flow');
       assert.equal(line.flow, null);
     });

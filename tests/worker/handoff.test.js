@@ -31,19 +31,9 @@ async function call(worker, typed, path = '/gather') {
   return { ...played, reply: played.steps[played.steps.length - 1].reply };
 }
 
-/** The worker's log lines for one call, once there are `count` of them. */
-async function linesOf(worker, callSid, count) {
-  const deadline = Date.now() + 3000;
-  for (;;) {
-    const lines = worker.logLines().filter((l) => l.callSid === callSid);
-    if (lines.length >= count || Date.now() > deadline) return lines;
-    await h.sleep(20);
-  }
-}
-
 /** The log line of a call's last webhook (the hand-off), checking there is one per webhook. */
 async function lastLine(worker, played) {
-  const lines = await linesOf(worker, played.callSid, played.steps.length);
+  const lines = await h.logLinesOf(worker, played.callSid, played.steps.length);
   assert.equal(lines.length, played.steps.length, 'one log line per webhook');
   return lines[lines.length - 1];
 }
@@ -406,7 +396,7 @@ describe('action: when the application cannot continue the call', () => {
     assert.ok(request.closed !== null, 'the worker did not abort the request');
     assert.ok(request.closed - started < 7000, `closed after ${request.closed - started} ms`);
 
-    const lines = await linesOf(worker, callSid, 3);
+    const lines = await h.logLinesOf(worker, callSid, 3);
     const line = lines[lines.length - 1];
     assert.equal(line.outcome, 'app-timeout');
     assert.equal(line.result, 'success');
@@ -421,7 +411,7 @@ describe('action: when the application cannot continue the call', () => {
     await h.sleep(300);
     assert.equal(request.answered, false);
     assert.ok(request.closed !== null && request.closed - started < 7000, 'the worker did not abort the request');
-    const lines = await linesOf(worker, callSid, 3);
+    const lines = await h.logLinesOf(worker, callSid, 3);
     assert.equal(lines[lines.length - 1].outcome, 'app-timeout');
   });
 
@@ -430,7 +420,7 @@ describe('action: when the application cannot continue the call', () => {
     const { callSid, reply, elapsed } = await timedLastStep('/gather/fb');
     assert.equal(reply.text, h.expectedRedirect(FALLBACK));
     assert.ok(elapsed >= 4500 && elapsed < 7000, `answered after ${elapsed} ms`);
-    const lines = await linesOf(worker, callSid, 3);
+    const lines = await h.logLinesOf(worker, callSid, 3);
     assert.equal(lines[lines.length - 1].outcome, 'app-timeout');
   });
 });

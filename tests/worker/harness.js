@@ -116,6 +116,16 @@ async function startWorker(bindings, { port } = {}) {
   };
 }
 
+/** The worker's log lines for one call, once there are `count` of them (or after 3 s). */
+async function logLinesOf(worker, callSid, count) {
+  const deadline = Date.now() + 3000;
+  for (;;) {
+    const lines = worker.logLines().filter((l) => l.callSid === callSid);
+    if (lines.length >= count || Date.now() > deadline) return lines;
+    await sleep(20);
+  }
+}
+
 function parseLogLines(output) {
   const lines = [];
   for (const line of output.split('\n')) {
@@ -436,6 +446,7 @@ module.exports = {
   expectedThanks,
   freePort,
   gatherAction,
+  logLinesOf,
   newCallSid,
   openWithNodeCrypto,
   queryOf,
