@@ -3,10 +3,10 @@
 
 use std::borrow::Cow;
 
-use worker::js_sys::Uint8Array;
+use worker::js_sys::{Reflect, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::web_sys::{self, Headers, ResponseInit};
+use worker::web_sys::{self, Headers, ReadableStreamDefaultReader, ResponseInit};
 use zeroize::{Zeroize, Zeroizing};
 
 /// The largest request body read, in bytes. A Twilio webhook is well under 4 KiB, a
@@ -39,19 +39,43 @@ pub async fn read_body(
         ));
     }
     let too_large = || ("too-large", Reply::plain(413, "Payload Too Large"));
+    let unreadable = |_| ("unreadable-body", Reply::plain(400, "Bad Request"));
     let declared = header("Content-Length").and_then(|n| n.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > BODY_CAP as u64) {
         return Err(too_large());
     }
-    let unreadable = |_| ("unreadable-body", Reply::plain(400, "Bad Request"));
-    let buffer = JsFuture::from(req.array_buffer().map_err(unreadable)?)
+    // Read piece by piece and stop at the cap, whatever Content-Length says.
+    read_capped(req)
         .await
-        .map_err(unreadable)?;
-    let bytes = Uint8Array::new(&buffer);
-    if bytes.length() as usize > BODY_CAP {
-        return Err(too_large());
+        .map_err(unreadable)?
+        .ok_or_else(too_large)
+}
+
+/// The body read from its stream into one buffer of [`BODY_CAP`] bytes, allocated up front
+/// so that it never moves (a moved buffer would leave an unwiped copy of the digits behind);
+/// `None`, with the stream cancelled, as soon as it would go over.
+async fn read_capped(req: &web_sys::Request) -> Result<Option<Zeroizing<Vec<u8>>>, JsValue> {
+    let mut body = Zeroizing::new(Vec::with_capacity(BODY_CAP));
+    let Some(stream) = req.body() else {
+        return Ok(Some(body));
+    };
+    let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    loop {
+        let chunk = JsFuture::from(reader.read()).await?;
+        if Reflect::get(&chunk, &JsValue::from_str("done"))?.as_bool() != Some(false) {
+            return Ok(Some(body));
+        }
+        let value: Uint8Array = Reflect::get(&chunk, &JsValue::from_str("value"))?.unchecked_into();
+        let start = body.len();
+        let end = start + value.length() as usize;
+        if end > BODY_CAP {
+            // Ignored: the request is refused either way.
+            let _ = reader.cancel();
+            return Ok(None);
+        }
+        body.resize(end, 0);
+        value.copy_to(&mut body[start..end]);
     }
-    Ok(Zeroizing::new(bytes.to_vec()))
 }
 
 /// The POST parameters of a Twilio webhook, borrowed from the body where no decoding was
