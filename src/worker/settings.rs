@@ -15,6 +15,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use subtle::ConstantTimeEq;
 use worker::js_sys::{self, Object, Reflect};
 use worker::wasm_bindgen::JsValue;
 use worker::Env;
@@ -73,13 +74,47 @@ pub fn signing(env: &Env) -> Result<(Zeroizing<String>, Option<String>), Setting
     Ok((token, Some(url.to_owned())))
 }
 
-/// The key ring: `AES_SECRET` and the optional comma-separated `AES_SECRET_PREVIOUS`, each
-/// key's schedule computed once.
-pub fn key_ring(env: &Env) -> Result<KeyRing, SettingError> {
+/// A key ring prepared from these secret texts, kept for the isolate's next requests.
+struct PreparedRing {
+    current: Zeroizing<String>,
+    previous: Zeroizing<String>,
+    ring: Rc<KeyRing>,
+}
+
+thread_local! {
+    /// The key ring of the last `AES_SECRET`/`AES_SECRET_PREVIOUS` seen, so that the AES key
+    /// schedules are computed once per isolate rather than once per request. It is reused only
+    /// when both texts are the same (compared in constant time), and replaced (the old texts
+    /// and keys wiped on drop) when they change. Nothing here outlives the isolate or is
+    /// reachable from another one.
+    static RING: RefCell<Option<PreparedRing>> = const { RefCell::new(None) };
+}
+
+/// The key ring: `AES_SECRET` and the optional comma-separated `AES_SECRET_PREVIOUS`.
+pub fn key_ring(env: &Env) -> Result<Rc<KeyRing>, SettingError> {
     let current = required(env, "AES_SECRET")?;
-    let current = Key::from_hex(&current)
-        .map_err(|_| SettingError::new("AES_SECRET", "must be 64 hex characters"))?;
     let previous = Zeroizing::new(text(env, "AES_SECRET_PREVIOUS").unwrap_or_default());
+    RING.with(|cache| {
+        if let Some(prepared) = cache.borrow().as_ref() {
+            let same = prepared.current.as_bytes().ct_eq(current.as_bytes())
+                & prepared.previous.as_bytes().ct_eq(previous.as_bytes());
+            if bool::from(same) {
+                return Ok(Rc::clone(&prepared.ring));
+            }
+        }
+        let ring = Rc::new(prepare_ring(&current, &previous)?);
+        *cache.borrow_mut() = Some(PreparedRing {
+            current,
+            previous,
+            ring: Rc::clone(&ring),
+        });
+        Ok(ring)
+    })
+}
+
+fn prepare_ring(current: &str, previous: &str) -> Result<KeyRing, SettingError> {
+    let current = Key::from_hex(current)
+        .map_err(|_| SettingError::new("AES_SECRET", "must be 64 hex characters"))?;
     let mut ring = KeyRing::new(current);
     for older in previous.split(',').filter(|k| !k.trim().is_empty()) {
         let older = Key::from_hex(older).map_err(|_| {
