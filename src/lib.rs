@@ -68,6 +68,7 @@ pub mod demo;
 pub mod flow;
 pub mod handoff;
 pub mod kinds;
+pub mod lockout;
 pub mod twilio;
 
 #[cfg(feature = "node")]
