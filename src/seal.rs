@@ -110,8 +110,11 @@ pub fn open_bytes(sealed: &str, ring: &KeyRing, context: &[u8]) -> Result<Vec<u8
 ///
 /// On wasm every CSPRNG call crosses into JavaScript, which costs more than the whole AES work
 /// for a short secret, so nonces are drawn from a small pool filled 256 at a time. Each pool slot
-/// is handed out once and wiped; a wasm instance cannot be forked, so no copy of the pool can
-/// hand the same slot out again. Native builds, which can fork, ask the OS every time.
+/// is handed out once and wiped. A wasm instance cannot fork, but its memory can be copied: a
+/// snapshot taken after the first seal (a VM or process checkpoint, a V8 startup snapshot) and
+/// restored twice would hand the remaining slots out twice, so nothing may seal before such a
+/// snapshot. Workers and ordinary Node processes take none. Native builds, which can fork, ask
+/// the OS every time.
 mod nonces {
     use super::NONCE_LEN;
     use crate::Error;
