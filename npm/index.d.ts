@@ -105,3 +105,43 @@ export function openSubmission(
   keys: Keys,
   options?: OpenSubmissionOptions,
 ): Record<string, string>;
+
+/**
+ * The POST parameters of a form-encoded webhook as parsed (Express's `req.body`, a Twilio
+ * Function's `event`, `Object.fromEntries(await request.formData())`): a name's repeated values
+ * as an array. Values are read as text the way the `twilio` package reads them.
+ */
+export type TwilioParams = Readonly<Record<string, unknown>>;
+
+/**
+ * Checks Twilio's `X-Twilio-Signature` of a form-encoded webhook: the same verdict as the
+ * `twilio` package's `validateRequest` with the same arguments, in constant time.
+ * @param authToken The account's auth token (a non-empty string).
+ * @param signature The `X-Twilio-Signature` header; a missing header is `false`.
+ * @param url The full URL Twilio requested, query string included.
+ * @param params The POST parameters; `{}` (or omitted) for none.
+ * @returns Whether Twilio signed this request.
+ * @throws Error("gather-seal: …") for an empty token or wrong argument types, never for a bad
+ * signature.
+ */
+export function validateRequest(
+  authToken: string,
+  signature: string | null | undefined,
+  url: string,
+  params?: TwilioParams | null,
+): boolean;
+
+/**
+ * Checks a webhook with a JSON body: Twilio's signature of `url` (with no parameters) and the
+ * body's SHA-256 against the URL's `bodySHA256`, as the `twilio` package's
+ * `validateRequestWithBody` does.
+ * @param body The raw body as received (a string, or its bytes), before any JSON parsing.
+ * @returns Whether Twilio signed this request and the body is the one it signed.
+ * @throws Error("gather-seal: …") for an empty token or wrong argument types.
+ */
+export function validateRequestWithBody(
+  authToken: string,
+  signature: string | null | undefined,
+  url: string,
+  body: string | Uint8Array,
+): boolean;

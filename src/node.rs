@@ -1,5 +1,5 @@
-//! The npm package's exports (feature `node`), called by `npm/index.js`, which checks argument
-//! types first so that only strings and plain objects reach here.
+//! The npm package's exports (feature `node`), called by the wrapper in `npm/`, which checks
+//! argument types first so that only strings, byte arrays and numbers reach here.
 //!
 //! Each export converts its inputs, calls the core, and converts back; errors become JavaScript
 //! `Error`s whose message is `gather-seal: ` and the core error's fixed text.
@@ -7,14 +7,15 @@
 use std::cell::RefCell;
 use std::fmt;
 
-use js_sys::{Array, Object, Reflect};
+use hmac::{Hmac, Mac};
+use sha1::Sha1;
 use subtle::ConstantTimeEq;
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
 use crate::handoff;
 use crate::seal::seal_raw;
-use crate::{generate_key_hex, open, seal, Error, KeyRing};
+use crate::{generate_key_hex, open, Error, KeyRing};
 
 fn js_error(e: impl fmt::Display) -> JsError {
     JsError::new(&format!("gather-seal: {e}"))
@@ -61,6 +62,13 @@ pub fn decrypt_to_buffer(
     })
 }
 
+/// Parses `keys_hex` (comma-separated, current first) into the prepared-key cache, so that a
+/// bad key is reported even when there is nothing to seal or open.
+#[wasm_bindgen(js_name = prepareKeys)]
+pub fn prepare_keys(keys_hex: &str) -> Result<(), JsError> {
+    with_ring(keys_hex, |_| Ok(())).map_err(js_error)
+}
+
 /// Where the output buffer starts in wasm memory (it moves only when it grows).
 #[wasm_bindgen(js_name = outputPointer)]
 pub fn output_pointer() -> usize {
@@ -84,53 +92,6 @@ pub fn wasm_memory() -> JsValue {
 pub fn generate_key() -> Result<String, JsError> {
     let key = generate_key_hex().map_err(js_error)?;
     Ok(key.as_str().to_owned())
-}
-
-/// A copy of `object` with every string value sealed; other values are copied as they are.
-#[wasm_bindgen(js_name = sealFields)]
-pub fn seal_fields(object: &Object, key_hex: &str, context: &str) -> Result<Object, JsError> {
-    with_ring(key_hex, |ring| {
-        map_strings(object, |text| {
-            seal(text.as_bytes(), ring.current(), context.as_bytes())
-        })
-    })
-    .map_err(js_error)
-}
-
-/// A copy of `object` with every string value opened; other values are copied as they are.
-#[wasm_bindgen(js_name = openFields)]
-pub fn open_fields(object: &Object, keys_hex: &str, context: &str) -> Result<Object, JsError> {
-    with_ring(keys_hex, |ring| {
-        map_strings(object, |text| open(text, ring, context.as_bytes()))
-    })
-    .map_err(js_error)
-}
-
-/// A new plain object with `object`'s own enumerable entries in their order, string values
-/// passed through `change`. (Walking the object through js-sys rather than serde keeps float
-/// formatting and a serde data model out of the package: 18 KB of gzip in the .wasm.)
-fn map_strings(
-    object: &Object,
-    mut change: impl FnMut(&str) -> Result<String, Error>,
-) -> Result<Object, Error> {
-    let copy = Object::new();
-    for entry in Object::entries(object).iter() {
-        let entry = Array::from(&entry);
-        let (name, value) = (entry.get(0), entry.get(1));
-        let value = match value.as_string() {
-            Some(text) => JsValue::from_str(&change(&Zeroizing::new(text))?),
-            None => value,
-        };
-        // Defined, not assigned: an own "__proto__" entry (JSON.parse makes them) must stay a
-        // field, not become the copy's prototype. Defining on a fresh object cannot fail.
-        let field = Object::new();
-        let _ = Reflect::set(&field, &JsValue::from_str("value"), &value);
-        for flag in ["writable", "enumerable", "configurable"] {
-            let _ = Reflect::set(&field, &JsValue::from_str(flag), &JsValue::TRUE);
-        }
-        let _ = Reflect::define_property(&copy, &name, &field);
-    }
-    Ok(copy)
 }
 
 /// Checks a submission's `X-Gather-Seal-Signature` header against the raw body with any of
@@ -166,6 +127,36 @@ pub fn is_field_name(name: &str) -> bool {
     crate::config::is_field_name(name)
 }
 
+/// Whether `signature` (an `X-Twilio-Signature`, base64-decoded by the wrapper) is Twilio's
+/// HMAC-SHA1 under `auth_token` of `signed` (a candidate URL followed by the parameters),
+/// compared in constant time.
+///
+/// The wrapper calls this for every candidate URL (port variants, normalised forms), with the
+/// text built exactly as the `twilio` package builds it, and only then looks at the verdicts.
+/// (Not [`crate::verify_twilio_signature`]: its port variants are for the http(s) URLs the
+/// worker sees and its parameters are sorted in Rust, where the package must match the twilio
+/// package's JavaScript for any input; and its base64 would cost gzip the package cannot spare.)
+/// The token's copy in wasm memory is wiped.
+#[wasm_bindgen(js_name = twilioSignatureMatches)]
+pub fn twilio_signature_matches(auth_token: String, signature: &[u8], signed: &str) -> bool {
+    let auth_token = Zeroizing::new(auth_token);
+    // HMAC takes keys of any length, so this never fails.
+    let Ok(mut mac) = Hmac::<Sha1>::new_from_slice(auth_token.as_bytes()) else {
+        return false;
+    };
+    mac.update(signed.as_bytes());
+    mac.verify_slice(signature).is_ok()
+}
+
+/// Whether `hash` is the lowercase hex SHA-256 of `body` (the `bodySHA256` of a JSON webhook's
+/// URL), compared in constant time.
+#[wasm_bindgen(js_name = bodyHashMatches)]
+pub fn body_hash_matches(body: &[u8], hash: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let expected = hex::encode(Sha256::digest(body));
+    expected.as_bytes().ct_eq(hash.as_bytes()).into()
+}
+
 /// Prepared key rings, so that a Function calling `encrypt(x, process.env.AES_SECRET)` does not
 /// pay for parsing the key and the AES key schedule on every call.
 ///
@@ -189,29 +180,32 @@ thread_local! {
 }
 
 fn with_ring<T>(keys_hex: &str, f: impl FnOnce(&KeyRing) -> Result<T, Error>) -> Result<T, Error> {
-    PREPARED.with(|cell| {
-        let mut prepared = cell.borrow_mut();
-        let hit = prepared
-            .iter()
-            .position(|p| same_text(&p.text, keys_hex.as_bytes()));
-        let entry = match hit {
-            Some(i) => prepared.remove(i),
-            None => {
-                let ring = KeyRing::from_hex(keys_hex.split(','))?;
-                if prepared.len() == RINGS {
-                    prepared.remove(0);
-                }
-                Prepared {
-                    text: Zeroizing::new(keys_hex.as_bytes().to_vec()),
-                    ring,
-                }
+    PREPARED.with(|cell| f(prepare(&mut cell.borrow_mut(), keys_hex)?))
+}
+
+/// The prepared ring for `keys_hex`, found or parsed, moved to the end of `prepared` (most
+/// recently used last). Not inlined: one copy serves every export (size).
+#[inline(never)]
+fn prepare<'a>(prepared: &'a mut Vec<Prepared>, keys_hex: &str) -> Result<&'a KeyRing, Error> {
+    let hit = prepared
+        .iter()
+        .position(|p| same_text(&p.text, keys_hex.as_bytes()));
+    let entry = match hit {
+        Some(i) => prepared.remove(i),
+        None => {
+            let ring = KeyRing::from_hex(keys_hex.split(','))?;
+            if prepared.len() == RINGS {
+                prepared.remove(0);
             }
-        };
-        let result = f(&entry.ring);
-        // Most recently used last.
-        prepared.push(entry);
-        result
-    })
+            Prepared {
+                text: Zeroizing::new(keys_hex.as_bytes().to_vec()),
+                ring,
+            }
+        }
+    };
+    prepared.push(entry);
+    let last = prepared.len() - 1;
+    Ok(&prepared[last].ring)
 }
 
 /// Equality of two key texts in time that depends only on their lengths (which are public:

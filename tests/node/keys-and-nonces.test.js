@@ -60,7 +60,7 @@ test('a second copy of the package (another wasm instance) does not repeat the f
   // one app would; each must draw its own nonces.
   const first = gs;
   const cached = Object.keys(require.cache).filter((p) => p.startsWith(PKG_DIR + path.sep));
-  assert.ok(cached.length >= 2, 'the wrapper and the wasm glue were loaded from pkg/');
+  assert.ok(cached.length >= 1, 'the package was loaded from pkg/');
   for (const p of cached) delete require.cache[p];
   const second = require(PKG_DIR);
   assert.notEqual(second, first);

@@ -16,9 +16,18 @@ const { PKG_DIR, gs, reference, referenceKey } = require('./support');
 const manifest = JSON.parse(fs.readFileSync(path.join(PKG_DIR, 'package.json'), 'utf8'));
 const RUNTIME_EXPORTS = [
   'encrypt', 'decrypt', 'generateKey', 'sealFields', 'openFields', 'verifySubmission', 'openSubmission',
+  'validateRequest', 'validateRequestWithBody',
 ];
+// Everything a user's install holds; nothing else is shipped.
+const SHIPPED = [
+  'package.json', 'README.md', 'LICENSE', 'index.d.ts', 'index.d.cts',
+  'index.js', 'index.cjs', 'deno.js', 'workerd.js', 'core.js', 'seal.js', 'twilio.js',
+  'gather_seal_wasm_bg.js', 'gather_seal_wasm_bg.wasm',
+];
+// Reachable only through the exports map's "." (and ./package.json).
 const INTERNAL = [
-  'gather_seal_wasm.js', 'gather_seal_wasm', 'gather_seal_wasm_bg.wasm', 'gather_seal_wasm_bg.js',
+  'gather_seal_wasm_bg.wasm', 'gather_seal_wasm_bg.js', 'gather_seal_wasm_bg', 'core.js', 'seal.js',
+  'twilio.js', 'index.js', 'index.cjs', 'workerd.js', 'deno.js', 'gather_seal_wasm.js',
 ];
 
 let tmp; // a project with node_modules/gather-seal → pkg/
@@ -60,16 +69,27 @@ test('package.json is complete', () => {
     'the package needs nothing at run time');
 });
 
-test('main and types exist, and "exports" points at the same files', () => {
-  assert.ok(fs.statSync(path.join(PKG_DIR, manifest.main)).isFile(), manifest.main);
-  assert.ok(fs.statSync(path.join(PKG_DIR, manifest.types)).isFile(), manifest.types);
+test('the exports map: types first, Workers and Deno by condition, require and import for the rest', () => {
   const dot = manifest.exports?.['.'];
-  assert.ok(dot, 'exports has "."');
-  const target = typeof dot === 'string' ? dot : (dot.require ?? dot.node ?? dot.default);
-  assert.equal(path.resolve(PKG_DIR, target), path.resolve(PKG_DIR, manifest.main));
-  if (typeof dot === 'object' && dot.types) {
-    assert.equal(path.resolve(PKG_DIR, dot.types), path.resolve(PKG_DIR, manifest.types));
+  assert.deepEqual(Object.keys(dot), ['types', 'workerd', 'worker', 'deno', 'require', 'default'],
+    'conditions in the order they must be matched');
+  assert.deepEqual(dot.types, { require: './index.d.cts', default: './index.d.ts' });
+  assert.equal(dot.workerd, './workerd.js');
+  assert.equal(dot.worker, './workerd.js');
+  assert.equal(dot.deno, './deno.js');
+  assert.equal(manifest.type, 'module', '.js files are ES modules, index.cjs is CommonJS');
+  // main/types serve tools that do not read "exports": the CommonJS build and its types.
+  assert.equal(path.resolve(PKG_DIR, dot.require), path.resolve(PKG_DIR, manifest.main));
+  assert.equal(path.resolve(PKG_DIR, dot.types.require), path.resolve(PKG_DIR, manifest.types));
+  for (const target of [dot.types.require, dot.types.default, dot.workerd, dot.deno, dot.require, dot.default]) {
+    assert.ok(fs.statSync(path.join(PKG_DIR, target)).isFile(), target);
   }
+  assert.deepEqual(Object.keys(manifest.exports), ['.', './package.json']);
+});
+
+test('the two declaration files are the same text (one API for require and import)', () => {
+  assert.equal(fs.readFileSync(path.join(PKG_DIR, 'index.d.cts'), 'utf8'),
+    fs.readFileSync(path.join(PKG_DIR, 'index.d.ts'), 'utf8'));
 });
 
 // Regression (fixed): package.json listed "LICENSE" in "files" while the repository had none
@@ -82,28 +102,18 @@ test('every file listed in "files" exists in pkg/', () => {
 });
 
 test('"files" ships every file of pkg/, including the wasm the code loads', () => {
-  const listed = new Set(manifest.files);
-  for (const file of fs.readdirSync(PKG_DIR)) {
-    if (file === 'package.json') continue; // npm always ships it
-    assert.ok(listed.has(file), `${file} is in pkg/ but not in "files"`);
-  }
-  for (const needed of [manifest.main, manifest.types, 'gather_seal_wasm.js', 'gather_seal_wasm_bg.wasm']) {
-    assert.ok(listed.has(needed.replace(/^\.\//, '')), `${needed} is shipped`);
-  }
+  assert.deepEqual([...manifest.files, 'package.json'].sort(), [...SHIPPED].sort());
+  assert.deepEqual(fs.readdirSync(PKG_DIR).sort(), [...SHIPPED].sort(), 'pkg/ holds exactly what ships');
 });
 
-test('npm pack ships the code, the wasm and the types; installed from the tarball it works', () => {
+test('npm pack ships exactly what a user needs; installed from the tarball it works both ways', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gather-seal-pack-'));
   try {
     const out = execFileSync('npm', ['pack', '--json', '--pack-destination', dir], {
       cwd: PKG_DIR, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
     });
     const [{ filename, files }] = JSON.parse(out);
-    const shipped = files.map((f) => f.path);
-    for (const needed of ['package.json', 'index.js', 'index.d.ts', 'gather_seal_wasm.js',
-      'gather_seal_wasm_bg.wasm', 'README.md']) {
-      assert.ok(shipped.includes(needed), `${needed} is in the tarball`);
-    }
+    assert.deepEqual(files.map((f) => f.path).sort(), [...SHIPPED].sort());
     const installed = path.join(dir, 'node_modules', 'gather-seal');
     fs.mkdirSync(installed, { recursive: true });
     execFileSync('tar', ['-xzf', path.join(dir, path.basename(filename)), '-C', installed,
@@ -113,6 +123,11 @@ test('npm pack ships the code, the wasm and the types; installed from the tarbal
     const key = referenceKey();
     assert.equal(reference.open(packed.encrypt('4821', key), key), '4821');
     assert.equal(packed.decrypt(gs.encrypt('4821', key), key), '4821');
+    const imported = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', `
+      import { encrypt, decrypt } from 'gather-seal';
+      process.stdout.write(JSON.stringify(decrypt(encrypt('4821', '${key}'), '${key}')));
+    `], { cwd: dir, encoding: 'utf8' }));
+    assert.equal(imported, '4821');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -127,7 +142,7 @@ test('require("gather-seal") from a project resolves through package.json to the
   assert.equal(reference.open(fromProject.encrypt('4821', key, { context: 'CA1' }), key, 'CA1'), '4821');
 });
 
-test('the internal wasm module cannot be required by a deep path', () => {
+test('the package\'s own modules and its wasm cannot be required by a deep path', () => {
   for (const internal of INTERNAL) {
     assert.throws(() => requireFromProject(`gather-seal/${internal}`),
       (e) => e.code === 'ERR_PACKAGE_PATH_NOT_EXPORTED', internal);
@@ -136,30 +151,35 @@ test('the internal wasm module cannot be required by a deep path', () => {
   }
 });
 
-test('from an ES module: named imports work and the wasm module cannot be imported', () => {
+test('from an ES module: the ES build (not the CommonJS one), named imports, no deep imports', () => {
   const script = `
-    import { encrypt, decrypt, generateKey, sealFields, openFields, verifySubmission, openSubmission }
-      from 'gather-seal';
+    import { encrypt, decrypt, generateKey, sealFields, openFields, verifySubmission, openSubmission,
+      validateRequest, validateRequestWithBody } from 'gather-seal';
     import * as all from 'gather-seal';
     const key = generateKey();
     const out = {
+      resolved: import.meta.resolve('gather-seal'),
       roundTrip: decrypt(encrypt('4821', key, { context: 'c' }), [key], { context: 'c' }),
       fields: openFields(sealFields({ pin: '4821' }, key), key),
-      submission: [typeof verifySubmission, typeof openSubmission],
-      names: Object.keys(all).filter((n) => n !== 'default' && n !== 'module.exports').sort(),
+      others: [verifySubmission, openSubmission, validateRequest, validateRequestWithBody].map((f) => typeof f),
+      names: Object.keys(all).sort(),
+      deep: [],
     };
-    try { await import('gather-seal/gather_seal_wasm.js'); out.deep = 'imported'; }
-    catch (e) { out.deep = e.code; }
+    for (const internal of ${JSON.stringify(INTERNAL)}) {
+      try { await import('gather-seal/' + internal); out.deep.push(internal + ' imported'); }
+      catch (e) { out.deep.push(e.code); }
+    }
     process.stdout.write(JSON.stringify(out));
   `;
   const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], {
     cwd: tmp, encoding: 'utf8',
   }));
+  assert.equal(fs.realpathSync(new URL(out.resolved)), fs.realpathSync(path.join(PKG_DIR, 'index.js')));
   assert.equal(out.roundTrip, '4821');
   assert.deepEqual(out.fields, { pin: '4821' });
-  assert.deepEqual(out.submission, ['function', 'function']);
-  assert.deepEqual(out.names, [...RUNTIME_EXPORTS].sort());
-  assert.equal(out.deep, 'ERR_PACKAGE_PATH_NOT_EXPORTED');
+  assert.deepEqual(out.others, ['function', 'function', 'function', 'function']);
+  assert.deepEqual(out.names, [...RUNTIME_EXPORTS].sort(), 'no default export, nothing internal');
+  assert.deepEqual(out.deep, INTERNAL.map(() => 'ERR_PACKAGE_PATH_NOT_EXPORTED'));
 });
 
 test('index.d.ts declares every runtime export, and nothing that does not exist', () => {
@@ -182,6 +202,8 @@ test('index.d.ts signatures match the functions: parameters, optional options, r
       params: ['rawBody', 'signatureHeader', 'secrets', 'options?'], returns: 'Submission',
     },
     openSubmission: { params: ['submission', 'keys', 'options?'], returns: 'Record<string, string>' },
+    validateRequest: { params: ['authToken', 'signature', 'url', 'params?'], returns: 'boolean' },
+    validateRequestWithBody: { params: ['authToken', 'signature', 'url', 'body'], returns: 'boolean' },
   };
   for (const [name, want] of Object.entries(expected)) {
     const got = declared.get(name);

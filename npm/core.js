@@ -1,0 +1,76 @@
+// What every export shares: the WebAssembly instance, the way results leave its memory, and the
+// argument checks. Every error thrown by the package is an Error whose message starts with
+// "gather-seal:" and never contains a key, a token, a plaintext, a context or a ciphertext.
+//
+// Each entry point (index.js, index.cjs, deno.js, workerd.js) gets the compiled module the way
+// its runtime allows and calls start() once, before anything below runs.
+
+import * as glue from './gather_seal_wasm_bg.js';
+
+export { glue as wasm };
+
+let memory;
+let view; // the wasm memory as bytes; replaced when the memory grows (growing detaches it)
+let bufferFrom; // Node's Buffer.from where the entry passed it: its hex and UTF-8 are fastest
+
+/** Instantiates `module` (a WebAssembly.Module of gather_seal_wasm_bg.wasm). */
+export function start(module, Buffer) {
+  const instance = new WebAssembly.Instance(module, { './gather_seal_wasm_bg.js': glue });
+  glue.__wbg_set_wasm(instance.exports);
+  instance.exports.__wbindgen_start();
+  memory = glue.wasmMemory();
+  bufferFrom = Buffer && ((b) => Buffer.from(b));
+}
+
+function output() {
+  if (view?.buffer !== memory.buffer) view = bufferFrom ? bufferFrom(memory.buffer) : new Uint8Array(memory.buffer);
+  return glue.outputPointer();
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** The first `length` bytes of the wasm output buffer as lowercase hex. */
+export function sealedHex(length) {
+  const start = output();
+  if (bufferFrom) return view.toString('hex', start, start + length);
+  let hex = '';
+  for (let i = start; i < start + length; i++) hex += HEX[view[i]];
+  return hex;
+}
+
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
+
+/** The first `length` bytes of the wasm output buffer as UTF-8 text; the buffer is then wiped. */
+export function plainText(length) {
+  const start = output();
+  try {
+    return bufferFrom ? view.toString('utf8', start, start + length) : utf8.decode(view.subarray(start, start + length));
+  } finally {
+    glue.wipeOutput();
+  }
+}
+
+export function fail(what) {
+  throw new TypeError(`gather-seal: ${what}`);
+}
+
+export function text(value, name) {
+  if (typeof value !== 'string') fail(`${name} must be a string`);
+  return value;
+}
+
+// Ordinary objects only ({...}, JSON.parse, class instances, Object.create(null)): arrays,
+// Buffers, Maps, Dates and boxed strings would be read as something else or lose entries.
+export const toTag = Object.prototype.toString;
+export function isPlainObject(value) {
+  return value !== null && typeof value === 'object' && toTag.call(value) === '[object Object]';
+}
+
+const encoder = new TextEncoder();
+
+/** A body as received: a string (its UTF-8 bytes) or a Uint8Array (Buffers too). */
+export function bodyBytes(value, name) {
+  if (typeof value === 'string') return encoder.encode(value);
+  if (ArrayBuffer.isView(value) && toTag.call(value) === '[object Uint8Array]') return value;
+  return fail(`${name} must be the body as received: a string, a Buffer or a Uint8Array`);
+}

@@ -1,0 +1,202 @@
+// Sealing (encrypt, decrypt, sealFields, openFields, generateKey) and the worker's submissions
+// (verifySubmission, openSubmission): argument checks here, the work in WebAssembly.
+
+import { wasm, sealedHex, plainText, fail, text, isPlainObject, toTag, bodyBytes } from './core.js';
+
+function oneKey(value) {
+  if (typeof value !== 'string' || value.indexOf(',') !== -1) {
+    fail('keyHex must be one key: a string of 64 hex characters');
+  }
+  return value;
+}
+
+function keyRing(value) {
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value) && value.length > 0 &&
+      value.every((k) => typeof k === 'string' && k.indexOf(',') === -1)) {
+    return value.join(',');
+  }
+  return fail('keys must be a string of 64 hex characters or a non-empty array of them');
+}
+
+function contextOf(options) {
+  if (options === undefined || options === null) return '';
+  if (!isPlainObject(options)) fail('options must be an object such as { context: "..." }');
+  const { context } = options;
+  if (context === undefined || context === null) return '';
+  if (typeof context !== 'string') fail('options.context must be a string');
+  return context;
+}
+
+function plainObject(value, name) {
+  if (!isPlainObject(value)) fail(`${name} must be a plain object`);
+  return value;
+}
+
+/** Seals `plainText` under `keyHex`: hex(nonce 12 ‖ ciphertext ‖ tag 16). */
+export function encrypt(plainText, keyHex, options) {
+  return sealedHex(wasm.encryptToBuffer(text(plainText, 'plainText'), oneKey(keyHex), contextOf(options)));
+}
+
+/** Opens a sealed value with one key, or with an array of keys (current first, then older). */
+export function decrypt(cipherHex, keys, options) {
+  return plainText(wasm.decryptToBuffer(text(cipherHex, 'cipherHex'), keyRing(keys), contextOf(options)));
+}
+
+/** A new random key: 64 lowercase hex characters. */
+export function generateKey() {
+  return wasm.generateKey();
+}
+
+/** A new object with every string value of `object` sealed; other values are copied. */
+export function sealFields(object, keyHex, options) {
+  const fields = plainObject(object, 'object');
+  const key = oneKey(keyHex);
+  const context = contextOf(options);
+  wasm.prepareKeys(key); // a bad key fails even when there is nothing to seal
+  return mapStrings(fields, (value) => sealedHex(wasm.encryptToBuffer(value, key, context)));
+}
+
+/** The reverse of sealFields: every string value opened. */
+export function openFields(object, keys, options) {
+  const fields = plainObject(object, 'object');
+  const ring = keyRing(keys);
+  const context = contextOf(options);
+  wasm.prepareKeys(ring);
+  return mapStrings(fields, (value) => plainText(wasm.decryptToBuffer(value, ring, context)));
+}
+
+/** A new plain object with `object`'s own enumerable entries in order, strings through `change`. */
+function mapStrings(object, change) {
+  const copy = {};
+  for (const [name, value] of Object.entries(object)) {
+    // Defined, not assigned: an own "__proto__" entry (JSON.parse makes them) must stay a
+    // field, not become the copy's prototype.
+    Object.defineProperty(copy, name, {
+      value: typeof value === 'string' ? change(value) : value,
+      writable: true, enumerable: true, configurable: true,
+    });
+  }
+  return copy;
+}
+
+// ---- Submissions: what the worker hands an application (src/handoff.rs) ----
+
+const DEFAULT_TOLERANCE_SECONDS = 300;
+// The worker refuses a BACKEND_SIGNING_SECRET shorter than this; so does the receiving side, so
+// that an empty or placeholder secret (an unset variable read as '') cannot accept forgeries.
+const MIN_SECRET_CHARS = 32;
+// What the worker accepts as a CallSid (flow::is_call_sid).
+const CALL_SID = /^[A-Za-z0-9]{1,64}$/;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const own = (object, name) => Object.prototype.hasOwnProperty.call(object, name);
+
+function signingSecrets(value) {
+  const list = typeof value === 'string' ? [value] : Array.isArray(value) ? Array.from(value) : [];
+  if (list.length === 0 || !list.every((s) => typeof s === 'string' &&
+      [...s].length >= MIN_SECRET_CHARS && s.indexOf('\0') === -1)) {
+    fail(`secrets must be a signing secret of at least ${MIN_SECRET_CHARS} characters or a non-empty array of them`);
+  }
+  return list.join('\0'); // split again in wasm; a secret from the environment has no NUL
+}
+
+const isTime = (n) => typeof n === 'number' && Number.isFinite(n) && n >= 0;
+
+function verifyOptions(options) {
+  if (options === undefined || options === null) options = {};
+  if (!isPlainObject(options)) fail('options must be an object such as { toleranceSeconds: 300 }');
+  const toleranceSeconds = options.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS;
+  const now = options.now ?? Date.now();
+  if (!isTime(toleranceSeconds)) fail('options.toleranceSeconds must be a non-negative finite number');
+  const ms = toTag.call(now) === '[object Date]' ? now.getTime() : now;
+  if (!isTime(ms)) fail('options.now must be a Date or a non-negative number of milliseconds since the epoch');
+  // Whole seconds, as in the header; a fraction of the tolerance is dropped.
+  return { tolerance: Math.floor(toleranceSeconds), nowSeconds: Math.floor(ms / 1000) };
+}
+
+/**
+ * Checks the X-Gather-Seal-Signature header of a submission against its raw body, with any of
+ * `secrets` (the new and the old one during a rotation), and returns the parsed submission.
+ */
+export function verifySubmission(rawBody, signatureHeader, secrets, options) {
+  const body = bodyBytes(rawBody, 'rawBody');
+  if (signatureHeader !== undefined && signatureHeader !== null) {
+    text(signatureHeader, 'signatureHeader');
+  }
+  const joined = signingSecrets(secrets);
+  const { tolerance, nowSeconds } = verifyOptions(options);
+  wasm.verifySubmission(body, signatureHeader ?? undefined, joined, tolerance, nowSeconds);
+  let submission;
+  try {
+    submission = JSON.parse(utf8.decode(body));
+  } catch {
+    // JSON.parse's own message quotes the body.
+  }
+  if (!isPlainObject(submission)) throw new Error('gather-seal: submission body is not a JSON object');
+  return submission;
+}
+
+// A field's sealed value travels under `encrypted<Name>Digits` (handoff::json_key):
+// `last_four` ↔ `encryptedLastFourDigits`. Which names are valid is the core's rule.
+const SUBMISSION_KEY = /^encrypted((?:[A-Z][a-z0-9]*)+)Digits$/;
+
+function jsonKey(name) {
+  return `encrypted${name.split('_').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('')}Digits`;
+}
+
+/** The field whose key `key` is, or undefined for any other key. */
+function fieldName(key) {
+  const middle = SUBMISSION_KEY.exec(key)?.[1];
+  const name = middle?.match(/[A-Z][a-z0-9]*/g).map((w) => w.toLowerCase()).join('_');
+  return name !== undefined && wasm.isFieldName(name) ? name : undefined;
+}
+
+function requiredFields(options) {
+  if (options === undefined || options === null) return [];
+  if (!isPlainObject(options)) fail('options must be an object such as { fields: [...] }');
+  const { fields } = options;
+  if (fields === undefined || fields === null) return [];
+  const list = Array.isArray(fields) ? Array.from(fields) : null;
+  if (!list || !list.every((f) => typeof f === 'string' && wasm.isFieldName(f))) {
+    fail('options.fields must be an array of field names (a-z and 0-9 words joined by _)');
+  }
+  return list;
+}
+
+/**
+ * Opens every `encrypted<Name>Digits` value of a submission (or of a Twilio Function's `event`
+ * in redirect mode) with the context `<callSid>:<name>`: `{ card: '1234', pin: '4321' }`.
+ */
+export function openSubmission(submission, keys, options) {
+  plainObject(submission, 'submission');
+  const ring = keyRing(keys);
+  const required = requiredFields(options);
+  // The worker's submissions say callSid; Twilio's requests (a redirect) say CallSid.
+  const sid = own(submission, 'callSid') ? submission.callSid
+    : own(submission, 'CallSid') ? submission.CallSid : undefined;
+  if (typeof sid !== 'string' || !CALL_SID.test(sid)) {
+    throw new Error('gather-seal: submission has no valid callSid (or CallSid)');
+  }
+  for (const name of required) {
+    if (!own(submission, jsonKey(name))) {
+      throw new Error(`gather-seal: submission has no ${jsonKey(name)}, which options.fields requires`);
+    }
+  }
+  const opened = {};
+  for (const key of Object.keys(submission)) {
+    const name = fieldName(key);
+    if (name === undefined) continue;
+    const sealed = submission[key];
+    if (typeof sealed !== 'string') fail(`${key} must be a string`);
+    let plain;
+    try {
+      plain = plainText(wasm.decryptToBuffer(sealed, ring, `${sid}:${name}`));
+    } catch (error) {
+      // Which value failed, never what it held: the key is a field's public name.
+      throw new Error(`gather-seal: ${key}: ${String(error.message).replace(/^gather-seal: /, '')}`);
+    }
+    // Defined, not assigned, like openFields: no name can reach a prototype.
+    Object.defineProperty(opened, name, { value: plain, writable: true, enumerable: true, configurable: true });
+  }
+  return opened;
+}

@@ -1,0 +1,171 @@
+// Twilio's request check with the `twilio` package's names, argument order and verdicts, for the
+// runtimes that package does not run on (Cloudflare Workers, Deno, Bun) and for Node alike.
+//
+// The `twilio` package (lib/webhooks/webhooks.js) accepts a signature when it is the HMAC-SHA1
+// of any of these URLs followed by the parameters: the URL as given and with its port added or
+// removed; then, if that fails, the URL as `new URL()` normalises it, and that form with its
+// query re-encoded by Node's legacy `querystring`, each with and without the port. The URLs and
+// the parameter text are built here exactly as it builds them; the HMACs and their
+// constant-time comparison happen in WebAssembly, for every candidate, before the verdict.
+
+import { wasm, fail, text, isPlainObject, bodyBytes } from './core.js';
+
+/**
+ * Whether `signature` (the X-Twilio-Signature header) is Twilio's signature of a request to
+ * `url` with these POST parameters, under `authToken`.
+ */
+export function validateRequest(authToken, signature, url, params) {
+  const token = authTokenOf(authToken);
+  const digest = signatureDigest(signature);
+  text(url, 'url');
+  const data = paramsText(params ?? {});
+  return digest !== undefined && signedBy(token, digest, candidateUrls(url, parsedUrl(url)), data);
+}
+
+/**
+ * Whether `signature` is Twilio's signature of a request to `url` (no parameters: a JSON body),
+ * and `body` is the body whose SHA-256 the URL's `bodySHA256` names.
+ */
+export function validateRequestWithBody(authToken, signature, url, body) {
+  const token = authTokenOf(authToken);
+  const digest = signatureDigest(signature);
+  text(url, 'url');
+  const bytes = bodyBytes(body, 'body');
+  const parsed = parsedUrl(url);
+  // The twilio package throws on a URL that `new URL()` refuses; no request is valid there.
+  if (digest === undefined || parsed === undefined) return false;
+  const signed = signedBy(token, digest, candidateUrls(url, parsed), '');
+  const hashed = wasm.bodyHashMatches(bytes, parsed.searchParams.get('bodySHA256') || '');
+  return signed && hashed;
+}
+
+function authTokenOf(value) {
+  // An empty token (an unset variable) would let anyone sign: refused, not checked against.
+  if (typeof value !== 'string' || value.length === 0) fail('authToken must be a non-empty string');
+  return value;
+}
+
+// What Twilio sends: the base64 of a 20-byte digest, 28 characters in the canonical encoding
+// (the last data character carries 2 zero bits). The twilio package compares the text, so any
+// other spelling of the same bytes is refused here before it is decoded.
+const SIGNATURE = /^[A-Za-z0-9+/]{26}[AEIMQUYcgkosw048]=$/;
+
+/** The 20 bytes `signature` stands for, or undefined when it cannot be a valid signature. */
+function signatureDigest(value) {
+  if (value === undefined || value === null) return undefined;
+  text(value, 'signature');
+  if (!SIGNATURE.test(value)) return undefined;
+  return Uint8Array.from(atob(value), (c) => c.charCodeAt(0));
+}
+
+/** The parameters as the twilio package appends them: names sorted, each name + value. */
+function paramsText(params) {
+  if (!isPlainObject(params)) fail('params must be a plain object of the POST parameters');
+  try {
+    return Object.keys(params).sort().map((name) => paramText(name, params[name])).join('');
+  } catch {
+    // A value that has no string form (a Symbol); no parsed request body holds one.
+    return fail('params must map names to strings or arrays of strings');
+  }
+}
+
+/** A repeated name contributes each distinct value once, sorted. */
+function paramText(name, value) {
+  if (value instanceof Array) {
+    return Array.from(new Set(value)).sort().map((v) => paramText(name, v)).join('');
+  }
+  return name + value;
+}
+
+/** Whether the digest signs any of `urls` + `data`; every candidate is checked first. */
+function signedBy(token, digest, urls, data) {
+  const verdicts = urls.map((url) => wasm.twilioSignatureMatches(token, digest, url + data));
+  return verdicts.includes(true);
+}
+
+function parsedUrl(url) {
+  try {
+    return new URL(url);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every URL the twilio package may accept a signature of, for a request to `url`. */
+function candidateUrls(url, parsed) {
+  const forms = [url];
+  if (parsed !== undefined) forms.push(parsed.href, legacyQuery(parsed.href));
+  return [...new Set(forms.flatMap(withAndWithoutPort))];
+}
+
+// A scheme, "://" and the authority, as the twilio package splits a URL (without normalising it).
+const AUTHORITY = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)/i;
+
+/** `url`, and `url` with its port removed, or with the scheme's port added when it has none. */
+function withAndWithoutPort(url) {
+  const match = AUTHORITY.exec(url);
+  if (!match) return [url];
+  const [prefix, scheme, authority] = match;
+  const rest = url.slice(prefix.length);
+  const hostStart = authority.lastIndexOf('@') + 1;
+  const hostPort = authority.slice(hostStart);
+  // A colon starts the port only after an IPv6 literal's closing bracket.
+  const colon = hostPort.indexOf(':', hostPort.lastIndexOf(']') + 1);
+  if (colon !== -1) return [url, scheme + authority.slice(0, hostStart) + hostPort.slice(0, colon) + rest];
+  // Any scheme but https gets :80, as in the twilio package.
+  return [url, scheme + authority + (scheme.toLowerCase() === 'https://' ? ':443' : ':80') + rest];
+}
+
+/**
+ * `url` with everything after its first "?" parsed and re-encoded as Node's legacy
+ * `querystring.parse` and `querystring.stringify` do, for an ASCII URL (what `new URL()`
+ * serialises): pairs split on "&", at most 1000, empty ones skipped; "+" read as a space;
+ * repeated names grouped at the first one's place, integer-like names first (a JavaScript
+ * object's key order); each name and value encoded as `encodeURIComponent` does.
+ */
+function legacyQuery(url) {
+  const at = url.indexOf('?');
+  if (at === -1 || at === url.length - 1) return url;
+  const fields = Object.create(null);
+  for (const pair of url.slice(at + 1).split('&').slice(0, 1000)) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const name = legacyDecode(eq === -1 ? pair : pair.slice(0, eq));
+    const value = legacyDecode(eq === -1 ? '' : pair.slice(eq + 1));
+    fields[name] = fields[name] === undefined ? value : [].concat(fields[name], value);
+  }
+  const pairs = Object.keys(fields).flatMap((name) =>
+    [].concat(fields[name]).map((value) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`));
+  return url.slice(0, at + 1) + pairs.join('&');
+}
+
+const lenientUtf8 = new TextDecoder('utf-8', { ignoreBOM: true });
+
+/** `querystring.unescape` after "+" → " ": `decodeURIComponent`, or a byte-wise fallback. */
+function legacyDecode(part) {
+  const spaced = part.replaceAll('+', ' ');
+  try {
+    return decodeURIComponent(spaced);
+  } catch {
+    // Malformed escapes: each %XX of two hex digits becomes its byte, every other character
+    // stays as it is (its low byte: the input is ASCII), and the bytes are read as UTF-8.
+    const bytes = [];
+    for (let i = 0; i < spaced.length; i++) {
+      const high = hexValue(spaced.charCodeAt(i + 1));
+      const low = hexValue(spaced.charCodeAt(i + 2));
+      if (spaced.charCodeAt(i) === 37 && high >= 0 && low >= 0) {
+        bytes.push(high * 16 + low);
+        i += 2;
+      } else {
+        bytes.push(spaced.charCodeAt(i) & 0xff);
+      }
+    }
+    return lenientUtf8.decode(new Uint8Array(bytes));
+  }
+}
+
+function hexValue(code) {
+  if (code >= 48 && code <= 57) return code - 48; // 0-9
+  const lower = code | 0x20;
+  return lower >= 97 && lower <= 102 ? lower - 87 : -1; // a-f, A-F
+}

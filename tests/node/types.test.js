@@ -1,0 +1,96 @@
+'use strict';
+// The TypeScript declarations as TypeScript itself reads them (the compiler from the root's dev
+// dependencies): a CommonJS consumer (.cts, require condition → index.d.cts), an ES module
+// consumer (.mts, import → index.d.ts), and a Cloudflare Worker's setup (moduleResolution
+// "bundler" with the "workerd" condition). Each uses every export with the types a user would
+// and has lines that must not compile (@ts-expect-error), so that declarations too loose fail
+// as surely as declarations too strict.
+
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
+const { PKG_DIR } = require('./support');
+
+const TSC = path.join(__dirname, '../../node_modules/typescript/bin/tsc');
+
+// Every export, used as documented; the comment lines below each are misuses.
+const USES = `
+const key: string = generateKey();
+const sealed: string = encrypt('4821', key, { context: 'CA1:pin' });
+const opened: string = decrypt(sealed, [key, key], { context: 'CA1:pin' });
+const fields: { pin: string; n: number } = sealFields({ pin: '4821', n: 1 }, key);
+const back: { pin: string; n: number } = openFields(fields, key);
+const submission = verifySubmission('{}', undefined, ['x'.repeat(32)], { now: new Date(), toleranceSeconds: 60 });
+const callSid: string = submission.callSid;
+const values: Record<string, string> = openSubmission(submission, key, { fields: ['pin'] });
+const valid: boolean = validateRequest('token', 'sig', 'https://example.com/voice', { Digits: '1234', Multi: ['a', 'b'] });
+const noParams: boolean = validateRequest('token', null, 'https://example.com/voice');
+const withBody: boolean = validateRequestWithBody('token', undefined, 'https://example.com/?bodySHA256=00', new Uint8Array(2));
+const withText: boolean = validateRequestWithBody('token', 'sig', 'https://example.com/?bodySHA256=00', '{}');
+// @ts-expect-error a key is text, not bytes
+encrypt('4821', new Uint8Array(32));
+// @ts-expect-error encrypt seals with one key, not a ring
+encrypt('4821', [key]);
+// @ts-expect-error the context is a string
+decrypt(sealed, key, { context: 1 });
+// @ts-expect-error validateRequest answers a boolean, not a string
+const notText: string = validateRequest('token', 'sig', 'https://example.com/', {});
+// @ts-expect-error the auth token is a string
+validateRequest(undefined, 'sig', 'https://example.com/', {});
+// @ts-expect-error the body is the raw text or bytes, not parsed JSON
+validateRequestWithBody('token', 'sig', 'https://example.com/', { a: 1 });
+// @ts-expect-error the URL is required
+validateRequestWithBody('token', 'sig');
+export const used = [opened, back, callSid, values, valid, noParams, withBody, withText, notText];
+`;
+
+const NAMES = 'encrypt, decrypt, generateKey, sealFields, openFields, verifySubmission, openSubmission, ' +
+  'validateRequest, validateRequestWithBody';
+
+let project;
+
+before(() => {
+  project = fs.mkdtempSync(path.join(os.tmpdir(), 'gather-seal-types-'));
+  fs.mkdirSync(path.join(project, 'node_modules'));
+  fs.symlinkSync(PKG_DIR, path.join(project, 'node_modules', 'gather-seal'), 'dir');
+  fs.writeFileSync(path.join(project, 'package.json'), '{ "name": "typed-user", "private": true }\n');
+  fs.writeFileSync(path.join(project, 'consumer.cts'), `import { ${NAMES} } from 'gather-seal';\n${USES}`);
+  fs.writeFileSync(path.join(project, 'consumer.mts'), `import { ${NAMES} } from 'gather-seal';\n${USES}`);
+  fs.writeFileSync(path.join(project, 'worker.ts'), `import { ${NAMES} } from 'gather-seal';\n${USES}`);
+});
+
+after(() => {
+  if (project) fs.rmSync(project, { recursive: true, force: true });
+});
+
+/** Runs tsc in the project; returns the files it read (--explainFiles), or fails with its errors. */
+function tsc(args) {
+  try {
+    return execFileSync(process.execPath, [TSC, '--noEmit', '--strict', '--explainFiles', ...args], {
+      cwd: project, encoding: 'utf8',
+    });
+  } catch (error) {
+    assert.fail(`tsc ${args.join(' ')} failed:\n${error.stdout}${error.stderr}`);
+  }
+}
+
+/** The declaration file of gather-seal that tsc read for an import. */
+function declarationsRead(explained) {
+  return [...explained.matchAll(/packageId 'gather-seal\/(index\.d\.c?ts)@/g)].map((m) => m[1]);
+}
+
+test('Node16 resolution: require gets index.d.cts, import gets index.d.ts, and both type-check', () => {
+  const cjs = tsc(['--module', 'node16', '--moduleResolution', 'node16', 'consumer.cts']);
+  assert.deepEqual([...new Set(declarationsRead(cjs))], ['index.d.cts']);
+  const esm = tsc(['--module', 'node16', '--moduleResolution', 'node16', 'consumer.mts']);
+  assert.deepEqual([...new Set(declarationsRead(esm))], ['index.d.ts']);
+});
+
+test('a Cloudflare Worker (bundler resolution, workerd condition) gets the same declarations', () => {
+  const worker = tsc(['--module', 'esnext', '--moduleResolution', 'bundler', '--customConditions', 'workerd',
+    '--target', 'es2022', '--lib', 'es2022', 'worker.ts']);
+  assert.deepEqual([...new Set(declarationsRead(worker))], ['index.d.ts']);
+});
