@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the Cloudflare Worker into build/: the core and src/worker.rs compiled to wasm with the
+# Builds the Cloudflare Worker into build/: the core and src/worker/ compiled to wasm with the
 # size-tuned release profile (feature "worker"), bound and bundled by worker-build
 # (build/index.js, build/index_bg.wasm, build/worker/shim.mjs), then shrunk with wasm-opt -Oz.
 # Finally reports what `wrangler deploy --dry-run` would upload and fails when the gzip total is
@@ -7,6 +7,9 @@
 #
 #   bash scripts/build-worker.sh              build, then report the upload size
 #   bash scripts/build-worker.sh --no-report  build only (wrangler.toml's [build] command)
+#   bash scripts/build-worker.sh --demo       the local development build into build-dev/:
+#                                             the same plus the demo backend (feature "demo";
+#                                             [env.dev] and scripts/dev.sh use it)
 #
 # wasm-opt runs here rather than inside worker-build: worker-build's own run uses -O and keeps
 # the names section, and its binaryen download goes to GitHub. The optimised wasm is cached by
@@ -20,10 +23,13 @@ if [ "${GATHER_SEAL_WORKER_BUILT:-}" = 1 ]; then
 fi
 
 report=1
+features=worker
+out=build
 case "${1:-}" in
   --no-report) report=0 ;;
+  --demo) report=0; features="worker demo"; out=build-dev ;;
   "") ;;
-  *) echo "usage: $0 [--no-report]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--no-report | --demo]" >&2; exit 2 ;;
 esac
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -41,11 +47,11 @@ budget=$((128 * 1024))
 # --no-opt: wasm-opt runs below. `--features worker --target-dir …` go on to `cargo build`.
 # A target directory of its own: worker-build runs cargo, then reads the .wasm back, and other
 # builds into target/ (the npm package, a plain --release) must not swap it in between.
-worker-build --release --no-opt --features worker --target-dir target/worker >&2
+worker-build --release --no-opt --out-dir "$out" --features "$features" --target-dir target/worker >&2
 
-wasm=build/index_bg.wasm
-[ -f "$wasm" ] && [ -f build/index.js ] && [ -f build/worker/shim.mjs ] ||
-  { say "worker-build did not leave build/index.js, $wasm and build/worker/shim.mjs"; exit 1; }
+wasm=$out/index_bg.wasm
+[ -f "$wasm" ] && [ -f "$out/index.js" ] && [ -f "$out/worker/shim.mjs" ] ||
+  { say "worker-build did not leave $out/index.js, $wasm and $out/worker/shim.mjs"; exit 1; }
 
 # The wasm features rustc's wasm32-unknown-unknown emits, plus the exception handling that
 # wasm-bindgen's catch wrappers use; listed rather than --all-features so that binaryen never
@@ -63,7 +69,7 @@ if [ ! -f "$cache/$key.wasm" ]; then
   "$WASM_OPT_BIN" "${features[@]}" "${passes[@]}" "$wasm" -o "$cache/$key.tmp"
   mv "$cache/$key.tmp" "$cache/$key.wasm"
   # Keep only the latest few results.
-  ls -1t "$cache"/*.wasm | tail -n +4 | xargs -r rm -f
+  ls -1t "$cache"/*.wasm | tail -n +5 | xargs -r rm -f
 fi
 cp "$cache/$key.wasm" "$wasm"
 say "wasm $raw_size -> $(wc -c < "$wasm") bytes ($(gzip -9c "$wasm" | wc -c) gzip)"

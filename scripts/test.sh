@@ -20,6 +20,7 @@ cargo test --doc
 echo "== Build: npm package (pkg/) and worker (build/)"
 bash scripts/build-node.sh
 bash scripts/build-worker.sh
+bash scripts/build-worker.sh --demo
 
 echo "== Node: package, worker and Twilio Functions end-to-end tests"
 node --test --test-concurrency=1 tests/node/ tests/worker/ tests/twilio-function/

@@ -2,8 +2,8 @@
 //! submission's signature, opens the values with their contexts, and answers TwiML. It knows
 //! one caller, card `1234` with PIN `4321`, as account `AC12345678` with balance `12.55`.
 //!
-//! The worker serves it at `POST /decrypt-gather` only when `DEMO_BACKEND = "true"`, which
-//! only the local development configuration sets.
+//! Only the worker's local development build (feature `demo`, `[env.dev]`) serves it, at
+//! `POST /decrypt-gather`; the build `wrangler deploy` publishes does not contain it.
 
 use serde::Deserialize;
 use zeroize::Zeroizing;

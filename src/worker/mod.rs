@@ -6,13 +6,16 @@
 //! which is tested on the host.
 //!
 //! - [`routes`]: `POST /gather` (the `default` flow) and `POST /gather/<flow>`, the voice
-//!   webhook and every `<Gather>` action after it; `POST /decrypt-gather`, the demo backend,
-//!   only when `DEMO_BACKEND = "true"` (local development);
+//!   webhook and every `<Gather>` action after it;
+//! - `demo`: `POST /decrypt-gather`, the demo backend, only in the local development build
+//!   (feature `demo`);
 //! - [`settings`]: bindings, and the flows parsed once per isolate;
 //! - [`outbound`]: the signed POST to a flow's `then.action`;
 //! - [`http`]: bodies within limits, form parameters, responses;
 //! - [`log`]: the one JSON log line per request.
 
+#[cfg(feature = "demo")]
+mod demo;
 mod http;
 mod log;
 mod outbound;
@@ -49,11 +52,21 @@ async fn fetch(
     let path = path_and_query.split('?').next().unwrap_or("");
     let reply = if let Some(flow) = routes::flow_of_path(path) {
         routes::gather(&req, &env, flow, origin, path_and_query, &mut log).await
-    } else if path == "/decrypt-gather" && settings::demo_backend(&env) {
-        routes::decrypt_gather(&req, &env, &mut log).await
+    } else if cfg!(feature = "demo") && path == "/decrypt-gather" {
+        demo_backend(&req, &env, &mut log).await
     } else {
         log.refuse("unknown-path", Reply::plain(404, "Not Found"))
     };
     log.write(Date::now().as_millis().saturating_sub(started));
     Ok(reply.into_response())
+}
+
+#[cfg(feature = "demo")]
+async fn demo_backend(req: &web_sys::Request, env: &Env, log: &mut LogLine) -> Reply {
+    demo::decrypt_gather(req, env, log).await
+}
+
+#[cfg(not(feature = "demo"))]
+async fn demo_backend(_: &web_sys::Request, _: &Env, log: &mut LogLine) -> Reply {
+    log.refuse("unknown-path", Reply::plain(404, "Not Found"))
 }

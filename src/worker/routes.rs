@@ -1,20 +1,20 @@
-//! The routes: `POST /gather[/<flow>]`, one turn of a call, and `POST /decrypt-gather`, the
-//! local demo backend. Each only sequences; every decision is the core's.
+//! The route `POST /gather[/<flow>]`: one turn of a call. It only sequences; every decision is
+//! the core's.
 
 use worker::{Date, Env};
 
-use super::http::{read_body, Form, Reply, FORM, JSON};
+use super::http::{read_body, Form, Reply, FORM};
 use super::log::LogLine;
 use super::outbound;
 use super::settings;
 use crate::config::{Flow, Then, DEFAULT_FLOW};
 use crate::flow::{self, CallState, Turn};
-use crate::handoff::{self, Submission, SIGNATURE_HEADER};
+use crate::handoff::{self, Submission};
 use crate::twilio::twiml::Speech;
-use crate::{demo, verify_twilio_signature, Error};
+use crate::{verify_twilio_signature, Error};
 
 /// The time now, in Unix seconds.
-fn now_unix() -> u64 {
+pub fn now_unix() -> u64 {
     Date::now().as_millis() / 1000
 }
 
@@ -173,41 +173,5 @@ async fn hand_off(
             log.hand_off(outcome, submission.result);
             Reply::twiml(200, xml)
         }
-    }
-}
-
-/// `POST /decrypt-gather`: the demo backend, checking the submission like a real backend.
-pub async fn decrypt_gather(req: &worker::web_sys::Request, env: &Env, log: &mut LogLine) -> Reply {
-    let body = match read_body(req, JSON).await {
-        Ok(body) => body,
-        Err((outcome, reply)) => return log.refuse(outcome, reply),
-    };
-    let settings =
-        settings::key_ring(env).and_then(|ring| Ok((ring, settings::signing_secret(env, true)?)));
-    let (ring, secret) = match settings {
-        Ok((ring, Some(secret))) => (ring, secret),
-        Ok((_, None)) => {
-            return log.refuse("misconfigured", Reply::plain(503, "Service Unavailable"))
-        }
-        Err(setting) => {
-            log.note_setting(setting);
-            return log.refuse("misconfigured", Reply::plain(503, "Service Unavailable"));
-        }
-    };
-    let signature = req.headers().get(SIGNATURE_HEADER).ok().flatten();
-    let reply = demo::answer(
-        &body,
-        signature.as_deref(),
-        secret.as_bytes(),
-        &ring,
-        now_unix(),
-    );
-    match (reply.status, reply.twiml) {
-        (200, Some(xml)) => {
-            log.outcome = "demo-answered";
-            Reply::twiml(200, xml)
-        }
-        (401, _) => log.refuse("demo-bad-signature", Reply::plain(401, "Unauthorized")),
-        _ => log.refuse("demo-bad-request", Reply::plain(400, "Bad Request")),
     }
 }

@@ -7,7 +7,6 @@
 //! | `TWILIO_AUTH_TOKEN` | secret | checks `X-Twilio-Signature` |
 //! | `BACKEND_SIGNING_SECRET` | secret | signs `action` submissions |
 //! | `PUBLIC_URL` | var | the URL Twilio calls, behind a proxy |
-//! | `DEMO_BACKEND` | var | `"true"` serves the demo backend (local development only) |
 //!
 //! The flows depend only on their setting, so they are parsed and validated once per isolate
 //! and kept, with the text or object they came from, until that changes.
@@ -46,11 +45,6 @@ fn required(env: &Env, name: &str) -> Result<Zeroizing<String>, SettingError> {
         Some(value) if !value.trim().is_empty() => Ok(Zeroizing::new(value)),
         _ => Err(SettingError::new(name, "is missing")),
     }
-}
-
-/// Whether the local demo backend is served.
-pub fn demo_backend(env: &Env) -> bool {
-    text(env, "DEMO_BACKEND").as_deref() == Some("true")
 }
 
 /// What checking a webhook's signature needs: `TWILIO_AUTH_TOKEN` and the optional
@@ -129,7 +123,7 @@ fn prepare_ring(current: &str, previous: &str) -> Result<KeyRing, SettingError> 
 }
 
 /// `BACKEND_SIGNING_SECRET`, at least 32 characters; required when `needed` (a flow hands off
-/// with `action`, or the demo backend is served).
+/// with `action`, or the demo backend checks submissions).
 pub fn signing_secret(env: &Env, needed: bool) -> Result<Option<Zeroizing<String>>, SettingError> {
     const NAME: &str = "BACKEND_SIGNING_SECRET";
     let secret = text(env, NAME)

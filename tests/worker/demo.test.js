@@ -1,8 +1,8 @@
 'use strict';
-// The local demo: wrangler.toml's [env.dev] (what scripts/dev.sh serves) runs the articles'
-// flow against the worker's own demo backend, which checks each submission's signature, opens
-// the values and answers TwiML like a real backend would. The production top level serves
-// neither the demo backend nor any http:// target.
+// The local demo: wrangler.toml's [env.dev] (what scripts/dev.sh serves) runs the development
+// build, whose demo backend checks each submission's signature, opens the values and answers
+// TwiML like a real backend would, on the articles' flow. The production build does not
+// contain the demo backend, and the top level of wrangler.toml has no http:// target.
 
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
@@ -37,7 +37,7 @@ describe('the demo backend of the local configuration', () => {
         TWILIO_AUTH_TOKEN: h.TOKEN,
         BACKEND_SIGNING_SECRET: h.SIGNING_SECRET,
       },
-      { port },
+      { port, build: 'build-dev' },
     );
   });
 
@@ -45,9 +45,13 @@ describe('the demo backend of the local configuration', () => {
     await worker?.dispose();
   });
 
-  test('[env.dev] turns it on and points the default flow at it', () => {
+  test('[env.dev] runs the development build and points the default flow at its demo backend', () => {
+    const config = h.wranglerConfig();
+    assert.equal(config.env.dev.main, 'build-dev/worker/shim.mjs');
+    assert.match(config.env.dev.build.command, /build-worker\.sh --demo$/);
+    assert.equal(config.main, 'build/worker/shim.mjs');
+    assert.ok(!/--demo/.test(config.build.command), 'the production build has no demo backend');
     const vars = h.devVars();
-    assert.equal(vars.DEMO_BACKEND, 'true');
     assert.deepEqual(vars.GATHER_FLOWS.default.then, { action: 'http://127.0.0.1:8787/decrypt-gather' });
     assert.deepEqual(
       vars.GATHER_FLOWS.default.fields.map((f) => [f.name, f.kind, f.length, f.prompt]),
@@ -159,12 +163,32 @@ describe('the demo backend of the local configuration', () => {
 });
 
 describe('the committed production configuration', () => {
-  test('has no demo backend, no flow, and no http:// target', () => {
+  test('has no flow and no http:// target', () => {
     const config = h.wranglerConfig();
     const vars = config.vars ?? {};
-    assert.equal(vars.DEMO_BACKEND, undefined);
     assert.equal(vars.GATHER_FLOWS, undefined, 'flows are an example to copy, not a default');
     assert.ok(!JSON.stringify(vars).includes('http://'), 'an http:// setting');
+  });
+
+  test('the production build has no demo backend, whatever the settings say', async () => {
+    const worker = await h.startWorker({
+      ...h.devVars(),
+      DEMO_BACKEND: 'true',
+      AES_SECRET: h.KEY,
+      TWILIO_AUTH_TOKEN: h.TOKEN,
+      BACKEND_SIGNING_SECRET: h.SIGNING_SECRET,
+    });
+    try {
+      const reply = await fetch(worker.url('/decrypt-gather'), {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: '{}',
+      });
+      assert.equal(reply.status, 404);
+      assert.equal(await reply.text(), 'Not Found');
+    } finally {
+      await worker.dispose();
+    }
   });
 
   test('wrangler deploy --dry-run uploads no demo setting and no http:// target', () => {
@@ -181,7 +205,6 @@ describe('the committed production configuration', () => {
         },
       );
       assert.match(printed, /Total Upload:/);
-      assert.ok(!printed.includes('DEMO_BACKEND'), printed);
       assert.ok(!printed.includes('http://'), printed);
       assert.ok(!printed.includes('GATHER_FLOWS'), printed);
     } finally {
@@ -189,7 +212,7 @@ describe('the committed production configuration', () => {
     }
   });
 
-  test('the dev environment is the one that has them', () => {
+  test('the dev environment is the one that has flows', () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'gather-seal-dry-'));
     try {
       const printed = execFileSync(
@@ -202,7 +225,6 @@ describe('the committed production configuration', () => {
           stdio: ['ignore', 'pipe', 'pipe'],
         },
       );
-      assert.match(printed, /DEMO_BACKEND/);
       assert.match(printed, /GATHER_FLOWS/);
     } finally {
       fs.rmSync(out, { recursive: true, force: true });

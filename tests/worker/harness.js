@@ -15,8 +15,6 @@ const TOML = require('smol-toml');
 const twilio = require('twilio');
 
 const ROOT = path.join(__dirname, '..', '..');
-const BUILD = path.join(ROOT, 'build');
-const SHIM = path.join(BUILD, 'worker', 'shim.mjs');
 
 /** The npm package, used only to make and open sealed values as a backend would. */
 function sealingPackage() {
@@ -71,16 +69,20 @@ async function freePort() {
 
 /**
  * The built worker in workerd with these bindings (vars and secrets alike), listening on
- * 127.0.0.1. Collects everything the runtime prints, so tests can read the worker's log.
+ * 127.0.0.1: the production build (build/), or with `build: 'build-dev'` the local
+ * development build that adds the demo backend. Collects everything the runtime prints, so tests can read the worker's log.
  */
-async function startWorker(bindings, { port } = {}) {
-  if (!fs.existsSync(SHIM) || !fs.existsSync(path.join(BUILD, 'index_bg.wasm'))) {
-    throw new Error('build/ is missing: run bash scripts/build-worker.sh');
+async function startWorker(bindings, { port, build = 'build' } = {}) {
+  const dir = path.join(ROOT, build);
+  const shim = path.join(dir, 'worker', 'shim.mjs');
+  if (!fs.existsSync(shim) || !fs.existsSync(path.join(dir, 'index_bg.wasm'))) {
+    const how = build === 'build' ? 'bash scripts/build-worker.sh' : 'bash scripts/build-worker.sh --demo';
+    throw new Error(`${build}/ is missing: run ${how}`);
   }
   let output = '';
   const mf = new Miniflare({
     rootPath: ROOT,
-    scriptPath: SHIM,
+    scriptPath: shim,
     modules: true,
     modulesRules: [
       { type: 'ESModule', include: ['**/*.js', '**/*.mjs'] },

@@ -1,0 +1,48 @@
+//! `POST /decrypt-gather`: the articles' demo backend ([`crate::demo`]), compiled only into
+//! the local development build (feature `demo`, which `scripts/dev.sh` and `[env.dev]` use),
+//! so the worker `wrangler deploy` publishes does not contain it at all.
+
+use worker::Env;
+
+use super::http::{read_body, Reply, JSON};
+use super::log::LogLine;
+use super::routes::now_unix;
+use super::settings;
+use crate::demo;
+use crate::handoff::SIGNATURE_HEADER;
+
+/// `POST /decrypt-gather`: the demo backend, checking the submission like a real backend.
+pub async fn decrypt_gather(req: &worker::web_sys::Request, env: &Env, log: &mut LogLine) -> Reply {
+    let body = match read_body(req, JSON).await {
+        Ok(body) => body,
+        Err((outcome, reply)) => return log.refuse(outcome, reply),
+    };
+    let settings =
+        settings::key_ring(env).and_then(|ring| Ok((ring, settings::signing_secret(env, true)?)));
+    let (ring, secret) = match settings {
+        Ok((ring, Some(secret))) => (ring, secret),
+        Ok((_, None)) => {
+            return log.refuse("misconfigured", Reply::plain(503, "Service Unavailable"))
+        }
+        Err(setting) => {
+            log.note_setting(setting);
+            return log.refuse("misconfigured", Reply::plain(503, "Service Unavailable"));
+        }
+    };
+    let signature = req.headers().get(SIGNATURE_HEADER).ok().flatten();
+    let reply = demo::answer(
+        &body,
+        signature.as_deref(),
+        secret.as_bytes(),
+        &ring,
+        now_unix(),
+    );
+    match (reply.status, reply.twiml) {
+        (200, Some(xml)) => {
+            log.outcome = "demo-answered";
+            Reply::twiml(200, xml)
+        }
+        (401, _) => log.refuse("demo-bad-signature", Reply::plain(401, "Unauthorized")),
+        _ => log.refuse("demo-bad-request", Reply::plain(400, "Bad Request")),
+    }
+}
