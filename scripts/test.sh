@@ -22,5 +22,11 @@ bash scripts/build-node.sh
 bash scripts/build-worker.sh
 bash scripts/build-worker.sh --demo
 
-echo "== Node: package, worker and Twilio Functions end-to-end tests"
-node --test --test-concurrency=1 tests/node/ tests/worker/ tests/twilio-function/
+echo "== Node: package, worker and Twilio Functions end-to-end tests; the package in workerd, Deno, Bun"
+node --test --test-concurrency=1 tests/node/ tests/worker/ tests/twilio-function/ tests/runtimes/
+
+echo "== Node 22 and 24 (Twilio Functions' runtimes): the package's tests"
+for runtime in node22 node24; do
+  other_node=$(bash scripts/node-runtimes.sh "$runtime")
+  "$other_node" --test --test-concurrency=1 tests/node/*.test.js
+done

@@ -10,7 +10,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { createRequire } = require('node:module');
-const { execFileSync } = require('node:child_process');
+const { execFileSync, spawnSync } = require('node:child_process');
 const { PKG_DIR, gs, reference, referenceKey } = require('./support');
 
 const manifest = JSON.parse(fs.readFileSync(path.join(PKG_DIR, 'package.json'), 'utf8'));
@@ -131,6 +131,16 @@ test('npm pack ships exactly what a user needs; installed from the tarball it wo
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('npm publish --dry-run is clean: no warning but the login a dry run cannot have', () => {
+  const run = spawnSync('npm', ['publish', '--dry-run', '--offline'], { cwd: PKG_DIR, encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /^\+ gather-seal@\d+\.\d+\.\d+/m);
+  const warnings = run.stderr.split('\n').filter((line) => /\bwarn\b/i.test(line))
+    .filter((line) => !/requires you to be logged in/.test(line))
+    .filter((line) => !/Unknown (user|global|project) config/.test(line)); // this machine's npmrc, not the package
+  assert.deepEqual(warnings, []);
 });
 
 test('require("gather-seal") from a project resolves through package.json to the entry point', () => {

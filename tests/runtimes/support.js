@@ -1,0 +1,151 @@
+'use strict';
+// Shared by the tests that run the PACKED package (npm pack of pkg/, installed from the tarball
+// as a user installs it) in other runtimes: workerd (through wrangler's bundler and Miniflare),
+// Deno and Bun. Requests are signed by the official `twilio` package and sealed values checked
+// with node:crypto; nothing here uses the package's own code to make or check a value.
+
+const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
+const twilio = require('twilio');
+
+const ROOT = path.join(__dirname, '..', '..');
+const PKG_DIR = path.join(ROOT, 'pkg');
+
+// The same export names in every runtime (index.d.ts declares these).
+const EXPORTS = ['decrypt', 'encrypt', 'generateKey', 'openFields', 'openSubmission', 'sealFields',
+  'validateRequest', 'validateRequestWithBody', 'verifySubmission'];
+
+const KEY = crypto.randomBytes(32).toString('hex');
+const TOKEN = crypto.randomBytes(16).toString('hex');
+const CALL_SID = `CA${crypto.randomBytes(16).toString('hex')}`;
+
+/** A temporary project with gather-seal installed from a fresh `npm pack` of pkg/. */
+function projectWithPackage(prefix, packageJson = {}) {
+  if (!fs.existsSync(path.join(PKG_DIR, 'package.json'))) {
+    throw new Error('pkg/ is missing: run bash scripts/build-node.sh');
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `gather-seal-${prefix}-`));
+  const [{ filename }] = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', dir], {
+    cwd: PKG_DIR, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
+  }));
+  const tarball = path.join(dir, path.basename(filename));
+  fs.writeFileSync(path.join(dir, 'package.json'),
+    JSON.stringify({ name: `${prefix}-user`, private: true, ...packageJson }, null, 2));
+  // The tarball has no dependencies, so this needs no registry.
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--offline', '--loglevel=error', tarball], {
+    cwd: dir, stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const installed = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
+  assert.match(installed.dependencies['gather-seal'], /^file:.*gather-seal-[\d.]+\.tgz$/, 'installed from the tarball');
+  assert.ok(!fs.lstatSync(path.join(dir, 'node_modules', 'gather-seal')).isSymbolicLink(), 'a copy, not a link');
+  return dir;
+}
+
+/**
+ * The path of a runtime from scripts/node-runtimes.sh (installed into its cache when missing),
+ * or { skip: reason } when it cannot be had here.
+ */
+function runtime(name) {
+  try {
+    return execFileSync('bash', [path.join(ROOT, 'scripts', 'node-runtimes.sh'), name], {
+      encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000,
+    }).trim();
+  } catch (error) {
+    const reason = String(error.stderr || error.message).trim().split('\n').pop();
+    return { skip: `${name} cannot be installed here (${reason})` };
+  }
+}
+
+/** A voice webhook request as Twilio signs it (the official package computes the signature). */
+function signedGather(url, params = { CallSid: CALL_SID, Digits: '4821', From: '+15005550006' }) {
+  return { url, params, signature: twilio.getExpectedTwilioSignature(TOKEN, url, params) };
+}
+
+/** A JSON webhook as Twilio signs it: bodySHA256 in the URL, the URL signed with no parameters. */
+function signedJson(base, body) {
+  const url = `${base}${base.includes('?') ? '&' : '?'}bodySHA256=${twilio.getExpectedBodyHash(body)}`;
+  return { url, body, signature: twilio.getExpectedTwilioSignature(TOKEN, url, {}) };
+}
+
+/** Opens hex(nonce 12 ‖ ciphertext ‖ tag 16) with node:crypto. */
+function openWithNodeCrypto(sealedHex, keyHex, context) {
+  assert.match(sealedHex, /^(?:[0-9a-f]{2}){28,}$/);
+  const raw = Buffer.from(sealedHex, 'hex');
+  const decipher = crypto.createDecipheriv('aes-256-gcm', Buffer.from(keyHex, 'hex'), raw.subarray(0, 12));
+  decipher.setAuthTag(raw.subarray(raw.length - 16));
+  if (context !== undefined) decipher.setAAD(Buffer.from(context, 'utf8'));
+  return Buffer.concat([decipher.update(raw.subarray(12, raw.length - 16)), decipher.final()]).toString('utf8');
+}
+
+/** Seals with node:crypto, for the package to open. */
+function sealWithNodeCrypto(plainText, keyHex, context) {
+  const nonce = crypto.randomBytes(12);
+  const cipher = crypto.createCipheriv('aes-256-gcm', Buffer.from(keyHex, 'hex'), nonce);
+  if (context !== undefined) cipher.setAAD(Buffer.from(context, 'utf8'));
+  const body = Buffer.concat([cipher.update(plainText, 'utf8'), cipher.final()]);
+  return Buffer.concat([nonce, body, cipher.getAuthTag()]).toString('hex');
+}
+
+/**
+ * Runs inside the runtime under test, as source text (`${probe}`), so it must stand alone: uses
+ * every export of `gs` on `input` and returns what happened, errors as { error: message }.
+ */
+function probe(gs, input) {
+  const out = {};
+  const attempt = (name, fn) => {
+    try {
+      out[name] = fn();
+    } catch (e) {
+      out[name] = { error: String(e && e.message) };
+    }
+  };
+  const { key, context, gather, json } = input;
+  attempt('names', () => Object.keys(gs).sort());
+  attempt('sealed', () => gs.encrypt(input.digits, key, { context }));
+  attempt('opened', () => gs.decrypt(input.sealedByNode, [gs.generateKey(), key], { context }));
+  attempt('fields', () => gs.openFields(gs.sealFields({ pin: input.digits, n: 1 }, key), [key]));
+  attempt('newKey', () => /^[0-9a-f]{64}$/.test(gs.generateKey()));
+  attempt('valid', () => gs.validateRequest(input.token, gather.signature, gather.url, gather.params));
+  attempt('tampered', () => gs.validateRequest(input.token, gather.signature, gather.url, { ...gather.params, Digits: '0000' }));
+  attempt('otherToken', () => gs.validateRequest(gs.generateKey(), gather.signature, gather.url, gather.params));
+  attempt('jsonValid', () => gs.validateRequestWithBody(input.token, json.signature, json.url, json.body));
+  attempt('jsonBytes', () => gs.validateRequestWithBody(input.token, json.signature, json.url, new TextEncoder().encode(json.body)));
+  attempt('jsonTampered', () => gs.validateRequestWithBody(input.token, json.signature, json.url, `${json.body} `));
+  attempt('openError', () => gs.decrypt('00', key));
+  attempt('typeError', () => gs.validateRequest('', gather.signature, gather.url, gather.params));
+  return out;
+}
+
+/** What probe() is given: values made by node:crypto and requests signed by twilio. */
+function probeInput() {
+  const context = `${CALL_SID}:pin`;
+  return {
+    key: KEY, context, digits: '4821', token: TOKEN,
+    sealedByNode: sealWithNodeCrypto('1234', KEY, context),
+    gather: signedGather('https://example.com/gather?step=pin'),
+    json: signedJson('https://example.com/status', JSON.stringify({ CallSid: CALL_SID, CallStatus: 'completed' })),
+  };
+}
+
+/** Checks what probe() returned against node:crypto and the twilio package's verdicts. */
+function checkProbe(out, input) {
+  assert.deepEqual(out.names, EXPORTS, 'the same exports as everywhere else');
+  assert.equal(openWithNodeCrypto(out.sealed, input.key, input.context), input.digits, 'node:crypto opens the sealed value');
+  assert.equal(out.opened, '1234', 'opens what node:crypto sealed');
+  assert.deepEqual(out.fields, { pin: input.digits, n: 1 });
+  assert.equal(out.newKey, true);
+  assert.deepEqual([out.valid, out.tampered, out.otherToken], [true, false, false], 'validateRequest');
+  assert.deepEqual([out.jsonValid, out.jsonBytes, out.jsonTampered], [true, true, false], 'validateRequestWithBody');
+  assert.match(out.openError?.error ?? '', /^gather-seal: /);
+  assert.match(out.typeError?.error ?? '', /^gather-seal: authToken must be a non-empty string$/);
+}
+
+module.exports = {
+  ROOT, EXPORTS, KEY, TOKEN, CALL_SID,
+  projectWithPackage, runtime, signedGather, signedJson, openWithNodeCrypto, sealWithNodeCrypto,
+  probe, probeInput, checkProbe,
+};
