@@ -43,9 +43,9 @@ const entered = new Set(); // every Digits value sent, to look for in twilio-run
 before(async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gather-seal-twilio-'));
   try {
-    const example = await snapshotProject(dir);
-    installDependencies(example);
-    server = await startTwilioRun(dir, example);
+    const project = await snapshotProject(dir);
+    installDependencies(project);
+    server = await startTwilioRun(dir, project.example);
   } catch (error) {
     fs.rmSync(dir, { recursive: true, force: true });
     throw error;
@@ -363,46 +363,49 @@ function unescapeXml(text) {
 
 // ---- set-up ----
 
-// The example runs from a copy laid out like the repository (<tmp>/examples/twilio-function and
-// <tmp>/pkg), so `file:../../pkg` resolves to a snapshot of pkg/: a rebuild of pkg/ while this
-// test runs (scripts/build-node.sh starts with `rm -rf pkg`) cannot pull the module away from
-// under twilio-run, and the repository's example directory is left untouched.
+// The example runs from a copy in a temporary directory, beside a tarball of pkg/ made by
+// `npm pack` (what `npm publish` would upload): a rebuild of pkg/ while this test runs cannot
+// pull the module away from under twilio-run, and the repository's example is left untouched.
 async function snapshotProject(dir) {
-  const pkg = path.join(dir, 'pkg');
-  const example = path.join(dir, 'examples', 'twilio-function');
+  const example = path.join(dir, 'twilio-function');
+  let tarball;
   for (let attempt = 1; ; attempt += 1) {
-    fs.rmSync(pkg, { recursive: true, force: true });
     try {
-      fs.cpSync(path.join(ROOT, 'pkg'), pkg, { recursive: true });
-      const copy = require(pkg);
-      const key = copy.generateKey();
-      assert.equal(copy.decrypt(copy.encrypt('0', key), key), '0');
+      const out = execFileSync('npm', ['pack', '--json', '--pack-destination', dir], {
+        cwd: path.join(ROOT, 'pkg'), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      tarball = path.join(dir, path.basename(JSON.parse(out)[0].filename));
       break;
     } catch (error) {
       if (attempt === 5) {
         throw new Error(`pkg/ is missing or incomplete (run \`bash scripts/build-node.sh\`): ${error.message}`);
-      }
-      for (const cached of Object.keys(require.cache)) {
-        if (cached.startsWith(pkg + path.sep)) delete require.cache[cached];
       }
       await new Promise((resolve) => setTimeout(resolve, 2_000)); // a rebuild is under way
     }
   }
   const skip = new Set(['node_modules', '.env', '.twiliodeployinfo']);
   fs.cpSync(EXAMPLE, example, { recursive: true, filter: (from) => !skip.has(path.basename(from)) });
-  return example;
+  return { example, tarball };
 }
 
-// As a user would: `npm install` in the example. gather-seal is a file: dependency, so this
-// needs no registry; --no-save leaves package.json and package-lock.json as they are.
-function installDependencies(example) {
-  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--no-save', '--prefer-offline'], {
+// The example depends on gather-seal by version, as Twilio's build service installs it once the
+// package is published; here the tarball stands in for the registry's copy. --no-save leaves
+// package.json as committed, and --offline proves nothing is fetched.
+function installDependencies({ example, tarball }) {
+  const manifest = JSON.parse(fs.readFileSync(path.join(example, 'package.json'), 'utf8'));
+  const wanted = manifest.dependencies['gather-seal'];
+  const version = JSON.parse(fs.readFileSync(path.join(ROOT, 'pkg', 'package.json'), 'utf8')).version;
+  assert.equal(wanted, `^${version}`, 'the example depends on the built version, from the registry');
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--no-save', '--offline', tarball], {
     cwd: example,
     stdio: 'pipe',
     timeout: 90_000,
   });
-  const installed = fs.realpathSync(path.join(example, 'node_modules', 'gather-seal'));
-  assert.equal(installed, fs.realpathSync(path.join(example, '..', '..', 'pkg')));
+  const installed = path.join(example, 'node_modules', 'gather-seal');
+  assert.ok(!fs.lstatSync(installed).isSymbolicLink(), 'installed as a copy, not a link');
+  assert.equal(JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8')).version, version);
+  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(example, 'package.json'), 'utf8')), manifest,
+    'package.json is left as committed');
 }
 
 function freePort() {
