@@ -17,12 +17,10 @@ const {
   sealWithNodeCrypto, probe, probeInput, checkProbe,
 } = require('./support');
 
-// The Worker a user would write: two lines of gather-seal in an ordinary fetch handler.
+// The Worker a user would write: a few lines of gather-seal in an ordinary fetch handler, named
+// imports only (so a bundler that drops what looks unused would show here).
 const WORKER = `
-import * as gs from 'gather-seal';
 import { validateRequest, validateRequestWithBody, encrypt, decrypt } from 'gather-seal';
-
-const probe = ${probe};
 
 export default {
   async fetch(request, env) {
@@ -47,40 +45,60 @@ export default {
       const { CallSid, sealedPin } = JSON.parse(body);
       return Response.json({ pin: decrypt(sealedPin, env.AES_SECRET, { context: CallSid + ':pin' }) });
     }
-    if (pathname === '/probe') return Response.json(probe(gs, await request.json()));
     return new Response('Not found', { status: 404 });
   },
 };
 `;
 
+// Every export, through the module namespace.
+const PROBE_WORKER = `
+import * as gs from 'gather-seal';
+
+const probe = ${probe};
+
+export default {
+  async fetch(request) {
+    return Response.json(probe(gs, await request.json()));
+  },
+};
+`;
+
 let project;
-let dist;
+let dist; // the user's Worker, as wrangler would upload it
+let probeDist; // the probe Worker
 let uploadLine;
 
 before(() => {
   project = projectWithPackage('workerd');
   fs.writeFileSync(path.join(project, 'worker.js'), WORKER);
+  fs.writeFileSync(path.join(project, 'probe.js'), PROBE_WORKER);
   fs.writeFileSync(path.join(project, 'wrangler.toml'),
     `name = "gather-seal-js-worker"\nmain = "worker.js"\ncompatibility_date = "${compatibilityDate()}"\n`);
   dist = path.join(project, 'dist');
-  const printed = execFileSync(path.join(ROOT, 'node_modules', '.bin', 'wrangler'),
-    ['deploy', '--dry-run', '--outdir', dist], {
+  probeDist = path.join(project, 'dist-probe');
+  uploadLine = bundle([], dist).match(/Total Upload: .*/)?.[0];
+  bundle(['probe.js'], probeDist);
+}, { timeout: 120_000 });
+
+/** `wrangler deploy --dry-run`: bundles as a deploy would, into `outdir`; returns what it printed. */
+function bundle(args, outdir) {
+  return execFileSync(path.join(ROOT, 'node_modules', '.bin', 'wrangler'),
+    ['deploy', '--dry-run', ...args, '--outdir', outdir], {
       cwd: project, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
     });
-  uploadLine = printed.match(/Total Upload: .*/)?.[0];
-}, { timeout: 120_000 });
+}
 
 after(() => {
   if (project) fs.rmSync(project, { recursive: true, force: true });
 });
 
-/** The bundled Worker in workerd, with these compatibility flags and bindings. */
-function startWorker(t, compatibilityFlags, bindings = {}) {
+/** A bundled Worker in workerd, with these compatibility flags and bindings. */
+function startWorker(t, compatibilityFlags, bindings = {}, outdir = dist) {
   const mf = new Miniflare({
     modules: true,
-    modulesRoot: dist,
-    scriptPath: path.join(dist, 'worker.js'),
+    modulesRoot: outdir,
+    scriptPath: path.join(outdir, fs.readdirSync(outdir).find((f) => f.endsWith('.js'))),
     modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
     compatibilityDate: compatibilityDate(),
     compatibilityFlags,
@@ -150,7 +168,7 @@ for (const compatibilityFlags of [[], ['nodejs_compat']]) {
   });
 
   test(`${flavour}: every export works, the same names as everywhere`, async (t) => {
-    const mf = startWorker(t, compatibilityFlags);
+    const mf = startWorker(t, compatibilityFlags, {}, probeDist);
     const input = probeInput();
     const response = await mf.dispatchFetch('https://example.com/probe', { method: 'POST', body: JSON.stringify(input) });
     assert.equal(response.status, 200);
