@@ -97,7 +97,7 @@ pub enum Verdict {
 /// The times (Unix milliseconds) of the failed tries a counter holds.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counter {
-    /// Oldest first.
+    /// Oldest first, as [`Counter::begin`] appends them (and as storage must give them back).
     pub times: Vec<u64>,
 }
 
@@ -124,6 +124,5 @@ impl Counter {
     fn expire(&mut self, limits: Limits, now_ms: u64) {
         self.times
             .retain(|&t| t <= now_ms && now_ms - t < limits.window_ms);
-        self.times.sort_unstable();
     }
 }
