@@ -82,6 +82,7 @@ async function startWorker(bindings, { port, build = 'build' } = {}) {
   let output = '';
   const mf = new Miniflare({
     rootPath: ROOT,
+    modulesRoot: ROOT,
     scriptPath: shim,
     modules: true,
     modulesRules: [

@@ -1,0 +1,742 @@
+#!/usr/bin/env node
+'use strict';
+// Benchmark (a report, not a test; `bash scripts/test.sh` does not run it): the built Rust worker
+// (build/, from `bash scripts/build-worker.sh`) against a reference JavaScript worker doing the
+// same flow with WebCrypto (benches/reference-worker.mjs, which says what it matches), both in
+// workerd via Miniflare with the same bindings, driven by the same whole calls: the call comes
+// in, the card digits, the PIN, and the hand-off with `then.action` to a local application stub
+// answering TwiML. Every webhook is signed by the `twilio` package; the stub checks each
+// submission's signature and opens the values with node:crypto, and every call must end in the
+// stub's TwiML, so neither worker can skip work. Before timing, both must answer the same TwiML
+// at every step, submit the same JSON, and refuse a bad signature, a carried value replayed
+// into another call and a tampered one. All traffic stays on 127.0.0.1.
+//
+// It prints a markdown table, for both workers and as Rust/JS ratios, then the raw numbers:
+// - runtime CPU per request: user+sys of the workerd process Miniflare starts (/proc/<pid>/stat;
+//   the process is found by walking /proc for this process's children), over rounds of whole
+//   calls with 1 and with 8 concurrent callers, the two workers alternating round by round so
+//   machine noise hits both alike; the per-round figures (threads' schedstat, nanoseconds) show
+//   how much noise there is;
+// - cold start: a new runtime (new Miniflare) to the first TwiML answer, the runtime being ready
+//   to that answer, and the runtime's CPU by then; median of several samples, alternating;
+// - latency p50/p99 per request, client side, with 1 and 8 concurrent callers;
+// - where the time goes: each kind of request (unknown path, call comes in, card, PIN with
+//   redirect, PIN with action) replayed on its own.
+// The build is copied when the run starts, so a rebuild meanwhile does not change what is measured.
+//
+// Usage: node benches/worker.js [--quick] [--build DIR] [--rounds N] [--calls N] [--cold N]
+//   --quick      a short run (smoke test of the benchmark itself; numbers are rough)
+//   --build DIR  the Rust worker built into DIR instead of build/ (to compare build settings:
+//                copy build/ away after each variant's scripts/build-worker.sh)
+//   --rounds N   measured rounds per concurrency (default 16)
+//   --calls N    whole calls per worker per round (default 500; 3 requests each)
+//   --cold N     cold-start samples per worker (default 9)
+// Takes 1.5 to 2.5 minutes on a 2-core machine, depending on what else runs. Linux only (reads
+// /proc).
+
+const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const http = require('node:http');
+const os = require('node:os');
+const path = require('node:path');
+const zlib = require('node:zlib');
+const { performance } = require('node:perf_hooks');
+const { Miniflare } = require('miniflare');
+const twilio = require('twilio');
+const h = require('../tests/worker/harness');
+
+const ROOT = path.join(__dirname, '..');
+const REFERENCE = path.join(__dirname, 'reference-worker.mjs');
+const CLK_TCK = 100; // Linux's USER_HZ on every architecture workerd ships for
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+function parseArgs(argv) {
+  const options = { build: path.join(ROOT, 'build'), rounds: 16, calls: 500, cold: 9, warmCalls: 100, stepRounds: 6, stepRequests: 400 };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const number = () => {
+      const n = Number(argv[++i]);
+      if (!Number.isInteger(n) || n < 1 || n > 100000) throw new Error(`${arg} takes a whole number from 1 to 100000`);
+      return n;
+    };
+    if (arg === '--quick') Object.assign(options, { rounds: 2, calls: 30, cold: 3, warmCalls: 20, stepRounds: 1, stepRequests: 50 });
+    else if (arg === '--build' && i + 1 < argv.length) options.build = path.resolve(argv[++i]);
+    else if (arg === '--rounds') options.rounds = number();
+    else if (arg === '--calls') options.calls = number();
+    else if (arg === '--cold') options.cold = number();
+    else throw new Error(`unknown argument ${arg}\nusage: node benches/worker.js [--quick] [--build DIR] [--rounds N] [--calls N] [--cold N]`);
+  }
+  return options;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The runtimes
+
+/** PIDs of every descendant of this process, from /proc. */
+function descendants() {
+  const children = new Map();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = readStat(entry);
+    if (!stat) continue;
+    if (!children.has(stat.ppid)) children.set(stat.ppid, []);
+    children.get(stat.ppid).push(Number(entry));
+  }
+  const found = [];
+  const queue = [process.pid];
+  while (queue.length > 0) {
+    for (const child of children.get(queue.shift()) ?? []) {
+      found.push(child);
+      queue.push(child);
+    }
+  }
+  return found;
+}
+
+/** ppid and user+sys ticks of /proc/<pid>/stat (all threads, living and exited); null if gone. */
+function readStat(pid) {
+  let text;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // Fields after the command name (which may hold spaces) start at field 3, "state".
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]), name: text.slice(text.indexOf('(') + 1, text.lastIndexOf(')')) };
+}
+
+/** Nanoseconds on CPU of the living threads of `pid` (schedstat), a finer clock than ticks. */
+function schedNs(pid) {
+  let total = 0;
+  let tasks;
+  try {
+    tasks = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return 0;
+  }
+  for (const task of tasks) {
+    try {
+      total += Number(fs.readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended
+    }
+  }
+  return total;
+}
+
+/** One worker in its own workerd, started by its own Miniflare. */
+class Runtime {
+  constructor(name, options) {
+    this.name = name;
+    this.options = options;
+    this.logLines = 0;
+    this.otherOutput = '';
+  }
+
+  async start() {
+    const before = new Set(descendants());
+    let pending = '';
+    this.mf = new Miniflare({
+      ...this.options,
+      handleRuntimeStdio: (stdout, stderr) => {
+        stdout.setEncoding('utf8').on('data', (chunk) => {
+          pending += chunk;
+          const lines = pending.split('\n');
+          pending = lines.pop();
+          for (const line of lines) {
+            if (line.startsWith('{"callSid"')) this.logLines++;
+            else if (line.trim() !== '') this.otherOutput = (this.otherOutput + line + '\n').slice(-4000);
+          }
+        });
+        stderr.setEncoding('utf8').on('data', (chunk) => {
+          this.otherOutput = (this.otherOutput + chunk).slice(-4000);
+        });
+      },
+    });
+    let base;
+    try {
+      base = new URL(await this.mf.ready);
+    } catch (error) {
+      error.message += `\n${this.name} runtime output:\n${this.otherOutput}`;
+      throw error;
+    }
+    this.origin = `http://127.0.0.1:${base.port}`;
+    this.pids = descendants().filter((pid) => !before.has(pid));
+    assert.ok(this.pids.length > 0, `no new child process found for the ${this.name} runtime`);
+    this.freshConnections();
+    return this;
+  }
+
+  /**
+   * Drops the client's kept-alive connections. workerd closes a connection idle for 5 s, and a
+   * request sent on one just as it closes fails ("socket hang up"), so each measurement starts
+   * with new connections (the same few connects per measurement for both workers).
+   */
+  freshConnections() {
+    this.agent?.destroy();
+    this.agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+  }
+
+  url(pathAndQuery) {
+    return `${this.origin}${pathAndQuery}`;
+  }
+
+  /** CPU used so far by the runtime's processes: ticks (stat) and nanoseconds (schedstat). */
+  cpu() {
+    let ticks = 0;
+    let ns = 0;
+    for (const pid of this.pids) {
+      ticks += readStat(pid)?.ticks ?? 0;
+      ns += schedNs(pid);
+    }
+    return { ticks, ns };
+  }
+
+  processNames() {
+    return this.pids.map((pid) => `${readStat(pid)?.name ?? '?'}(${pid})`).join(', ');
+  }
+
+  async stop() {
+    this.agent.destroy();
+    await this.mf.dispose();
+  }
+}
+
+function runtimeOptions(kind, snapshot, bindings, compatibilityDate) {
+  const common = { compatibilityDate, bindings, host: '127.0.0.1', port: 0, modules: true };
+  if (kind === 'rust') {
+    return {
+      ...common,
+      rootPath: snapshot,
+      modulesRoot: snapshot,
+      scriptPath: path.join(snapshot, 'worker', 'shim.mjs'),
+      modulesRules: [
+        { type: 'ESModule', include: ['**/*.js', '**/*.mjs'] },
+        { type: 'CompiledWasm', include: ['**/*.wasm'] },
+      ],
+    };
+  }
+  return {
+    ...common,
+    rootPath: __dirname,
+    modulesRoot: __dirname,
+    scriptPath: REFERENCE,
+    modulesRules: [{ type: 'ESModule', include: ['**/*.mjs'] }],
+  };
+}
+
+const BUILT = ['index.js', 'index_bg.wasm', path.join('worker', 'shim.mjs')];
+
+/** Size and modification time of each built file, as one string. */
+function buildState(build) {
+  return BUILT.map((file) => {
+    const stat = fs.statSync(path.join(build, file));
+    return `${stat.size}@${stat.mtimeMs}`;
+  }).join(' ');
+}
+
+/**
+ * A copy of build/, taken once build/ has not changed for 3 s (scripts/build-worker.sh writes
+ * the wasm twice: worker-build's, then wasm-opt's), so that neither a build in progress nor a
+ * rebuild during the run changes what is measured.
+ */
+async function snapshotBuild(build, say) {
+  for (const file of BUILT) {
+    if (!fs.existsSync(path.join(build, file))) throw new Error(`${build} has no built worker: run bash scripts/build-worker.sh`);
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gather-seal-bench-'));
+  fs.mkdirSync(path.join(dir, 'worker'));
+  let newest;
+  for (let attempt = 0; ; attempt++) {
+    const before = buildState(build);
+    newest = Math.max(...BUILT.map((file) => fs.statSync(path.join(build, file)).mtimeMs));
+    const quiet = Date.now() - newest >= 3000;
+    if (quiet) {
+      for (const file of BUILT) fs.copyFileSync(path.join(build, file), path.join(dir, file));
+      if (buildState(build) === before) break;
+    }
+    if (attempt === 60) throw new Error(`${build} kept changing for a minute; run the benchmark when no build is running`);
+    if (attempt === 0) say(`${build} is being written; waiting until it has not changed for 3 s`);
+    await h.sleep(1000);
+  }
+  const wasm = fs.readFileSync(path.join(dir, 'index_bg.wasm'));
+  return {
+    dir,
+    wasmBytes: wasm.length,
+    wasmGzip: zlib.gzipSync(wasm, { level: 9 }).length,
+    wasmSha: crypto.createHash('sha256').update(wasm).digest('hex').slice(0, 12),
+    builtAt: new Date(newest).toISOString(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The application stub: checks the submission's signature and opens the values with node:crypto
+
+const WELCOME = '<?xml version="1.0" encoding="UTF-8"?><Response><Say voice="alice">Welcome back, account AC12345678 &amp; balance 12.55.</Say><Hangup/></Response>';
+const UNKNOWN = '<?xml version="1.0" encoding="UTF-8"?><Response><Say>We were not able to locate you in our system. Goodbye.</Say><Hangup/></Response>';
+
+async function startStub() {
+  const stub = { submissions: 0, refused: 0, last: null };
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (chunk) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      let json = null;
+      if (h.signatureValid(req.headers['x-gather-seal-signature'], body)) {
+        try {
+          json = JSON.parse(body);
+        } catch {
+          // refused below
+        }
+      }
+      if (json === null) {
+        stub.refused++;
+        res.writeHead(401, { 'Content-Type': 'text/plain' });
+        res.end('bad signature');
+        return;
+      }
+      stub.submissions++;
+      stub.last = json;
+      const card = h.openWithNodeCrypto(json.encryptedCardDigits ?? '', h.KEY, `${json.callSid}:card`);
+      const pin = h.openWithNodeCrypto(json.encryptedPinDigits ?? '', h.KEY, `${json.callSid}:pin`);
+      res.writeHead(200, { 'Content-Type': 'text/xml' });
+      res.end(card === '1234' && pin === '4321' ? WELCOME : UNKNOWN);
+    });
+  });
+  server.keepAliveTimeout = 30000;
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  stub.url = `http://127.0.0.1:${server.address().port}/gather-result`;
+  stub.close = () => {
+    server.closeAllConnections();
+    return new Promise((resolve) => server.close(resolve));
+  };
+  return stub;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Calls
+
+/** POSTs form parameters signed by the twilio package; `ms` is the request's time on the wire. */
+function post(runtime, url, params, { signature, get = false } = {}) {
+  const sig = signature ?? twilio.getExpectedTwilioSignature(h.TOKEN, url, params);
+  const body = get ? '' : new URLSearchParams(params).toString();
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const req = http.request(
+      url,
+      {
+        method: get ? 'GET' : 'POST',
+        agent: runtime.agent,
+        headers: {
+          'Content-Type': 'application/x-www-form-urlencoded',
+          'Content-Length': Buffer.byteLength(body),
+          'X-Twilio-Signature': sig,
+        },
+        timeout: 20000,
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode, type: res.headers['content-type'], text, ms: performance.now() - started }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('request timed out')));
+    req.on('error', (error) => {
+      error.message = `${runtime.name} worker, ${get ? 'GET' : 'POST'} ${new URL(url).pathname}: ${error.message}\n${runtime.otherOutput.slice(-1000)}`;
+      reject(error);
+    });
+    req.end(body);
+  });
+}
+
+/**
+ * One whole call: it comes in, the caller types the card digits, then the PIN, and the worker
+ * hands off to the stub. Returns every step's reply; checks the call went all the way.
+ */
+async function wholeCall(runtime, latencies) {
+  const callSid = h.newCallSid();
+  const steps = [];
+  let url = runtime.url('/gather');
+  let params = h.callParams(callSid);
+  for (const digits of ['1234', '4321', null]) {
+    const reply = await post(runtime, url, params);
+    steps.push(reply);
+    if (latencies) latencies.push(reply.ms);
+    if (reply.status !== 200) throw new Error(`${runtime.name}: HTTP ${reply.status} in a call: ${reply.text.slice(0, 200)}`);
+    if (digits === null) break;
+    const action = h.gatherAction(reply.text);
+    if (!action) throw new Error(`${runtime.name}: no <Gather> action in ${reply.text.slice(0, 300)}`);
+    url = action;
+    params = { ...h.callParams(callSid), Digits: digits };
+  }
+  if (steps[2].text !== WELCOME) throw new Error(`${runtime.name}: the call did not end in the application's TwiML: ${steps[2].text.slice(0, 300)}`);
+  return { callSid, steps };
+}
+
+/**
+ * `units` units of work (a unit is a whole call, or one replayed request) by `callers`
+ * concurrent callers; the CPU the runtime used meanwhile, and the idle runtime's.
+ */
+async function measure(runtime, idle, units, callers, unit = wholeCall) {
+  runtime.freshConnections();
+  await h.sleep(20);
+  const latencies = [];
+  let next = 0;
+  let requests = 0;
+  const before = runtime.cpu();
+  const idleBefore = idle.cpu();
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: callers }, async () => {
+      while (next < units) {
+        next++;
+        const done = await unit(runtime, latencies);
+        requests += done.steps.length;
+      }
+    }),
+  );
+  const wallMs = performance.now() - started;
+  const after = runtime.cpu();
+  const idleAfter = idle.cpu();
+  return {
+    requests,
+    ticks: after.ticks - before.ticks,
+    ns: after.ns - before.ns,
+    idleTicks: idleAfter.ticks - idleBefore.ticks,
+    wallMs,
+    latencies,
+  };
+}
+
+/**
+ * Signed requests for each kind of step, taken from one call, to replay one kind at a time:
+ * each replay does that step's whole work again (both workers are stateless between webhooks).
+ */
+async function stepRequests(runtime) {
+  const callSid = h.newCallSid();
+  // A GET without a body: a worker that refuses a POST unread leaves its body on the connection.
+  const floor = { url: runtime.url('/favicon.ico'), params: {}, status: 404, get: true };
+  const steps = { floor };
+  for (const [flow, prefix] of [['/gather/redirect', 'redirect'], ['/gather', '']]) {
+    const comesIn = { url: runtime.url(flow), params: h.callParams(callSid), status: 200 };
+    const asked = await post(runtime, comesIn.url, comesIn.params);
+    const card = { url: h.gatherAction(asked.text), params: { ...h.callParams(callSid), Digits: '1234' }, status: 200 };
+    const sealed = await post(runtime, card.url, card.params);
+    const pin = { url: h.gatherAction(sealed.text), params: { ...h.callParams(callSid), Digits: '4321' }, status: 200 };
+    if (prefix === 'redirect') {
+      steps.pinRedirect = pin;
+    } else {
+      Object.assign(steps, { comesIn, card, pin: { ...pin, text: WELCOME } });
+    }
+  }
+  for (const step of Object.values(steps)) step.signature = twilio.getExpectedTwilioSignature(h.TOKEN, step.url, step.params);
+  return steps;
+}
+
+/** A unit of work that sends `step` again, as signed the first time. */
+function replay(step) {
+  return async (runtime, latencies) => {
+    const reply = await post(runtime, step.url, step.params, { signature: step.signature, get: step.get });
+    latencies.push(reply.ms);
+    if (reply.status !== step.status || (step.text && reply.text !== step.text)) {
+      throw new Error(`${runtime.name}: a replayed step answered HTTP ${reply.status}: ${reply.text.slice(0, 200)}`);
+    }
+    return { steps: [reply] };
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks before timing: both workers do the same work and refuse the same things
+
+/** A reply with its sealed hex values masked, so the two workers' TwiML can be compared. */
+const masked = (text) => text.replace(/=[0-9a-f]{64,}/g, '=<sealed>');
+
+async function sameBehaviour(rust, js, stub) {
+  const rustCall = await wholeCall(rust);
+  const rustSubmission = stub.last;
+  const jsCall = await wholeCall(js);
+  const jsSubmission = stub.last;
+  for (let i = 0; i < 3; i++) {
+    const [r, j] = [rustCall.steps[i], jsCall.steps[i]];
+    assert.equal(masked(j.text).replaceAll(js.origin, '<origin>'), masked(r.text).replaceAll(rust.origin, '<origin>'), `step ${i + 1}: the two workers answer different TwiML`);
+    assert.equal(j.type, r.type, `step ${i + 1}: different Content-Type`);
+  }
+  const shape = (s) => Object.entries(s).map(([k, v]) => (k === 'callSid' || k.startsWith('encrypted') ? `${k}:${v.length}` : `${k}=${v}`));
+  assert.deepEqual(shape(jsSubmission), shape(rustSubmission), 'the two workers submit different JSON');
+  assert.equal(stub.refused, 0, 'the stub refused a submission signature');
+
+  for (const runtime of [rust, js]) {
+    const callSid = h.newCallSid();
+    const first = runtime.url('/gather');
+    const bad = await post(runtime, first, h.callParams(callSid), { signature: twilio.getExpectedTwilioSignature('wrong-token', first, h.callParams(callSid)) });
+    assert.equal(bad.status, 403, `${runtime.name}: a bad signature must be refused`);
+    const asked = await post(runtime, first, h.callParams(callSid));
+    const action = h.gatherAction(asked.text);
+    const afterCard = await post(runtime, action, { ...h.callParams(callSid), Digits: '1234' });
+    const pinAction = h.gatherAction(afterCard.text);
+    // The sealed card carried to another call must not open there.
+    const otherCall = h.newCallSid();
+    const replayed = await post(runtime, pinAction, { ...h.callParams(otherCall), Digits: '4321' });
+    assert.equal(replayed.status, 400, `${runtime.name}: a value carried into another call must be refused`);
+    // A flipped bit in the carried value must not open either.
+    const flipped = pinAction.replace(/card=([0-9a-f])/, (_, c) => `card=${c === '0' ? '1' : '0'}`);
+    const tampered = await post(runtime, flipped, { ...h.callParams(callSid), Digits: '4321' });
+    assert.equal(tampered.status, 400, `${runtime.name}: a tampered value must be refused`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The phases
+
+/** A new runtime to its first TwiML answer (the call comes in). */
+async function coldStart(kind, options) {
+  const runtime = new Runtime(kind, options);
+  const started = performance.now();
+  await runtime.start();
+  const ready = performance.now();
+  const reply = await post(runtime, runtime.url('/gather'), h.callParams(h.newCallSid()));
+  const answered = performance.now();
+  assert.equal(reply.status, 200);
+  assert.ok(h.gatherAction(reply.text), `${kind}: the first answer is not the first <Gather>`);
+  const cpu = runtime.cpu();
+  await runtime.stop();
+  return { totalMs: answered - started, firstMs: answered - ready, cpuMs: cpu.ns / 1e6 };
+}
+
+/** Cold starts, alternating which goes first, after a pair that is not counted (disk cache). */
+async function coldStarts(optionsOf, samples) {
+  for (const kind of ['js', 'rust']) await coldStart(kind, optionsOf[kind]);
+  const cold = { rust: [], js: [] };
+  for (let i = 0; i < samples; i++) {
+    for (const kind of i % 2 === 0 ? ['js', 'rust'] : ['rust', 'js']) cold[kind].push(await coldStart(kind, optionsOf[kind]));
+  }
+  return cold;
+}
+
+/** Rounds of whole calls with 1 and with 8 callers, the two workers alternating. */
+async function callRounds(rust, js, options, say) {
+  const rounds = { 1: { rust: [], js: [] }, 8: { rust: [], js: [] } };
+  for (let r = 0; r < options.rounds; r++) {
+    for (const callers of [1, 8]) {
+      const order = (r + (callers === 8 ? 1 : 0)) % 2 === 0 ? [js, rust] : [rust, js];
+      for (const runtime of order) {
+        rounds[callers][runtime.name].push(await measure(runtime, runtime === rust ? js : rust, options.calls, callers));
+      }
+    }
+    say(`round ${r + 1}/${options.rounds} done`);
+  }
+  return rounds;
+}
+
+/**
+ * Where the time goes: each kind of step replayed on its own, 1 caller; steps interleaved within
+ * each round and the two workers alternating, so drift in the machine's load spreads over every
+ * step alike.
+ */
+async function stepBreakdown(rust, js, options) {
+  const stepsOf = { rust: await stepRequests(rust), js: await stepRequests(js) };
+  const stepRounds = Object.fromEntries(Object.keys(stepsOf.rust).map((step) => [step, { rust: [], js: [] }]));
+  for (let r = 0; r < options.stepRounds; r++) {
+    for (const [i, step] of Object.keys(stepRounds).entries()) {
+      for (const runtime of (r + i) % 2 === 0 ? [rust, js] : [js, rust]) {
+        const result = await measure(runtime, runtime === rust ? js : rust, options.stepRequests, 1, replay(stepsOf[runtime.name][step]));
+        stepRounds[step][runtime.name].push(result);
+      }
+    }
+  }
+  return stepRounds;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The report
+
+function quantile(xs, q) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
+}
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+const sum = (xs) => xs.reduce((a, b) => a + b, 0);
+const f1 = (x) => x.toFixed(1);
+const f2 = (x) => x.toFixed(2);
+const f3 = (x) => x.toFixed(3);
+const ratio = (r, j) => `${f2(r / j)}x`;
+const spread = (xs) => {
+  const m = median(xs);
+  const half = (100 * (Math.max(...xs) - Math.min(...xs))) / 2 / m;
+  return `median ${f3(m)}, min ${f3(Math.min(...xs))}, max ${f3(Math.max(...xs))} (±${f1(half)}%)`;
+};
+
+/** CPU and latency of a set of rounds. */
+function summarize(rs) {
+  const requests = sum(rs.map((x) => x.requests));
+  const latencies = rs.flatMap((x) => x.latencies);
+  return {
+    requests,
+    cpuMs: (sum(rs.map((x) => x.ticks)) * 1000) / CLK_TCK / requests,
+    cpuMsSched: sum(rs.map((x) => x.ns)) / 1e6 / requests,
+    perRound: rs.map((x) => x.ns / 1e6 / x.requests),
+    idleMs: (sum(rs.map((x) => x.idleTicks)) * 1000) / CLK_TCK,
+    wallS: sum(rs.map((x) => x.wallMs)) / 1000,
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+  };
+}
+
+const STEP_LABELS = {
+  floor: 'GET unknown path, 404 (runtime, entry, log line)',
+  comesIn: 'call comes in (body, signature, settings, first <Gather>)',
+  card: 'card digits (+ seal, carried in the action URL)',
+  pinRedirect: 'PIN, then.redirect (+ open the card, seal, <Redirect>)',
+  pin: 'PIN, then.action (+ open, seal, signed POST to the stub, TwiML check, relay)',
+};
+
+function report({ options, snapshot, cold, rounds, stepRounds, logged }) {
+  const fig = {};
+  for (const callers of [1, 8]) for (const name of ['rust', 'js']) fig[`${name}${callers}`] = summarize(rounds[callers][name]);
+  const coldOf = (name, key) => median(cold[name].map((c) => c[key]));
+  const rows = [
+    ['runtime CPU per request, whole calls, 1 caller', fig.rust1.cpuMs, fig.js1.cpuMs],
+    ['runtime CPU per request, whole calls, 8 callers', fig.rust8.cpuMs, fig.js8.cpuMs],
+    [`cold start: new runtime to first TwiML (median of ${options.cold})`, coldOf('rust', 'totalMs'), coldOf('js', 'totalMs')],
+    ['cold start: runtime ready to first TwiML', coldOf('rust', 'firstMs'), coldOf('js', 'firstMs')],
+    ['cold start: runtime CPU to first TwiML', coldOf('rust', 'cpuMs'), coldOf('js', 'cpuMs')],
+    ['latency p50, 1 caller', fig.rust1.p50, fig.js1.p50],
+    ['latency p99, 1 caller', fig.rust1.p99, fig.js1.p99],
+    ['latency p50, 8 callers', fig.rust8.p50, fig.js8.p50],
+    ['latency p99, 8 callers', fig.rust8.p99, fig.js8.p99],
+  ];
+  const out = [];
+  const cpuModel = os.cpus()[0]?.model ?? 'unknown CPU';
+  out.push(`Node ${process.version}, workerd ${require('workerd/package.json').version} (Miniflare), ${os.cpus().length} × ${cpuModel}, load ${os.loadavg().map(f2).join(' ')}`);
+  out.push(`${options.rounds} rounds × ${options.calls} whole calls (3 requests each) per worker and concurrency, alternating; Rust wasm ${snapshot.wasmBytes} B (${snapshot.wasmGzip} B gzip), sha256 ${snapshot.wasmSha}…`);
+  out.push('');
+  out.push('| Twilio-signed whole calls in workerd | Rust worker | JS reference | Rust/JS |');
+  out.push('|---|---:|---:|---:|');
+  for (const [label, r, j] of rows) {
+    const digits = r < 10 ? f3 : f1;
+    out.push(`| ${label} | ${digits(r)} ms | ${digits(j)} ms | ${ratio(r, j)} |`);
+  }
+  out.push('');
+  for (const callers of [1, 8]) {
+    const paired = fig[`rust${callers}`].perRound.map((x, i) => x / fig[`js${callers}`].perRound[i]);
+    out.push(`CPU noise, ${callers} caller${callers === 1 ? '' : 's'}: per-round Rust/JS ratio median ${f2(median(paired))}x, range ${f2(Math.min(...paired))}x-${f2(Math.max(...paired))}x over ${paired.length} rounds.`);
+  }
+  out.push('');
+  out.push('Raw numbers');
+  for (const callers of [1, 8]) {
+    const [fr, fj] = [fig[`rust${callers}`], fig[`js${callers}`]];
+    const paired = fr.perRound.map((x, i) => x / fj.perRound[i]);
+    out.push(`- ${callers} caller${callers === 1 ? '' : 's'}: ${fr.requests} requests each`);
+    out.push(`  - CPU/request from stat (10 ms ticks, all rounds): rust ${f3(fr.cpuMs)} ms, js ${f3(fj.cpuMs)} ms, ratio ${ratio(fr.cpuMs, fj.cpuMs)}`);
+    out.push(`  - CPU/request from schedstat (ns, live threads): rust ${f3(fr.cpuMsSched)} ms, js ${f3(fj.cpuMsSched)} ms, ratio ${ratio(fr.cpuMsSched, fj.cpuMsSched)}`);
+    out.push(`  - per round, rust ms: ${fr.perRound.map(f3).join(' ')}; ${spread(fr.perRound)}`);
+    out.push(`  - per round, js ms:   ${fj.perRound.map(f3).join(' ')}; ${spread(fj.perRound)}`);
+    out.push(`  - per-round ratio rust/js: ${paired.map(f2).join(' ')}; ${spread(paired)}`);
+    out.push(`  - wall time: rust ${f2(fr.wallS)} s, js ${f2(fj.wallS)} s; CPU of the idle runtime meanwhile: rust ${f1(fr.idleMs)} ms, js ${f1(fj.idleMs)} ms`);
+    out.push(`  - latency ms p50/p99: rust ${f3(fr.p50)}/${f3(fr.p99)}, js ${f3(fj.p50)}/${f3(fj.p99)}`);
+  }
+  for (const name of ['rust', 'js']) {
+    const c = cold[name];
+    out.push(`- cold ${name}, ms: new runtime to first TwiML ${c.map((x) => f1(x.totalMs)).join(' ')}; ready to first TwiML ${c.map((x) => f1(x.firstMs)).join(' ')}; runtime CPU by then ${c.map((x) => f1(x.cpuMs)).join(' ')}`);
+  }
+  out.push(`- where the time goes: runtime CPU per request, one kind of step replayed at a time (signed once), 1 caller, ${options.stepRounds} × ${options.stepRequests} requests each, ms (schedstat; stat in brackets):`);
+  for (const [step, label] of Object.entries(STEP_LABELS)) {
+    const cpu = (name) => {
+      const rs = stepRounds[step][name];
+      const n = sum(rs.map((x) => x.requests));
+      return { sched: sum(rs.map((x) => x.ns)) / 1e6 / n, stat: (sum(rs.map((x) => x.ticks)) * 1000) / CLK_TCK / n };
+    };
+    const [r, j] = [cpu('rust'), cpu('js')];
+    out.push(`  - ${label}: rust ${f3(r.sched)} [${f3(r.stat)}], js ${f3(j.sched)} [${f3(j.stat)}], rust − js ${f3(r.sched - j.sched)}, ratio ${ratio(r.sched, j.sched)}`);
+  }
+  out.push(`- log lines written after the warm-up: rust ${logged.rust.lines} of ${logged.rust.requests} requests, js ${logged.js.lines} of ${logged.js.requests}`);
+  return out;
+}
+
+async function main() {
+  const options = parseArgs(process.argv.slice(2));
+  const runStarted = performance.now();
+  const say = (line) => process.stderr.write(`bench: ${line}\n`);
+  const snapshot = await snapshotBuild(options.build, say);
+  const stub = await startStub();
+  const bindings = {
+    // `redirect`: the same fields handed off with <Redirect>, to tell the hand-off's cost apart.
+    GATHER_FLOWS: { default: h.articlesFlow({ action: stub.url }), redirect: h.articlesFlow({ redirect: 'https://app.example.com/next' }) },
+    AES_SECRET: h.KEY,
+    TWILIO_AUTH_TOKEN: h.TOKEN,
+    BACKEND_SIGNING_SECRET: h.SIGNING_SECRET,
+  };
+  const compatibilityDate = h.wranglerConfig().compatibility_date;
+  const optionsOf = {
+    rust: runtimeOptions('rust', snapshot.dir, bindings, compatibilityDate),
+    js: runtimeOptions('js', snapshot.dir, bindings, compatibilityDate),
+  };
+  const running = [];
+  try {
+    const shown = path.relative(process.cwd(), options.build);
+    say(`Rust worker: ${shown.startsWith('..') ? options.build : shown || '.'}/index_bg.wasm ${snapshot.wasmBytes} B, sha256 ${snapshot.wasmSha}…, built ${snapshot.builtAt}`);
+    const cold = await coldStarts(optionsOf, options.cold);
+    say(`cold starts done (${options.cold} each)`);
+
+    const rust = await new Runtime('rust', optionsOf.rust).start();
+    running.push(rust);
+    const js = await new Runtime('js', optionsOf.js).start();
+    running.push(js);
+    say(`rust runtime: ${rust.processNames()}; js runtime: ${js.processNames()}`);
+    await sameBehaviour(rust, js, stub);
+    say('checked: same TwiML at every step, same submission, bad signature 403, replayed and tampered values 400');
+
+    // Warm-up: JIT tiers, wasm tier-up, connection pools.
+    for (const [runtime, idle] of [[rust, js], [js, rust]]) {
+      await measure(runtime, idle, options.warmCalls, 1);
+      await measure(runtime, idle, options.warmCalls, 8);
+    }
+    const submissionsBefore = stub.submissions;
+    const logBefore = { rust: rust.logLines, js: js.logLines };
+    const rounds = await callRounds(rust, js, options, say);
+    const stepRounds = await stepBreakdown(rust, js, options);
+    say('steps replayed');
+
+    // Every measured request wrote its one log line, and every call (and replayed PIN) reached
+    // the stub with a valid signature.
+    await h.sleep(300);
+    // The measured requests, and the four stepRequests() made to set up the replays.
+    const requestsOf = (name) =>
+      sum([...rounds[1][name], ...rounds[8][name], ...Object.values(stepRounds).flatMap((x) => x[name])].map((x) => x.requests)) + 4;
+    const handOffs = sum([...rounds[1].rust, ...rounds[1].js, ...rounds[8].rust, ...rounds[8].js].map((x) => x.requests)) / 3 +
+      sum([...stepRounds.pin.rust, ...stepRounds.pin.js].map((x) => x.requests));
+    assert.equal(stub.submissions - submissionsBefore, handOffs, 'every measured hand-off reached the stub once');
+    assert.equal(stub.refused, 0, 'the stub refused a submission signature');
+    const logged = {
+      rust: { lines: rust.logLines - logBefore.rust, requests: requestsOf('rust') },
+      js: { lines: js.logLines - logBefore.js, requests: requestsOf('js') },
+    };
+
+    const out = report({ options, snapshot, cold, rounds, stepRounds, logged });
+    out.push(`- whole run ${f1((performance.now() - runStarted) / 1000)} s`);
+    for (const runtime of [rust, js]) {
+      if (runtime.otherOutput.trim()) out.push(`- the ${runtime.name} runtime also printed: ${runtime.otherOutput.trim().slice(-500)}`);
+    }
+    console.log(out.join('\n'));
+  } finally {
+    for (const runtime of running) await runtime.stop();
+    await stub.close();
+    fs.rmSync(snapshot.dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
