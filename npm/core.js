@@ -6,8 +6,7 @@
 // its runtime allows and calls start() once, before anything below runs.
 
 import * as glue from './gather_seal_wasm_bg.js';
-
-export { glue as wasm };
+import { outputPointer, wasmMemory, wipeOutput } from './gather_seal_wasm_bg.js';
 
 let memory;
 let view; // the wasm memory as bytes; replaced when the memory grows (growing detaches it)
@@ -18,7 +17,7 @@ export function start(module, Buffer) {
   const instance = new WebAssembly.Instance(module, { './gather_seal_wasm_bg.js': glue });
   glue.__wbg_set_wasm(instance.exports);
   instance.exports.__wbindgen_start();
-  memory = glue.wasmMemory();
+  memory = wasmMemory();
   NodeBuffer = Buffer;
 }
 
@@ -26,7 +25,7 @@ function output() {
   if (view?.buffer !== memory.buffer) {
     view = NodeBuffer ? NodeBuffer.from(memory.buffer) : new Uint8Array(memory.buffer);
   }
-  return glue.outputPointer();
+  return outputPointer();
 }
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
@@ -48,7 +47,7 @@ export function plainText(length) {
   try {
     return NodeBuffer ? view.toString('utf8', start, start + length) : utf8.decode(view.subarray(start, start + length));
   } finally {
-    glue.wipeOutput();
+    wipeOutput();
   }
 }
 

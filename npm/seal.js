@@ -1,7 +1,8 @@
 // Sealing (encrypt, decrypt, sealFields, openFields, generateKey) and the worker's submissions
 // (verifySubmission, openSubmission): argument checks here, the work in WebAssembly.
 
-import { wasm, sealedHex, plainText, fail, text, isPlainObject, toTag, bodyBytes } from './core.js';
+import { sealedHex, plainText, fail, text, isPlainObject, toTag, bodyBytes } from './core.js';
+import * as wasm from './gather_seal_wasm_bg.js';
 
 function oneKey(value) {
   if (typeof value !== 'string' || value.indexOf(',') !== -1) {

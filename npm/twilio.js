@@ -8,7 +8,8 @@
 // the parameter text are built here exactly as it builds them; the HMACs and their
 // constant-time comparison happen in WebAssembly, for every candidate, before the verdict.
 
-import { wasm, fail, text, isPlainObject, bodyBytes } from './core.js';
+import { fail, text, isPlainObject, bodyBytes } from './core.js';
+import * as wasm from './gather_seal_wasm_bg.js';
 
 /**
  * Whether `signature` (the X-Twilio-Signature header) is Twilio's signature of a request to
