@@ -22,7 +22,9 @@ export function start(module, Buffer) {
 }
 
 function output() {
-  if (view?.buffer !== memory.buffer) {
+  // A grown memory has a new buffer and detaches the old one: the view then has no bytes.
+  // (Cheaper than asking for memory.buffer on every call.)
+  if (view === undefined || view.byteLength === 0) {
     view = NodeBuffer ? NodeBuffer.from(memory.buffer) : new Uint8Array(memory.buffer);
   }
   return outputPointer();
