@@ -1,4 +1,4 @@
-/** Options shared by every call. */
+/** Options of {@link encrypt} and {@link decrypt}. */
 export interface SealOptions {
   /**
    * Associated data: authenticated, not stored in the sealed value. The same context must be
@@ -27,19 +27,51 @@ export function decrypt(cipherHex: string, keys: Keys, options?: SealOptions): s
 /** A new random key from the CSPRNG: 64 lowercase hex characters. */
 export function generateKey(): string;
 
-/** A new object with every string value sealed; other values are copied unchanged. */
-export function sealFields<T extends Record<string, unknown>>(
-  object: T,
-  keyHex: string,
-  options?: SealOptions,
-): { [K in keyof T]: T[K] extends string ? string : T[K] };
+/** Options of {@link sealFields} and {@link openFields}. */
+export interface FieldOptions<Copied extends string = never> {
+  /**
+   * What the fields belong to, e.g. the CallSid. Each field is sealed and opened under the
+   * context `${context}:${field name}` (`:${field name}` without one), so a value does not open
+   * in another field or for another context; the worker seals a call's fields the same way,
+   * with the CallSid.
+   */
+  context?: string;
+  /**
+   * Fields copied as they are, whatever they hold: sealFields does not seal them, openFields
+   * does not open them. Every other field must be a string.
+   */
+  copy?: readonly Copied[];
+  /**
+   * Seal and open every field under `context` itself (no field name), as sealFields did before
+   * it bound each value to its field: for values already sealed that way. A value can then be
+   * moved to another field and still open.
+   */
+  sharedContext?: boolean;
+}
 
-/** A new object with every string value opened; other values are copied unchanged. */
-export function openFields<T extends Record<string, unknown>>(
-  object: T,
+/**
+ * A new object with every field sealed under `${context}:${field name}`, but those named in
+ * `options.copy`, which are copied unchanged.
+ * @throws Error("gather-seal: …") for a field that is not a string and not in `options.copy`,
+ * or a malformed key.
+ */
+export function sealFields<T extends Record<string, unknown>, Copied extends string = never>(
+  object: T & { [K in Exclude<keyof T, Copied>]: string },
+  keyHex: string,
+  options?: FieldOptions<Copied>,
+): { [K in keyof T]: K extends Copied ? T[K] : string };
+
+/**
+ * A new object with every field opened under `${context}:${field name}`, but those named in
+ * `options.copy`, which are copied unchanged.
+ * @throws Error("gather-seal: …") for a field that is not a string and not in `options.copy`,
+ * or one that does not open (see {@link decrypt}).
+ */
+export function openFields<T extends Record<string, unknown>, Copied extends string = never>(
+  object: T & { [K in Exclude<keyof T, Copied>]: string },
   keys: Keys,
-  options?: SealOptions,
-): { [K in keyof T]: T[K] extends string ? string : T[K] };
+  options?: FieldOptions<Copied>,
+): { [K in keyof T]: K extends Copied ? T[K] : string };
 
 /**
  * What the worker POSTs to an `action` URL, as JSON: the call, the flow, how the gather ended,

@@ -20,13 +20,25 @@ function keyRing(value) {
   return fail('keys must be a string of 64 hex characters or a non-empty array of them');
 }
 
-function contextOf(options) {
-  if (options === undefined || options === null) return '';
-  if (!isPlainObject(options)) fail('options must be an object such as { context: "..." }');
-  const { context } = options;
+const NO_OPTIONS = Object.freeze({ __proto__: null });
+
+/** An options object (undefined and null are none), whose members are then read once each. */
+function optionsOf(options, example) {
+  if (options === undefined || options === null) return NO_OPTIONS;
+  if (!isPlainObject(options)) fail(`options must be an object such as ${example}`);
+  return options;
+}
+
+/** options.context as given: '' when missing. */
+function contextOf(context) {
   if (context === undefined || context === null) return '';
   if (typeof context !== 'string') fail('options.context must be a string');
   return context;
+}
+
+/** The context of encrypt's and decrypt's options. */
+function contextOption(options) {
+  return options === undefined ? '' : contextOf(optionsOf(options, '{ context: "..." }').context);
 }
 
 function plainObject(value, name) {
@@ -36,12 +48,12 @@ function plainObject(value, name) {
 
 /** Seals `plainText` under `keyHex`: hex(nonce 12 ‖ ciphertext ‖ tag 16). */
 export function encrypt(plainText, keyHex, options) {
-  return sealedHex(wasm.encryptToBuffer(text(plainText, 'plainText'), oneKey(keyHex), contextOf(options)));
+  return sealedHex(wasm.encryptToBuffer(text(plainText, 'plainText'), oneKey(keyHex), contextOption(options)));
 }
 
 /** Opens a sealed value with one key, or with an array of keys (current first, then older). */
 export function decrypt(cipherHex, keys, options) {
-  return plainText(wasm.decryptToBuffer(text(cipherHex, 'cipherHex'), keyRing(keys), contextOf(options)));
+  return plainText(wasm.decryptToBuffer(text(cipherHex, 'cipherHex'), keyRing(keys), contextOption(options)));
 }
 
 /** A new random key: 64 lowercase hex characters. */
@@ -49,36 +61,73 @@ export function generateKey() {
   return wasm.generateKey();
 }
 
-/** A new object with every string value of `object` sealed; other values are copied. */
+/**
+ * A new object with every field of `object` sealed, each under the context
+ * `${options.context ?? ''}:${field name}`; the fields named in `options.copy` are copied as they
+ * are, and any other field that is not a string is refused.
+ */
 export function sealFields(object, keyHex, options) {
   const fields = plainObject(object, 'object');
   const key = oneKey(keyHex);
-  const context = contextOf(options);
+  const how = fieldOptions(options);
+  const entries = fieldEntries(fields, how, 'sealFields seals strings');
   wasm.prepareKeys(key); // a bad key fails even when there is nothing to seal
-  return mapStrings(fields, (value) => sealedHex(wasm.encryptToBuffer(value, key, context)));
+  return fieldsThrough(entries, how, (value, context) => sealedHex(wasm.encryptToBuffer(value, key, context)));
 }
 
-/** The reverse of sealFields: every string value opened. */
+/** The reverse of sealFields: every field opened, but those named in `options.copy`. */
 export function openFields(object, keys, options) {
   const fields = plainObject(object, 'object');
   const ring = keyRing(keys);
-  const context = contextOf(options);
+  const how = fieldOptions(options);
+  const entries = fieldEntries(fields, how, 'openFields opens sealed values, which are strings');
   wasm.prepareKeys(ring);
-  return mapStrings(fields, (value) => plainText(wasm.decryptToBuffer(value, ring, context)));
+  return fieldsThrough(entries, how, (value, context) => plainText(wasm.decryptToBuffer(value, ring, context)));
 }
 
-/** A new plain object with `object`'s own enumerable entries in order, strings through `change`. */
-function mapStrings(object, change) {
-  const copy = {};
-  for (const [name, value] of Object.entries(object)) {
+/** sealFields' and openFields' options: { context, copy, sharedContext }, each read once. */
+function fieldOptions(options) {
+  const { context, copy, sharedContext } = optionsOf(options, '{ context: "...", copy: [...] }');
+  let copied = [];
+  if (copy !== undefined && copy !== null) {
+    // Read once into an array of our own, like a key ring.
+    copied = Array.isArray(copy) ? Array.from(copy) : undefined;
+    if (!copied?.every((name) => typeof name === 'string')) fail('options.copy must be an array of field names');
+  }
+  if (sharedContext !== undefined && sharedContext !== null && typeof sharedContext !== 'boolean') {
+    fail('options.sharedContext must be true or false');
+  }
+  return { context: contextOf(context), copy: new Set(copied), shared: sharedContext === true };
+}
+
+/**
+ * `object`'s own enumerable entries, read once, each checked: a value to seal or open must be a
+ * string.
+ */
+function fieldEntries(object, how, what) {
+  const entries = Object.entries(object);
+  for (const [name, value] of entries) {
+    if (how.copy.has(name)) continue;
+    if (typeof value !== 'string') {
+      fail(`${what}: a field that is not a string must be named in options.copy`);
+    }
+  }
+  return entries;
+}
+
+/** A new plain object with the entries in order, all but the copied ones through `change`. */
+function fieldsThrough(entries, how, change) {
+  const result = {};
+  for (const [name, value] of entries) {
     // Defined, not assigned: an own "__proto__" entry (JSON.parse makes them) must stay a
-    // field, not become the copy's prototype.
-    Object.defineProperty(copy, name, {
-      value: typeof value === 'string' ? change(value) : value,
+    // field, not become the result's prototype.
+    Object.defineProperty(result, name, {
+      __proto__: null,
+      value: how.copy.has(name) ? value : change(value, how.shared ? how.context : `${how.context}:${name}`),
       writable: true, enumerable: true, configurable: true,
     });
   }
-  return copy;
+  return result;
 }
 
 // ---- Submissions: what the worker hands an application (src/handoff.rs) ----

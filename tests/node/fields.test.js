@@ -1,7 +1,9 @@
 'use strict';
-// sealFields/openFields: a new object with every string value sealed (or opened), every other
-// value as it was, keys in their order, the input untouched; each sealed field is an ordinary
-// sealed value that decrypt and node:crypto open.
+// sealFields/openFields: a new object with every field sealed (or opened) under the context
+// `${context}:${field name}` (context '' when none is given), the fields named in options.copy
+// as they were, keys in their order, the input untouched; each sealed field is an ordinary
+// sealed value that decrypt and node:crypto open with that context. A field that is not a
+// string, and not named in options.copy, is refused both ways.
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
@@ -21,25 +23,122 @@ test('sealFields seals every string field; openFields gives the original back', 
   assert.deepEqual(gs.openFields(sealed, [key]), STRINGS);
 });
 
-test('each sealed field opens with decrypt and with node:crypto, with the same context', () => {
+test('each sealed field opens with decrypt and with node:crypto under "<context>:<field name>"', () => {
   const key = referenceKey();
   const context = 'CA77aa:gather';
   const sealed = gs.sealFields(STRINGS, key, { context });
   for (const [name, value] of Object.entries(STRINGS)) {
-    assert.equal(gs.decrypt(sealed[name], key, { context }), value, name);
-    assert.equal(reference.open(sealed[name], key, context), value, name);
+    assert.equal(gs.decrypt(sealed[name], key, { context: `${context}:${name}` }), value, name);
+    assert.equal(reference.open(sealed[name], key, `${context}:${name}`), value, name);
   }
   assert.deepEqual(gs.openFields(sealed, key, { context }), STRINGS);
+  // Without a context (or with ''), the context is ":<field name>".
+  for (const options of [undefined, {}, { context: '' }]) {
+    const bare = gs.sealFields(STRINGS, key, options);
+    for (const [name, value] of Object.entries(STRINGS)) {
+      assert.equal(reference.open(bare[name], key, `:${name}`), value, name);
+    }
+    assert.deepEqual(gs.openFields(bare, key), STRINGS);
+    assert.deepEqual(gs.openFields(bare, key, { context: '' }), STRINGS);
+  }
 });
 
 test('openFields opens fields sealed one by one with encrypt or with node:crypto', () => {
   const key = referenceKey();
   const sealed = {
-    pin: gs.encrypt('4821', key, { context: 'c1' }),
-    card: reference.seal('1111', key, 'c1'),
+    pin: gs.encrypt('4821', key, { context: 'c1:pin' }),
+    card: reference.seal('1111', key, 'c1:card'),
     attempts: 3,
   };
-  assert.deepEqual(gs.openFields(sealed, key, { context: 'c1' }), { pin: '4821', card: '1111', attempts: 3 });
+  assert.deepEqual(gs.openFields(sealed, key, { context: 'c1', copy: ['attempts'] }),
+    { pin: '4821', card: '1111', attempts: 3 });
+});
+
+// The worker seals each gathered field under "<CallSid>:<field>": with the CallSid as the
+// context, openFields opens them as openSubmission does.
+test("openFields opens the worker's values with the CallSid as the context", () => {
+  const key = referenceKey();
+  const callSid = `CA${'7f'.repeat(16)}`;
+  const fromWorker = {
+    card: reference.seal('4111', key, `${callSid}:card`),
+    last_four: reference.seal('1111', key, `${callSid}:last_four`),
+  };
+  assert.deepEqual(gs.openFields(fromWorker, key, { context: callSid }), { card: '4111', last_four: '1111' });
+  const submission = { callSid, encryptedCardDigits: fromWorker.card, encryptedLastFourDigits: fromWorker.last_four };
+  assert.deepEqual(gs.openSubmission(submission, key), gs.openFields(fromWorker, key, { context: callSid }));
+});
+
+// Regression (fixed): every field was sealed under the one context, so sealed values could be
+// swapped between fields, or moved into a field of another name, and still open:
+//   s = sealFields({ card: '4111', pin: '1234' }, key, { context: 'CA1' })
+//   openFields({ card: s.pin, pin: s.card }, key, { context: 'CA1' }) → { card: '1234', pin: '4111' }
+// Expected: each value bound to its field's name, so a moved value does not open.
+test('a value moved to another field does not open: each is bound to its field name', () => {
+  const key = referenceKey();
+  for (const context of [undefined, 'CA1']) {
+    const s = gs.sealFields({ card: '4111', pin: '1234' }, key, { context });
+    expectSealError(gs.openFields, [{ card: s.pin, pin: s.card }, key, { context }], KIND.unauthentic);
+    expectSealError(gs.openFields, [{ card: s.card, pin: s.card }, key, { context }], KIND.unauthentic);
+    expectSealError(gs.openFields, [{ ssn: s.pin }, key, { context }], KIND.unauthentic);
+    expectSealError(gs.decrypt, [s.pin, key, { context }], KIND.unauthentic);
+  }
+});
+
+// Regression (fixed): openFields passed a value that was not a string through unopened, so
+// what an attacker put in a request body came back looking authenticated:
+//   openFields({ pin: { $gt: '' } }, key) → { pin: { $gt: '' } }
+// and sealFields left such values in clear. Expected: a gather-seal error both ways, unless the
+// field is named in options.copy.
+test('a field that is not a string is refused both ways unless named in options.copy', () => {
+  const key = referenceKey();
+  const sealedPin = gs.sealFields({ pin: '4821' }, key).pin;
+  const notStrings = [{ $gt: '' }, 4821, 0, null, undefined, true, ['4821'], { value: '4821' }, 4821n,
+    Buffer.from('4821'), new String('4821')]; // eslint-disable-line no-new-wrappers
+  for (const value of notStrings) {
+    expectSealError(gs.openFields, [{ pin: value }, key], /^gather-seal: openFields .*options\.copy/);
+    expectSealError(gs.openFields, [{ pin: sealedPin, other: value }, key], /^gather-seal: openFields .*options\.copy/);
+    expectSealError(gs.sealFields, [{ pin: '4821', other: value }, key], /^gather-seal: sealFields .*options\.copy/);
+    const copied = gs.sealFields({ pin: '4821', other: value }, key, { copy: ['other'] });
+    assert.equal(copied.other, value);
+    assert.deepEqual(gs.openFields(copied, key, { copy: ['other'] }), { pin: '4821', other: value });
+  }
+});
+
+test('options.copy copies the fields it names as they are, strings included, both ways', () => {
+  const key = referenceKey();
+  const input = { caller: 'Zoë', pin: '4821', step: 2 };
+  const sealed = gs.sealFields(input, key, { copy: ['caller', 'step', 'absent'] });
+  assert.equal(sealed.caller, 'Zoë');
+  assert.equal(sealed.step, 2);
+  assert.notEqual(sealed.pin, '4821');
+  assert.deepEqual(gs.openFields(sealed, key, { copy: ['caller', 'step'] }), input);
+  // A copied string is not opened, and a field not copied must open.
+  expectSealError(gs.openFields, [sealed, key, { copy: ['step'] }], KIND.notHex);
+  for (const copy of ['caller', { 0: 'caller', length: 1 }, [1], ['caller', null], new Set(['caller'])]) {
+    expectSealError(gs.sealFields, [input, key, { copy }], /^gather-seal: options\.copy must be/);
+    expectSealError(gs.openFields, [sealed, key, { copy }], /^gather-seal: options\.copy must be/);
+  }
+  for (const copy of [undefined, null, []]) {
+    assert.deepEqual(gs.openFields(gs.sealFields({ pin: '4821' }, key, { copy }), key, { copy }), { pin: '4821' });
+  }
+});
+
+// Values sealed by earlier versions of sealFields share one context (options.context, or none):
+// options.sharedContext opens them, and seals that way when asked.
+test('options.sharedContext seals and opens every field under options.context itself', () => {
+  const key = referenceKey();
+  for (const context of [undefined, 'CA1']) {
+    const old = { pin: reference.seal('4821', key, context), card: reference.seal('4111', key, context) };
+    assert.deepEqual(gs.openFields(old, key, { context, sharedContext: true }), { pin: '4821', card: '4111' });
+    expectSealError(gs.openFields, [old, key, { context }], KIND.unauthentic);
+    const shared = gs.sealFields({ pin: '4821' }, key, { context, sharedContext: true });
+    assert.equal(reference.open(shared.pin, key, context), '4821');
+    assert.equal(gs.decrypt(shared.pin, key, { context }), '4821');
+    expectSealError(gs.openFields, [shared, key, { context, sharedContext: false }], KIND.unauthentic);
+  }
+  for (const sharedContext of ['yes', 1, {}]) {
+    expectSealError(gs.sealFields, [{ pin: '4821' }, key, { sharedContext }], /^gather-seal: options\.sharedContext/);
+  }
 });
 
 test('the two fields of one object get different nonces and ciphertexts', () => {
@@ -49,7 +148,7 @@ test('the two fields of one object get different nonces and ciphertexts', () => 
   assert.notEqual(sealed.a, sealed.b);
 });
 
-test('non-string values are kept unchanged, both ways', () => {
+test('fields named in options.copy are kept unchanged, whatever they hold, both ways', () => {
   const key = referenceKey();
   const nested = { pin: '4821', deeper: { card: '1111', list: ['a', 1] } };
   const list = ['4821', 7, null];
@@ -72,8 +171,9 @@ test('non-string values are kept unchanged, both ways', () => {
     emptyObject: {},
     emptyArray: [],
   };
-  const sealed = gs.sealFields(input, key);
-  const opened = gs.openFields(sealed, key);
+  const copy = Object.keys(input).filter((name) => name !== 'pin');
+  const sealed = gs.sealFields(input, key, { copy });
+  const opened = gs.openFields(sealed, key, { copy });
   for (const result of [sealed, opened]) {
     assert.deepEqual(Object.keys(result), Object.keys(input));
     for (const name of Object.keys(input)) {
@@ -97,21 +197,23 @@ test('non-string values are kept unchanged, both ways', () => {
 test('key order is kept, including the order of mixed string and non-string fields', () => {
   const key = referenceKey();
   const input = { zeta: '1', alpha: 2, mid: '3', beta: null, omega: '5', '': 'empty name', 'a b': true };
-  const sealed = gs.sealFields(input, key);
+  const options = { copy: ['alpha', 'beta', 'a b'] };
+  const sealed = gs.sealFields(input, key, options);
   assert.deepEqual(Object.keys(sealed), Object.keys(input));
-  assert.deepEqual(Object.keys(gs.openFields(sealed, key)), Object.keys(input));
-  assert.deepEqual(gs.openFields(sealed, key), input);
+  assert.deepEqual(Object.keys(gs.openFields(sealed, key, options)), Object.keys(input));
+  assert.deepEqual(gs.openFields(sealed, key, options), input);
 });
 
 test('a new object is returned and the input is not mutated', () => {
   const key = referenceKey();
   const input = { pin: '4821', count: 1, nested: { card: '1111' } };
+  const options = { copy: ['count', 'nested'] };
   const before = structuredClone(input);
-  const sealed = gs.sealFields(input, key);
+  const sealed = gs.sealFields(input, key, options);
   assert.notEqual(sealed, input);
   assert.deepEqual(input, before);
   const sealedBefore = structuredClone(sealed);
-  const opened = gs.openFields(sealed, key);
+  const opened = gs.openFields(sealed, key, options);
   assert.notEqual(opened, sealed);
   assert.deepEqual(sealed, sealedBefore);
   assert.deepEqual(opened, input);
@@ -121,13 +223,14 @@ test('a new object is returned and the input is not mutated', () => {
   assert.deepEqual(input, before);
 });
 
-test('an object without fields, or without string fields, comes back equal and new', () => {
+test('an object without fields, or with only copied fields, comes back equal and new', () => {
   const key = referenceKey();
+  const options = { copy: ['n', 'b', 'x'] };
   for (const input of [{}, { n: 1, b: false, x: null }]) {
-    const sealed = gs.sealFields(input, key);
+    const sealed = gs.sealFields(input, key, options);
     assert.notEqual(sealed, input);
     assert.deepEqual(sealed, input);
-    assert.deepEqual(gs.openFields(sealed, key), input);
+    assert.deepEqual(gs.openFields(sealed, key, options), input);
   }
 });
 
@@ -137,9 +240,9 @@ test('an object with a null prototype and a class instance have their own fields
   bare.pin = '4821';
   class Gathered { constructor() { this.pin = '4821'; this.step = 2; } }
   for (const input of [bare, new Gathered()]) {
-    const sealed = gs.sealFields(input, key);
+    const sealed = gs.sealFields(input, key, { copy: ['step'] });
     assert.deepEqual(Object.keys(sealed), ['pin', ...('step' in input ? ['step'] : [])]);
-    assert.equal(gs.decrypt(sealed.pin, key), '4821');
+    assert.equal(gs.decrypt(sealed.pin, key, { context: ':pin' }), '4821');
   }
 });
 
@@ -156,12 +259,15 @@ test('an own "__proto__" field (as JSON.parse makes from a request body) is a fi
     JSON.parse('{"pin": "4821", "__proto__": "1111", "after": 1}'),
     JSON.parse('{"pin": "4821", "__proto__": {"isAdmin": true}, "after": 1}'),
   ]) {
-    for (const result of [gs.sealFields(input, key), gs.openFields(gs.sealFields(input, key), key)]) {
+    const options = { copy: typeof Object.getOwnPropertyDescriptor(input, '__proto__').value === 'string'
+      ? ['after'] : ['__proto__', 'after'] };
+    const sealed = gs.sealFields(input, key, options);
+    for (const result of [sealed, gs.openFields(sealed, key, options)]) {
       assert.equal(Object.getPrototypeOf(result), Object.prototype);
       assert.deepEqual(Object.keys(result), ['pin', '__proto__', 'after']);
       assert.equal(result.isAdmin, undefined);
     }
-    const opened = gs.openFields(gs.sealFields(input, key), key);
+    const opened = gs.openFields(sealed, key, options);
     assert.deepEqual(Object.getOwnPropertyDescriptor(opened, '__proto__').value,
       Object.getOwnPropertyDescriptor(input, '__proto__').value);
   }

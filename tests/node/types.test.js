@@ -21,8 +21,9 @@ const USES = `
 const key: string = generateKey();
 const sealed: string = encrypt('4821', key, { context: 'CA1:pin' });
 const opened: string = decrypt(sealed, [key, key], { context: 'CA1:pin' });
-const fields: { pin: string; n: number } = sealFields({ pin: '4821', n: 1 }, key);
-const back: { pin: string; n: number } = openFields(fields, key);
+const fields: { pin: string; n: number } = sealFields({ pin: '4821', n: 1 }, key, { context: 'CA1', copy: ['n'] });
+const back: { pin: string; n: number } = openFields(fields, key, { context: 'CA1', copy: ['n'] });
+const old: { pin: string } = openFields({ pin: sealed }, [key], { context: 'CA1', sharedContext: true });
 const submission = verifySubmission('{}', undefined, ['x'.repeat(32)], { now: new Date(), toleranceSeconds: 60 });
 const callSid: string = submission.callSid;
 const values: Record<string, string> = openSubmission(submission, key, { fields: ['pin'] });
@@ -36,6 +37,12 @@ encrypt('4821', new Uint8Array(32));
 encrypt('4821', [key]);
 // @ts-expect-error the context is a string
 decrypt(sealed, key, { context: 1 });
+// @ts-expect-error a field that is not a string must be named in copy
+sealFields({ pin: '4821', n: 1 }, key);
+// @ts-expect-error … in openFields too
+openFields({ pin: sealed, n: 1 }, key, { copy: ['pin'] });
+// @ts-expect-error a copied field keeps its type
+const copied: { n: string } = sealFields({ pin: '4821', n: 1 }, key, { copy: ['n'] });
 // @ts-expect-error validateRequest answers a boolean, not a string
 const notText: string = validateRequest('token', 'sig', 'https://example.com/', {});
 // @ts-expect-error the auth token is a string
@@ -44,7 +51,7 @@ validateRequest(undefined, 'sig', 'https://example.com/', {});
 validateRequestWithBody('token', 'sig', 'https://example.com/', { a: 1 });
 // @ts-expect-error the URL is required
 validateRequestWithBody('token', 'sig');
-export const used = [opened, back, callSid, values, valid, noParams, withBody, withText, notText];
+export const used = [opened, back, old, copied, callSid, values, valid, noParams, withBody, withText, notText];
 `;
 
 const NAMES = 'encrypt, decrypt, generateKey, sealFields, openFields, verifySubmission, openSubmission, ' +

@@ -107,7 +107,9 @@ function probe(gs, input) {
   attempt('names', () => Object.keys(gs).sort());
   attempt('sealed', () => gs.encrypt(input.digits, key, { context }));
   attempt('opened', () => gs.decrypt(input.sealedByNode, [gs.generateKey(), key], { context }));
-  attempt('fields', () => gs.openFields(gs.sealFields({ pin: input.digits, n: 1 }, key), [key]));
+  attempt('fields', () => gs.openFields(gs.sealFields({ pin: input.digits, n: 1 }, key, { copy: ['n'] }), [key], { copy: ['n'] }));
+  attempt('fieldSealed', () => gs.sealFields({ pin: input.digits }, key, { context: input.callSid }).pin);
+  attempt('notSealed', () => gs.openFields({ pin: { $gt: '' } }, key));
   attempt('newKey', () => /^[0-9a-f]{64}$/.test(gs.generateKey()));
   attempt('valid', () => gs.validateRequest(input.token, gather.signature, gather.url, gather.params));
   attempt('tampered', () => gs.validateRequest(input.token, gather.signature, gather.url, { ...gather.params, Digits: '0000' }));
@@ -124,7 +126,7 @@ function probe(gs, input) {
 function probeInput() {
   const context = `${CALL_SID}:pin`;
   return {
-    key: KEY, context, digits: '4821', token: TOKEN,
+    key: KEY, context, digits: '4821', token: TOKEN, callSid: CALL_SID,
     sealedByNode: sealWithNodeCrypto('1234', KEY, context),
     gather: signedGather('https://example.com/gather?step=pin'),
     json: signedJson('https://example.com/status', JSON.stringify({ CallSid: CALL_SID, CallStatus: 'completed' })),
@@ -137,6 +139,9 @@ function checkProbe(out, input) {
   assert.equal(openWithNodeCrypto(out.sealed, input.key, input.context), input.digits, 'node:crypto opens the sealed value');
   assert.equal(out.opened, '1234', 'opens what node:crypto sealed');
   assert.deepEqual(out.fields, { pin: input.digits, n: 1 });
+  assert.equal(openWithNodeCrypto(out.fieldSealed, input.key, `${input.callSid}:pin`), input.digits,
+    'sealFields binds a field to "<context>:<field>", as the worker does');
+  assert.match(out.notSealed?.error ?? '', /^gather-seal: openFields /);
   assert.equal(out.newKey, true);
   assert.deepEqual([out.valid, out.tampered, out.otherToken], [true, false, false], 'validateRequest');
   assert.deepEqual([out.jsonValid, out.jsonBytes, out.jsonTampered], [true, true, false], 'validateRequestWithBody');
