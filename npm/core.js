@@ -1,6 +1,12 @@
 // What every export shares: the WebAssembly instance, the way results leave its memory, and the
 // argument checks. Every error thrown by the package is an Error whose message starts with
 // "gather-seal:" and never contains a key, a token, a plaintext, a context or a ciphertext.
+// (What a caller's own getter, Proxy trap or toString throws passes through as it is.)
+//
+// Every argument is read and checked here, in JavaScript, before anything enters the
+// WebAssembly module: objects and arrays once each, into copies of our own, so that no caller's
+// code runs while the module is working and a getter or a Proxy cannot change a value after its
+// check. Only strings, fresh byte arrays and numbers reach the module.
 //
 // Each entry point (index.js, index.cjs, deno.js, workerd.js) gets the compiled module the way
 // its runtime allows and calls start() once, before anything below runs.
@@ -70,10 +76,30 @@ export function isPlainObject(value) {
 }
 
 const encoder = new TextEncoder();
+// The internal slots of a typed array, read with the built-in getters, which no property of the
+// array itself can override: its kind ('Uint8Array' for Buffers too, undefined for anything
+// else) and its length.
+const typedArray = Object.getPrototypeOf(Uint8Array.prototype);
+const getter = (name) => Object.getOwnPropertyDescriptor(typedArray, name).get;
+const kindOf = getter(Symbol.toStringTag);
+const lengthOf = getter('length');
 
-/** A body as received: a string (its UTF-8 bytes) or a Uint8Array (Buffers too). */
+/**
+ * A body as received, as a new Uint8Array of our own: a string's UTF-8 bytes, or a copy of a
+ * Uint8Array's (a Buffer's) bytes. The copy matters: the module's glue reads `length` from what
+ * it is given, and an own `length` getter on the caller's array could lie about it (writing
+ * past the glue's allocation) or call the package from inside the glue.
+ */
 export function bodyBytes(value, name) {
   if (typeof value === 'string') return encoder.encode(value);
-  if (ArrayBuffer.isView(value) && toTag.call(value) === '[object Uint8Array]') return value;
+  if (kindOf.call(value) === 'Uint8Array') {
+    const copy = new Uint8Array(lengthOf.call(value));
+    try {
+      copy.set(value);
+      return copy;
+    } catch {
+      // A detached buffer.
+    }
+  }
   return fail(`${name} must be the body as received: a string, a Buffer or a Uint8Array`);
 }

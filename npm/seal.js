@@ -13,11 +13,21 @@ function oneKey(value) {
 
 function keyRing(value) {
   if (typeof value === 'string') return value;
-  if (Array.isArray(value) && value.length > 0 &&
-      value.every((k) => typeof k === 'string' && k.indexOf(',') === -1)) {
-    return value.join(',');
+  const count = Array.isArray(value) ? value.length : 0;
+  if (!(count > 0)) notKeys();
+  // Each key read once and checked as it joins the text: a getter or a Proxy cannot change it
+  // after its check.
+  let joined = '';
+  for (let i = 0; i < count; i++) {
+    const key = value[i];
+    if (typeof key !== 'string' || key.indexOf(',') !== -1) notKeys();
+    joined = i === 0 ? key : `${joined},${key}`;
   }
-  return fail('keys must be a string of 64 hex characters or a non-empty array of them');
+  return joined;
+}
+
+function notKeys() {
+  fail('keys must be a string of 64 hex characters or a non-empty array of them');
 }
 
 const NO_OPTIONS = Object.freeze({ __proto__: null });
@@ -232,21 +242,28 @@ export function openSubmission(submission, keys, options) {
       throw new Error(`gather-seal: submission has no ${jsonKey(name)}, which options.fields requires`);
     }
   }
-  const opened = {};
+  // Every sealed value read once and checked before the first is opened.
+  const sealed = [];
   for (const key of Object.keys(submission)) {
     const name = fieldName(key);
     if (name === undefined) continue;
-    const sealed = submission[key];
-    if (typeof sealed !== 'string') fail(`${key} must be a string`);
+    const value = submission[key];
+    if (typeof value !== 'string') fail(`${key} must be a string`);
+    sealed.push([key, name, value]);
+  }
+  const opened = {};
+  for (const [key, name, value] of sealed) {
     let plain;
     try {
-      plain = plainText(wasm.decryptToBuffer(sealed, ring, `${sid}:${name}`));
+      plain = plainText(wasm.decryptToBuffer(value, ring, `${sid}:${name}`));
     } catch (error) {
       // Which value failed, never what it held: the key is a field's public name.
       throw new Error(`gather-seal: ${key}: ${String(error.message).replace(/^gather-seal: /, '')}`);
     }
     // Defined, not assigned, like openFields: no name can reach a prototype.
-    Object.defineProperty(opened, name, { value: plain, writable: true, enumerable: true, configurable: true });
+    Object.defineProperty(opened, name, {
+      __proto__: null, value: plain, writable: true, enumerable: true, configurable: true,
+    });
   }
   return opened;
 }

@@ -4,7 +4,7 @@
 //! Each export converts its inputs, calls the core, and converts back; errors become JavaScript
 //! `Error`s whose message is `gather-seal: ` and the core error's fixed text.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::fmt;
 
 use hmac::{Hmac, Mac};
@@ -26,19 +26,18 @@ fn js_error(e: impl fmt::Display) -> JsError {
 /// encoder, which is cheaper than building a JS string from wasm.
 #[wasm_bindgen(js_name = encryptToBuffer)]
 pub fn encrypt_to_buffer(plain_text: &str, key_hex: &str, context: &str) -> Result<usize, JsError> {
-    OUTPUT.with(|out| {
-        let mut out = out.borrow_mut();
-        with_ring(key_hex, |ring| {
-            seal_raw(
-                plain_text.as_bytes(),
-                ring.current(),
-                context.as_bytes(),
-                &mut out,
-            )
-        })
-        .map_err(js_error)?;
-        Ok(out.len())
-    })
+    let mut out = OUTPUT.take();
+    let sealed = with_ring(key_hex, |ring| {
+        seal_raw(
+            plain_text.as_bytes(),
+            ring.current(),
+            context.as_bytes(),
+            &mut out,
+        )
+    });
+    let len = out.len();
+    OUTPUT.set(out);
+    sealed.map(|()| len).map_err(js_error)
 }
 
 /// Opens `cipher_hex` with the comma-separated keys (current first) into the output buffer and
@@ -50,16 +49,15 @@ pub fn decrypt_to_buffer(
     keys_hex: &str,
     context: &str,
 ) -> Result<usize, JsError> {
-    OUTPUT.with(|out| {
-        let mut out = out.borrow_mut();
-        let plain = Zeroizing::new(
-            with_ring(keys_hex, |ring| open(cipher_hex, ring, context.as_bytes()))
-                .map_err(js_error)?,
-        );
-        out.clear();
-        out.extend_from_slice(plain.as_bytes());
-        Ok(out.len())
-    })
+    let plain = Zeroizing::new(
+        with_ring(keys_hex, |ring| open(cipher_hex, ring, context.as_bytes())).map_err(js_error)?,
+    );
+    let mut out = OUTPUT.take();
+    out.clear();
+    out.extend_from_slice(plain.as_bytes());
+    let len = out.len();
+    OUTPUT.set(out);
+    Ok(len)
 }
 
 /// Parses `keys_hex` (comma-separated, current first) into the prepared-key cache, so that a
@@ -72,13 +70,18 @@ pub fn prepare_keys(keys_hex: &str) -> Result<(), JsError> {
 /// Where the output buffer starts in wasm memory (it moves only when it grows).
 #[wasm_bindgen(js_name = outputPointer)]
 pub fn output_pointer() -> usize {
-    OUTPUT.with(|out| out.borrow().as_ptr() as usize)
+    let out = OUTPUT.take();
+    let at = out.as_ptr() as usize;
+    OUTPUT.set(out);
+    at
 }
 
 /// Zeroes and empties the output buffer.
 #[wasm_bindgen(js_name = wipeOutput)]
 pub fn wipe_output() {
-    OUTPUT.with(|out| zeroize::Zeroize::zeroize(&mut *out.borrow_mut()));
+    let mut out = OUTPUT.take();
+    zeroize::Zeroize::zeroize(&mut out);
+    OUTPUT.set(out);
 }
 
 /// The module's memory, for the wrapper's view of the output buffer.
@@ -172,15 +175,24 @@ struct Prepared {
     ring: KeyRing,
 }
 
+// The package's state lives in `Cell`s that each export takes out and puts back, never in a
+// `RefCell` borrowed across the call: a trap (wasm's only way out of a panic, or of an
+// allocation the host refuses) skips the rest of the export, and a `RefCell` left borrowed then
+// makes every later call trap too. After a trap the next call starts with an empty cache and
+// buffer; what the trapped call had taken out stays in wasm memory, unwiped (its memory is
+// never handed back either).
 thread_local! {
-    static PREPARED: RefCell<Vec<Prepared>> = const { RefCell::new(Vec::new()) };
+    static PREPARED: Cell<Vec<Prepared>> = const { Cell::new(Vec::new()) };
     /// Results on their way to JavaScript: sealed bytes, or a plaintext until the wrapper has
     /// read it and called `wipeOutput`.
-    static OUTPUT: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(1024));
+    static OUTPUT: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
 fn with_ring<T>(keys_hex: &str, f: impl FnOnce(&KeyRing) -> Result<T, Error>) -> Result<T, Error> {
-    PREPARED.with(|cell| f(prepare(&mut cell.borrow_mut(), keys_hex)?))
+    let mut prepared = PREPARED.take();
+    let result = prepare(&mut prepared, keys_hex).and_then(f);
+    PREPARED.set(prepared);
+    result
 }
 
 /// The prepared ring for `keys_hex`, found or parsed, moved to the end of `prepared` (most
