@@ -63,8 +63,16 @@ export function fail(what) {
   throw new TypeError(`gather-seal: ${what}`);
 }
 
+// Whether a string is well-formed UTF-16. One with a lone surrogate would reach the module as
+// U+FFFD (TextEncoder replaces it), so two different texts would seal, open or sign as one.
+const isWellFormed = String.prototype.isWellFormed;
+const LONE_SURROGATE = /\p{Cs}/u;
+export const wellFormed = isWellFormed ? (s) => isWellFormed.call(s) : (s) => !LONE_SURROGATE.test(s);
+
+/** `value` when it is a well-formed string (text that reaches the module as it is). */
 export function text(value, name) {
   if (typeof value !== 'string') fail(`${name} must be a string`);
+  if (!wellFormed(value)) fail(`${name} must be well-formed text, without lone surrogates`);
   return value;
 }
 
@@ -88,10 +96,11 @@ const lengthOf = getter('length');
  * A body as received, as a new Uint8Array of our own: a string's UTF-8 bytes, or a copy of a
  * Uint8Array's (a Buffer's) bytes. The copy matters: the module's glue reads `length` from what
  * it is given, and an own `length` getter on the caller's array could lie about it (writing
- * past the glue's allocation) or call the package from inside the glue.
+ * past the glue's allocation) or call the package from inside the glue. Undefined for a string
+ * that is not well-formed.
  */
 export function bodyBytes(value, name) {
-  if (typeof value === 'string') return encoder.encode(value);
+  if (typeof value === 'string') return wellFormed(value) ? encoder.encode(value) : undefined;
   if (kindOf.call(value) === 'Uint8Array') {
     const copy = new Uint8Array(lengthOf.call(value));
     try {

@@ -13,7 +13,8 @@ export type Keys = string | readonly string[];
 /**
  * Seals `plainText` with AES-256-GCM under a fresh random nonce.
  * @returns hex(nonce 12 bytes ‖ ciphertext ‖ tag 16 bytes), lowercase.
- * @throws Error("gather-seal: …") for a malformed key or a non-string argument.
+ * @throws Error("gather-seal: …") for a malformed key, a non-string argument, or text with a
+ * lone surrogate (not well-formed UTF-16), which is refused rather than sealed as U+FFFD.
  */
 export function encrypt(plainText: string, keyHex: string, options?: SealOptions): string;
 
@@ -53,7 +54,7 @@ export interface FieldOptions<Copied extends string = never> {
  * A new object with every field sealed under `${context}:${field name}`, but those named in
  * `options.copy`, which are copied unchanged.
  * @throws Error("gather-seal: …") for a field that is not a string and not in `options.copy`,
- * or a malformed key.
+ * a malformed key, or text with a lone surrogate.
  */
 export function sealFields<T extends Record<string, unknown>, Copied extends string = never>(
   object: T & { [K in Exclude<keyof T, Copied>]: string },

@@ -1,18 +1,18 @@
 // Sealing (encrypt, decrypt, sealFields, openFields, generateKey) and the worker's submissions
 // (verifySubmission, openSubmission): argument checks here, the work in WebAssembly.
 
-import { sealedHex, plainText, fail, text, isPlainObject, toTag, bodyBytes } from './core.js';
+import { sealedHex, plainText, fail, text, wellFormed, isPlainObject, toTag, bodyBytes } from './core.js';
 import * as wasm from './gather_seal_wasm_bg.js';
 
 function oneKey(value) {
   if (typeof value !== 'string' || value.indexOf(',') !== -1) {
     fail('keyHex must be one key: a string of 64 hex characters');
   }
-  return value;
+  return text(value, 'keyHex');
 }
 
 function keyRing(value) {
-  if (typeof value === 'string') return value;
+  if (typeof value === 'string') return text(value, 'keys');
   const count = Array.isArray(value) ? value.length : 0;
   if (!(count > 0)) notKeys();
   // Each key read once and checked as it joins the text: a getter or a Proxy cannot change it
@@ -21,7 +21,7 @@ function keyRing(value) {
   for (let i = 0; i < count; i++) {
     const key = value[i];
     if (typeof key !== 'string' || key.indexOf(',') !== -1) notKeys();
-    joined = i === 0 ? key : `${joined},${key}`;
+    joined = i === 0 ? text(key, 'keys') : `${joined},${text(key, 'keys')}`;
   }
   return joined;
 }
@@ -43,7 +43,7 @@ function optionsOf(options, example) {
 function contextOf(context) {
   if (context === undefined || context === null) return '';
   if (typeof context !== 'string') fail('options.context must be a string');
-  return context;
+  return text(context, 'options.context');
 }
 
 /** The context of encrypt's and decrypt's options. */
@@ -112,7 +112,7 @@ function fieldOptions(options) {
 
 /**
  * `object`'s own enumerable entries, read once, each checked: a value to seal or open must be a
- * string.
+ * string, and it and (when it is part of the context) its field's name well-formed text.
  */
 function fieldEntries(object, how, what) {
   const entries = Object.entries(object);
@@ -121,6 +121,8 @@ function fieldEntries(object, how, what) {
     if (typeof value !== 'string') {
       fail(`${what}: a field that is not a string must be named in options.copy`);
     }
+    text(value, 'every field');
+    if (!how.shared) text(name, 'every field name');
   }
   return entries;
 }
@@ -157,6 +159,7 @@ function signingSecrets(value) {
       [...s].length >= MIN_SECRET_CHARS && s.indexOf('\0') === -1)) {
     fail(`secrets must be a signing secret of at least ${MIN_SECRET_CHARS} characters or a non-empty array of them`);
   }
+  for (const s of list) text(s, 'secrets');
   return list.join('\0'); // split again in wasm; a secret from the environment has no NUL
 }
 
@@ -179,7 +182,7 @@ function verifyOptions(options) {
  * `secrets` (the new and the old one during a rotation), and returns the parsed submission.
  */
 export function verifySubmission(rawBody, signatureHeader, secrets, options) {
-  const body = bodyBytes(rawBody, 'rawBody');
+  const body = bodyBytes(rawBody, 'rawBody') ?? fail('rawBody must be well-formed text, without lone surrogates');
   if (signatureHeader !== undefined && signatureHeader !== null) {
     text(signatureHeader, 'signatureHeader');
   }
@@ -217,7 +220,7 @@ function requiredFields(options) {
   const { fields } = options;
   if (fields === undefined || fields === null) return [];
   const list = Array.isArray(fields) ? Array.from(fields) : null;
-  if (!list || !list.every((f) => typeof f === 'string' && wasm.isFieldName(f))) {
+  if (!list || !list.every((f) => typeof f === 'string' && wellFormed(f) && wasm.isFieldName(f))) {
     fail('options.fields must be an array of field names (a-z and 0-9 words joined by _)');
   }
   return list;
@@ -249,7 +252,7 @@ export function openSubmission(submission, keys, options) {
     if (name === undefined) continue;
     const value = submission[key];
     if (typeof value !== 'string') fail(`${key} must be a string`);
-    sealed.push([key, name, value]);
+    sealed.push([key, name, text(value, key)]);
   }
   const opened = {};
   for (const [key, name, value] of sealed) {

@@ -7,8 +7,12 @@
 // query re-encoded by Node's legacy `querystring`, each with and without the port. The URLs and
 // the parameter text are built here exactly as it builds them; the HMACs and their
 // constant-time comparison happen in WebAssembly, for every candidate, before the verdict.
+//
+// One difference on purpose: no UTF-8 (what Twilio sends and signs) decodes to a lone UTF-16
+// surrogate, so a URL, a parameter or a body with one is not a request Twilio signed: `false`,
+// where the twilio package gives the verdict for its U+FFFD replacement.
 
-import { fail, text, isPlainObject, bodyBytes } from './core.js';
+import { fail, wellFormed, isPlainObject, bodyBytes } from './core.js';
 import * as wasm from './gather_seal_wasm_bg.js';
 
 /**
@@ -18,9 +22,10 @@ import * as wasm from './gather_seal_wasm_bg.js';
 export function validateRequest(authToken, signature, url, params) {
   const token = authTokenOf(authToken);
   const digest = signatureDigest(signature);
-  text(url, 'url');
+  if (typeof url !== 'string') fail('url must be a string');
   const data = paramsText(params ?? {});
-  return digest !== undefined && signedBy(token, digest, candidateUrls(url, parsedUrl(url)), data);
+  if (digest === undefined || !wellFormed(url) || !wellFormed(data)) return false;
+  return signedBy(token, digest, candidateUrls(url, parsedUrl(url)), data);
 }
 
 /**
@@ -30,11 +35,11 @@ export function validateRequest(authToken, signature, url, params) {
 export function validateRequestWithBody(authToken, signature, url, body) {
   const token = authTokenOf(authToken);
   const digest = signatureDigest(signature);
-  text(url, 'url');
+  if (typeof url !== 'string') fail('url must be a string');
   const bytes = bodyBytes(body, 'body');
   const parsed = parsedUrl(url);
   // The twilio package throws on a URL that `new URL()` refuses; no request is valid there.
-  if (digest === undefined || parsed === undefined) return false;
+  if (digest === undefined || parsed === undefined || !wellFormed(url) || bytes === undefined) return false;
   const signed = signedBy(token, digest, candidateUrls(url, parsed), '');
   const hashed = wasm.bodyHashMatches(bytes, parsed.searchParams.get('bodySHA256') || '');
   return signed && hashed;
@@ -43,6 +48,7 @@ export function validateRequestWithBody(authToken, signature, url, body) {
 function authTokenOf(value) {
   // An empty token (an unset variable) would let anyone sign: refused, not checked against.
   if (typeof value !== 'string' || value.length === 0) fail('authToken must be a non-empty string');
+  if (!wellFormed(value)) fail('authToken must be well-formed text, without lone surrogates');
   return value;
 }
 
@@ -54,7 +60,7 @@ const SIGNATURE = /^[A-Za-z0-9+/]{26}[AEIMQUYcgkosw048]=$/;
 /** The 20 bytes `signature` stands for, or undefined when it cannot be a valid signature. */
 function signatureDigest(value) {
   if (value === undefined || value === null) return undefined;
-  text(value, 'signature');
+  if (typeof value !== 'string') fail('signature must be a string');
   if (!SIGNATURE.test(value)) return undefined;
   return Uint8Array.from(atob(value), (c) => c.charCodeAt(0));
 }

@@ -5,7 +5,7 @@
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { gs, reference, referenceKey, opts, NONCE_LEN, TAG_LEN } = require('./support');
+const { gs, reference, referenceKey, opts, expectSealError, NONCE_LEN, TAG_LEN } = require('./support');
 
 const PLAINTEXTS = {
   empty: '',
@@ -97,11 +97,15 @@ test('a key used after another keeps sealing with its own key (no cross-talk bet
   }
 });
 
-test('a lone UTF-16 surrogate is sealed as U+FFFD, the same as node:crypto does with it', () => {
+// Regression (fixed): a lone surrogate reached the module as U+FFFD, as node:crypto (Buffer's
+// UTF-8) also makes it, so 'a\uD800b' and 'a\uDFFFb' sealed as the same plaintext and opened as
+// 'a\uFFFDb'. Expected: refused (tests/node/well-formed-text.test.js covers every argument).
+test('a lone UTF-16 surrogate, which node:crypto would seal as U+FFFD, is refused', () => {
   const key = referenceKey();
   const text = 'a\uD800b';
-  assert.equal(gs.decrypt(gs.encrypt(text, key), key), 'a\uFFFDb');
-  assert.equal(reference.open(gs.encrypt(text, key), key), reference.open(reference.seal(text, key), key));
+  assert.equal(reference.open(reference.seal(text, key), key), 'a\uFFFDb');
+  expectSealError(gs.encrypt, [text, key], /^gather-seal: plainText must be well-formed text/);
+  assert.equal(gs.decrypt(gs.encrypt('a\uFFFDb', key), key), 'a\uFFFDb');
 });
 
 test('long plaintexts round-trip both ways, and short ones stay right after them', () => {

@@ -110,6 +110,7 @@ function probe(gs, input) {
   attempt('fields', () => gs.openFields(gs.sealFields({ pin: input.digits, n: 1 }, key, { copy: ['n'] }), [key], { copy: ['n'] }));
   attempt('fieldSealed', () => gs.sealFields({ pin: input.digits }, key, { context: input.callSid }).pin);
   attempt('notSealed', () => gs.openFields({ pin: { $gt: '' } }, key));
+  attempt('loneSurrogate', () => gs.encrypt('4821\uD800', key));
   attempt('newKey', () => /^[0-9a-f]{64}$/.test(gs.generateKey()));
   attempt('valid', () => gs.validateRequest(input.token, gather.signature, gather.url, gather.params));
   attempt('tampered', () => gs.validateRequest(input.token, gather.signature, gather.url, { ...gather.params, Digits: '0000' }));
@@ -142,6 +143,7 @@ function checkProbe(out, input) {
   assert.equal(openWithNodeCrypto(out.fieldSealed, input.key, `${input.callSid}:pin`), input.digits,
     'sealFields binds a field to "<context>:<field>", as the worker does');
   assert.match(out.notSealed?.error ?? '', /^gather-seal: openFields /);
+  assert.match(out.loneSurrogate?.error ?? '', /^gather-seal: plainText must be well-formed text/);
   assert.equal(out.newKey, true);
   assert.deepEqual([out.valid, out.tampered, out.otherToken], [true, false, false], 'validateRequest');
   assert.deepEqual([out.jsonValid, out.jsonBytes, out.jsonTampered], [true, true, false], 'validateRequestWithBody');
