@@ -255,6 +255,8 @@ pub fn read_answer(status: u16, content_type: Option<&str>, body: Option<&str>) 
 fn is_twiml(body: &str) -> bool {
     use xmlparser::{ElementEnd, Token, Tokenizer};
     let mut open: Vec<(&str, &str)> = Vec::new();
+    // The attributes of the start tag being read: a name may appear once in a tag.
+    let mut attributes: Vec<(&str, &str)> = Vec::new();
     let mut had_root = false;
     for token in Tokenizer::from(body) {
         let Ok(token) = token else {
@@ -262,6 +264,7 @@ fn is_twiml(body: &str) -> bool {
         };
         let fine = match token {
             Token::ElementStart { prefix, local, .. } => {
+                attributes.clear();
                 let is_root = open.is_empty();
                 open.push((prefix.as_str(), local.as_str()));
                 if is_root {
@@ -280,7 +283,12 @@ fn is_twiml(body: &str) -> bool {
                 ..
             } => {
                 let namespaced = prefix.is_empty() && local.as_str() == "xmlns";
-                references_ok(value.as_str()) && (!namespaced || value.as_str().is_empty())
+                let name = (prefix.as_str(), local.as_str());
+                let unique = !attributes.contains(&name);
+                attributes.push(name);
+                unique
+                    && references_ok(value.as_str())
+                    && (!namespaced || value.as_str().is_empty())
             }
             Token::ElementEnd { end, .. } => match end {
                 ElementEnd::Open => true,

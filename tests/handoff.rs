@@ -523,6 +523,8 @@ fn twiml_is_relayed_when_well_formed_with_a_response_root() {
         r#"<?xml version="1.0"?><!-- a comment --><Response><Say voice="alice">A &amp; B &lt; C &#233; &#x263A;</Say></Response>"#,
         "<Response><Say><![CDATA[a < b]]></Say><Hangup/></Response>",
         r#"<Response><Say>x</Say><?pi data?><Redirect method="POST">https://a.example/?x=1&amp;y=2</Redirect></Response>"#,
+        // The same attribute name on two elements is fine; only within one tag is it not.
+        r#"<Response><Say voice="alice" language="en-US">a</Say><Say voice="alice">b</Say></Response>"#,
     ] {
         assert_eq!(twiml(body), Answer::Twiml(body.into()), "{body}");
     }
@@ -551,6 +553,14 @@ fn anything_else_in_xml_is_bad_twiml() {
             r#"<Response xmlns="urn:example:other"><Say>Hi</Say></Response>"#,
         ),
         ("two roots", "<Response/><Response/>"),
+        (
+            "an attribute given twice",
+            r#"<Response><Say voice="alice" voice="man">Hi</Say></Response>"#,
+        ),
+        (
+            "an attribute given twice on an empty element",
+            r#"<Response><Pause length="1" length="2"/></Response>"#,
+        ),
         ("text after the root", "<Response/>trailing"),
         ("text before the root", "leading<Response/>"),
         ("a DTD", "<!DOCTYPE Response><Response/>"),
