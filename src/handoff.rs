@@ -334,9 +334,11 @@ fn references_ok(text: &str) -> bool {
                 .and_then(|dec| dec.parse::<u32>().ok()),
         };
         match code {
-            Some(code) => {
-                char::from_u32(code).is_some_and(|c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..))
-            }
+            // XML 1.0's Char: tab, newline, carriage return, and the rest of Unicode but the
+            // surrogates, U+FFFE and U+FFFF.
+            Some(code) => char::from_u32(code).is_some_and(|c| {
+                matches!(c, '\t' | '\n' | '\r') || crate::twilio::twiml::is_xml_char(c)
+            }),
             None => matches!(name, "amp" | "lt" | "gt" | "quot" | "apos"),
         }
     })

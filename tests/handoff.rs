@@ -583,6 +583,14 @@ fn anything_else_in_xml_is_bad_twiml() {
             "<Response><Say>&#xD800;</Say></Response>",
         ),
         (
+            "a reference to U+FFFE, not an XML character",
+            "<Response><Say>&#xFFFE;</Say></Response>",
+        ),
+        (
+            "a reference to U+FFFF, not an XML character",
+            "<Response><Say>&#65535;</Say></Response>",
+        ),
+        (
             "a signed decimal reference",
             "<Response><Say>&#+65;</Say></Response>",
         ),

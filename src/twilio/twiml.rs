@@ -179,7 +179,9 @@ fn escape_into(xml: &mut String, text: &str, context: Context) {
     }
 }
 
-fn is_xml_char(c: char) -> bool {
+/// A character XML 1.0 can carry besides tab, newline and carriage return (its `Char`
+/// production less those three).
+pub(crate) fn is_xml_char(c: char) -> bool {
     matches!(c, '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
 }
 
