@@ -69,7 +69,8 @@ enum Piece<'a> {
     Open(Tag<'a>),
     Close(Tag<'a>),
     Empty(Tag<'a>),
-    Attr(Tag<'a>, &'a str),
+    /// An element start with these attributes (a name may repeat).
+    Attrs(Tag<'a>, Vec<(AttrName<'a>, &'a str)>, bool),
     Text(&'a str),
     Amp,
     Ref(u32, bool),
@@ -80,6 +81,15 @@ enum Piece<'a> {
     Doctype,
     Xmlns(&'a str),
     Gt,
+}
+
+#[derive(Arbitrary, Debug)]
+enum AttrName<'a> {
+    A,
+    B,
+    Xmlns,
+    XmlnsT,
+    Any(&'a str),
 }
 
 #[derive(Arbitrary, Debug)]
@@ -109,7 +119,21 @@ fn pieces_xml(pieces: &[Piece<'_>]) -> String {
             Piece::Open(t) => xml.push_str(&format!("<{}>", tag(t))),
             Piece::Close(t) => xml.push_str(&format!("</{}>", tag(t))),
             Piece::Empty(t) => xml.push_str(&format!("<{}/>", tag(t))),
-            Piece::Attr(t, v) => xml.push_str(&format!("<{} a=\"{v}\">", tag(t))),
+            Piece::Attrs(t, attrs, empty) => {
+                xml.push('<');
+                xml.push_str(&tag(t));
+                for (name, value) in attrs {
+                    let name = match name {
+                        AttrName::A => "a",
+                        AttrName::B => "b",
+                        AttrName::Xmlns => "xmlns",
+                        AttrName::XmlnsT => "xmlns:t",
+                        AttrName::Any(n) => n,
+                    };
+                    xml.push_str(&format!(" {name}=\"{value}\""));
+                }
+                xml.push_str(if *empty { "/>" } else { ">" });
+            }
             Piece::Text(s) => xml.push_str(s),
             Piece::Amp => xml.push('&'),
             Piece::Ref(n, hex) => match hex {
