@@ -55,9 +55,9 @@ cargo "${toolchain[@]}" fuzz build "${opts[@]}" >"$logs/build.log" 2>&1 || {
 }
 
 count_findings() { # crash-, timeout-, oom-, leak- files
+  mkdir -p "fuzz/artifacts/$1"
   find "fuzz/artifacts/$1" -maxdepth 1 -type f \
-    \( -name 'crash-*' -o -name 'timeout-*' -o -name 'oom-*' -o -name 'leak-*' \) 2>/dev/null |
-    sort
+    \( -name 'crash-*' -o -name 'timeout-*' -o -name 'oom-*' -o -name 'leak-*' \) | sort
 }
 
 total_runs=0

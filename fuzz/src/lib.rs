@@ -130,7 +130,6 @@ pub fn check_relayed(xml: &str) {
     }
 }
 
-
 /// What an XML parser reads back from `text` written as element text or an attribute value:
 /// the same characters, minus those XML 1.0 cannot carry (the writer drops them).
 pub fn xml_roundtrip(text: &str) -> String {
