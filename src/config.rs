@@ -1,20 +1,18 @@
-//! The flows a worker serves: the `GATHER_FLOWS` setting, deserialized into typed structs and
-//! validated once.
+//! The flows a worker serves: the `GATHER_FLOWS` setting, read and validated once.
 //!
 //! `GATHER_FLOWS` maps a flow's name to its description. In `wrangler.toml` it is a table
 //! (`[vars.GATHER_FLOWS.login]`), which reaches the worker as an object; from the dashboard,
 //! `.dev.vars` or `--var` it is the same thing as a JSON string. Either way it is read here from
-//! JSON text ([`Flows::from_json`]), so the host tests exercise exactly what the worker runs.
+//! JSON text ([`Flows::from_json`]), so the host tests exercise exactly what the worker runs:
+//! into a [`Json`] tree, then key by key, each value checked by its type and rules.
 //!
 //! Every problem is reported as a [`SettingError`] naming the path at fault
 //! (`GATHER_FLOWS.login.fields[1].length`) and a fixed sentence: never the value that was
 //! given, which may be anything a person pasted.
 
-use core::fmt;
+use core::ops::RangeInclusive;
 
-use serde::de::{MapAccess, Visitor};
-use serde::{Deserialize, Deserializer};
-
+use crate::json::{self, Json, Number};
 use crate::SettingError;
 
 /// The setting's name, and the first segment of every path reported.
@@ -148,8 +146,8 @@ impl Flows {
     /// Reads and validates `GATHER_FLOWS` from its JSON text.
     ///
     /// Fails with the first problem found, naming its path: text that is not a JSON object of
-    /// flows, an unknown or missing key, a value of the wrong type or out of range, a bad name
-    /// or URL, `then` with other than exactly one of `action` and `redirect`.
+    /// flows, an unknown, repeated or missing key, a value of the wrong type or out of range, a
+    /// bad name or URL, `then` with other than exactly one of `action` and `redirect`.
     ///
     /// ```
     /// let flows = gather_seal::config::Flows::from_json(r#"{"default": {
@@ -165,29 +163,26 @@ impl Flows {
     /// assert_eq!(err.setting, "GATHER_FLOWS.default.fields[0].length");
     /// ```
     pub fn from_json(text: &str) -> Result<Flows, SettingError> {
-        let mut json = serde_json::Deserializer::from_str(text);
-        let RawFlows(raw) =
-            serde_path_to_error::deserialize(&mut json).map_err(|e| serde_problem(&e, text))?;
-        json.end()
-            .map_err(|_| SettingError::new(SETTING, "is not valid JSON"))?;
-        if raw.is_empty() {
-            return Err(SettingError::new(
-                SETTING,
-                "must describe at least one flow",
-            ));
+        let json =
+            json::parse(text).ok_or_else(|| SettingError::new(SETTING, "is not valid JSON"))?;
+        let root = At {
+            path: SETTING.to_owned(),
+            node: &json,
+        };
+        let members = root.members()?;
+        if members.is_empty() {
+            return Err(root.error("must describe at least one flow"));
         }
-        let mut flows: Vec<Flow> = Vec::with_capacity(raw.len());
-        for (name, flow) in raw {
-            if !is_flow_name(&name) {
+        let mut flows: Vec<Flow> = Vec::with_capacity(members.len());
+        for (name, body) in members {
+            if !is_flow_name(name) {
                 return Err(SettingError::new(SETTING, BAD_FLOW_NAME));
             }
-            if flows.iter().any(|f| f.name == name) {
-                return Err(SettingError::new(
-                    format!("{SETTING}.{name}"),
-                    "is given twice",
-                ));
+            let at = root.member(name, body);
+            if flows.iter().any(|f| f.name == *name) {
+                return Err(at.error(GIVEN_TWICE));
             }
-            flows.push(flow.validate(&name)?);
+            flows.push(read_flow(name, at)?);
         }
         Ok(Flows { flows })
     }
@@ -215,262 +210,290 @@ impl Flow {
     }
 }
 
-/// The flows as written, in order; a name given twice is kept twice, to be refused.
-struct RawFlows(Vec<(String, RawFlow)>);
+const WRONG_TYPE: &str = "has the wrong type";
+const GIVEN_TWICE: &str = "is given twice";
+const NOT_ALLOWED: &str = "is not one of the allowed values";
 
-impl<'de> Deserialize<'de> for RawFlows {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<RawFlows, D::Error> {
-        struct Entries;
-        impl<'de> Visitor<'de> for Entries {
-            type Value = RawFlows;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a table of flows by name")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawFlows, A::Error> {
-                let mut flows = Vec::new();
-                while let Some(entry) = map.next_entry()? {
-                    flows.push(entry);
-                }
-                Ok(RawFlows(flows))
-            }
-        }
-        deserializer.deserialize_map(Entries)
+/// A value in the setting and its path, read by the type it must have.
+struct At<'a> {
+    path: String,
+    node: &'a Json,
+}
+
+/// An object whose keys are known, one of each, read from [`At::table`].
+struct Table<'a> {
+    path: String,
+    members: &'a [(String, Json)],
+}
+
+impl<'a> At<'a> {
+    fn error(&self, problem: &'static str) -> SettingError {
+        SettingError::new(self.path.clone(), problem)
     }
-}
 
-/// A flow as written, before validation. Unknown keys are an error.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFlow {
-    fields: Vec<RawField>,
-    then: RawThen,
-    attempts: Option<u32>,
-    timeout: Option<u32>,
-    language: Option<String>,
-    voice: Option<String>,
-    messages: Option<RawMessages>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawField {
-    name: String,
-    prompt: String,
-    kind: RawKind,
-    length: Option<u32>,
-    min: Option<u32>,
-    max: Option<u32>,
-}
-
-#[derive(Clone, Copy, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-enum RawKind {
-    Digits,
-    CardNumber,
-    Expiry,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawThen {
-    action: Option<String>,
-    redirect: Option<String>,
-    fallback: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawMessages {
-    retry: Option<String>,
-    goodbye: Option<String>,
-    apology: Option<String>,
-    thanks: Option<String>,
-}
-
-impl RawFlow {
-    fn validate(self, name: &str) -> Result<Flow, SettingError> {
-        let at = |key: &str| format!("{SETTING}.{name}.{key}");
-        if self.fields.is_empty() {
-            return Err(SettingError::new(
-                at("fields"),
-                "must list at least one field",
-            ));
+    /// `key`'s value below this one. A key that is not a plain word (it may be anything
+    /// pasted) reads as `?` in the path.
+    fn member(&self, key: &str, node: &'a Json) -> At<'a> {
+        let key = if is_plain_key(key) { key } else { "?" };
+        At {
+            path: format!("{}.{key}", self.path),
+            node,
         }
-        let mut fields: Vec<Field> = Vec::with_capacity(self.fields.len());
-        for (i, raw) in self.fields.into_iter().enumerate() {
-            let field = raw.validate(&|key| at(&format!("fields[{i}].{key}")))?;
-            if fields.iter().any(|f| f.name == field.name) {
-                return Err(SettingError::new(
-                    at(&format!("fields[{i}].name")),
-                    "is the name of an earlier field",
-                ));
+    }
+
+    fn members(&self) -> Result<&'a [(String, Json)], SettingError> {
+        self.node.members().ok_or_else(|| self.error(WRONG_TYPE))
+    }
+
+    /// An object with only the `known` keys, none given twice.
+    fn table(self, known: &[&str]) -> Result<Table<'a>, SettingError> {
+        let members = self.members()?;
+        for (i, (key, value)) in members.iter().enumerate() {
+            if !known.contains(&key.as_str()) {
+                return Err(self.member(key, value).error("is not a known key"));
             }
-            fields.push(field);
+            if members[..i].iter().any(|(earlier, _)| earlier == key) {
+                return Err(self.member(key, value).error(GIVEN_TWICE));
+            }
         }
-        let attempts = in_range(self.attempts, DEFAULT_ATTEMPTS, 1..=9).ok_or_else(|| {
-            SettingError::new(at("attempts"), "must be a whole number from 1 to 9")
-        })?;
-        let timeout_secs = in_range(self.timeout, DEFAULT_TIMEOUT, 1..=60).ok_or_else(|| {
-            SettingError::new(
-                at("timeout"),
-                "must be a whole number of seconds from 1 to 60",
-            )
-        })?;
-        if self.language.as_deref().is_some_and(|l| !is_language(l)) {
-            return Err(SettingError::new(
-                at("language"),
-                "must be a language tag such as en-US or fr-FR",
-            ));
-        }
-        if self.voice.as_deref().is_some_and(|v| !is_voice(v)) {
-            return Err(SettingError::new(
-                at("voice"),
-                "must be a Twilio voice name such as Polly.Celine",
-            ));
-        }
-        let then = self
-            .then
-            .validate(&|key| at(&format!("then.{key}")), &at("then"))?;
-        let messages = match self.messages {
-            Some(raw) => raw.validate(&|key| at(&format!("messages.{key}")))?,
-            None => Messages::default(),
-        };
-        Ok(Flow {
-            name: name.to_owned(),
-            fields,
-            then,
-            attempts,
-            timeout_secs,
-            language: self.language,
-            voice: self.voice,
-            messages,
+        Ok(Table {
+            path: self.path,
+            members,
         })
     }
-}
 
-impl RawField {
-    fn validate(self, at: &dyn Fn(&str) -> String) -> Result<Field, SettingError> {
-        if !is_field_name(&self.name) {
-            return Err(SettingError::new(
-                at("name"),
-                "must be a-z and 0-9 words joined by single _ (at most 32 characters, not step or attempt)",
-            ));
-        }
-        let prompt = sentence(self.prompt, &|| at("prompt"))?;
-        let digits_only = |key: &str, given: Option<u32>| match given {
-            Some(_) => Err(SettingError::new(at(key), "is only for kind digits")),
-            None => Ok(()),
+    /// An array's items, each with its index in the path.
+    fn list(&self) -> Result<Vec<At<'a>>, SettingError> {
+        let Json::List(items) = self.node else {
+            return Err(self.error(WRONG_TYPE));
         };
-        let kind = match self.kind {
-            RawKind::Digits => match (self.length, self.min, self.max) {
-                (Some(length), None, None) => {
-                    Kind::Digits(in_range(Some(length), 0, 1..=32).ok_or_else(|| {
-                        SettingError::new(at("length"), "must be a whole number from 1 to 32")
-                    })?)
-                }
-                (None, Some(min), Some(max)) => {
-                    let min = in_range(Some(min), 0, 1..=32).ok_or_else(|| {
-                        SettingError::new(at("min"), "must be a whole number from 1 to 32")
-                    })?;
-                    let max = in_range(Some(max), 0, 1..=32).ok_or_else(|| {
-                        SettingError::new(at("max"), "must be a whole number from 1 to 32")
-                    })?;
-                    if min > max {
-                        return Err(SettingError::new(at("max"), "must not be less than min"));
-                    }
-                    Kind::DigitRange { min, max }
-                }
-                (Some(_), _, _) => {
-                    return Err(SettingError::new(at("length"), "cannot go with min or max"))
-                }
-                (None, _, _) => {
-                    return Err(SettingError::new(
-                        at("length"),
-                        "is required for kind digits, or else both min and max",
-                    ))
-                }
-            },
-            RawKind::CardNumber | RawKind::Expiry => {
-                digits_only("length", self.length)?;
-                digits_only("min", self.min)?;
-                digits_only("max", self.max)?;
-                if matches!(self.kind, RawKind::CardNumber) {
-                    Kind::CardNumber
-                } else {
-                    Kind::Expiry
-                }
-            }
-        };
-        Ok(Field {
-            name: self.name,
-            prompt,
-            kind,
-        })
+        Ok(items
+            .iter()
+            .enumerate()
+            .map(|(i, node)| At {
+                path: format!("{}[{i}]", self.path),
+                node,
+            })
+            .collect())
     }
-}
 
-impl RawThen {
-    fn validate(self, at: &dyn Fn(&str) -> String, then: &str) -> Result<Then, SettingError> {
-        let url = |key: &str, value: String| match check_url(&value) {
-            Ok(()) => Ok(value),
-            Err(problem) => Err(SettingError::new(at(key), problem)),
-        };
-        match (self.action, self.redirect) {
-            (Some(action), None) => Ok(Then::Action {
-                url: url("action", action)?,
-                fallback: self.fallback.map(|f| url("fallback", f)).transpose()?,
-            }),
-            (None, Some(redirect)) => {
-                if self.fallback.is_some() {
-                    return Err(SettingError::new(at("fallback"), "goes only with action"));
-                }
-                Ok(Then::Redirect {
-                    url: url("redirect", redirect)?,
-                })
-            }
-            _ => Err(SettingError::new(
-                then,
-                "must have exactly one of action and redirect",
-            )),
+    fn text(&self) -> Result<&'a str, SettingError> {
+        match self.node {
+            Json::Text(text) => Ok(text),
+            _ => Err(self.error(WRONG_TYPE)),
         }
     }
-}
 
-impl RawMessages {
-    fn validate(self, at: &dyn Fn(&str) -> String) -> Result<Messages, SettingError> {
-        let defaults = Messages::default();
-        let or = |given: Option<String>, key: &str, default: String| match given {
-            Some(text) => sentence(text, &|| at(key)),
-            None => Ok(default),
-        };
-        Ok(Messages {
-            retry: self
-                .retry
-                .map(|r| sentence(r, &|| at("retry")))
-                .transpose()?,
-            goodbye: or(self.goodbye, "goodbye", defaults.goodbye)?,
-            apology: or(self.apology, "apology", defaults.apology)?,
-            thanks: or(self.thanks, "thanks", defaults.thanks)?,
-        })
+    /// A whole number in `range`; any other number is `problem`, anything else the wrong type.
+    fn whole(&self, range: RangeInclusive<u8>, problem: &'static str) -> Result<u8, SettingError> {
+        match self.node {
+            Json::Number(Number::Whole(n)) => u8::try_from(*n)
+                .ok()
+                .filter(|n| range.contains(n))
+                .ok_or_else(|| self.error(problem)),
+            Json::Number(Number::Negative(_)) => Err(self.error(problem)),
+            _ => Err(self.error(WRONG_TYPE)),
+        }
+    }
+
+    /// A sentence the caller hears: not blank, not longer than `<Say>` takes.
+    fn sentence(&self) -> Result<String, SettingError> {
+        let text = self.text()?;
+        if text.trim().is_empty() || text.chars().count() > MAX_SAY {
+            return Err(self.error("must be a sentence of 1 to 4000 characters"));
+        }
+        Ok(text.to_owned())
+    }
+
+    /// A hand-off target, [`check_url`].
+    fn url(&self) -> Result<String, SettingError> {
+        let url = self.text()?;
+        check_url(url).map_err(|problem| self.error(problem))?;
+        Ok(url.to_owned())
     }
 }
 
-/// Something the caller hears: not blank, not longer than `<Say>` takes.
-fn sentence(text: String, at: &dyn Fn() -> String) -> Result<String, SettingError> {
-    if text.trim().is_empty() || text.chars().count() > MAX_SAY {
+impl<'a> Table<'a> {
+    /// `key`'s value; `None` when it is absent or `null`.
+    fn get(&self, key: &str) -> Option<At<'a>> {
+        let (_, node) = self.members.iter().find(|(k, _)| k == key)?;
+        (*node != Json::Null).then(|| At {
+            path: format!("{}.{key}", self.path),
+            node,
+        })
+    }
+
+    fn required(&self, key: &str) -> Result<At<'a>, SettingError> {
+        self.get(key)
+            .ok_or_else(|| SettingError::new(format!("{}.{key}", self.path), "is required"))
+    }
+
+    fn at(&self, key: &str) -> String {
+        format!("{}.{key}", self.path)
+    }
+}
+
+fn read_flow(name: &str, at: At<'_>) -> Result<Flow, SettingError> {
+    let flow = at.table(&[
+        "fields", "then", "attempts", "timeout", "language", "voice", "messages",
+    ])?;
+    let listed = flow.required("fields")?.list()?;
+    if listed.is_empty() {
         return Err(SettingError::new(
-            at(),
-            "must be a sentence of 1 to 4000 characters",
+            flow.at("fields"),
+            "must list at least one field",
         ));
     }
-    Ok(text)
+    let mut fields: Vec<Field> = Vec::with_capacity(listed.len());
+    for at in listed {
+        let path = at.path.clone();
+        let field = read_field(at)?;
+        if fields.iter().any(|f| f.name == field.name) {
+            return Err(SettingError::new(
+                format!("{path}.name"),
+                "is the name of an earlier field",
+            ));
+        }
+        fields.push(field);
+    }
+    let attempts = match flow.get("attempts") {
+        Some(at) => at.whole(1..=9, "must be a whole number from 1 to 9")?,
+        None => DEFAULT_ATTEMPTS,
+    };
+    let timeout_secs = match flow.get("timeout") {
+        Some(at) => at.whole(1..=60, "must be a whole number of seconds from 1 to 60")?,
+        None => DEFAULT_TIMEOUT,
+    };
+    let language = optional(&flow, "language", is_language, LANGUAGE)?;
+    let voice = optional(&flow, "voice", is_voice, VOICE)?;
+    let then = read_then(flow.required("then")?)?;
+    let messages = match flow.get("messages") {
+        Some(at) => read_messages(at)?,
+        None => Messages::default(),
+    };
+    Ok(Flow {
+        name: name.to_owned(),
+        fields,
+        then,
+        attempts,
+        timeout_secs,
+        language,
+        voice,
+        messages,
+    })
 }
 
-fn in_range(given: Option<u32>, default: u8, range: core::ops::RangeInclusive<u8>) -> Option<u8> {
-    let Some(given) = given else {
-        return Some(default);
+const LANGUAGE: &str = "must be a language tag such as en-US or fr-FR";
+const VOICE: &str = "must be a Twilio voice name such as Polly.Celine";
+
+/// An optional text that must pass `check`.
+fn optional(
+    table: &Table<'_>,
+    key: &str,
+    check: fn(&str) -> bool,
+    problem: &'static str,
+) -> Result<Option<String>, SettingError> {
+    let Some(at) = table.get(key) else {
+        return Ok(None);
     };
-    u8::try_from(given).ok().filter(|n| range.contains(n))
+    let text = at.text()?;
+    if !check(text) {
+        return Err(at.error(problem));
+    }
+    Ok(Some(text.to_owned()))
+}
+
+fn read_field(at: At<'_>) -> Result<Field, SettingError> {
+    let field = at.table(&["name", "prompt", "kind", "length", "min", "max"])?;
+    let name_at = field.required("name")?;
+    let name = name_at.text()?;
+    if !is_field_name(name) {
+        return Err(name_at.error(
+            "must be a-z and 0-9 words joined by single _ (at most 32 characters, not step or attempt)",
+        ));
+    }
+    let prompt = field.required("prompt")?.sentence()?;
+    let kind_at = field.required("kind")?;
+    let (length, min, max) = (field.get("length"), field.get("min"), field.get("max"));
+    const ONE_TO_32: &str = "must be a whole number from 1 to 32";
+    let kind = match kind_at.text()? {
+        "digits" => match (length, min, max) {
+            (Some(length), None, None) => Kind::Digits(length.whole(1..=32, ONE_TO_32)?),
+            (None, Some(min_at), Some(max_at)) => {
+                let min = min_at.whole(1..=32, ONE_TO_32)?;
+                let max = max_at.whole(1..=32, ONE_TO_32)?;
+                if min > max {
+                    return Err(max_at.error("must not be less than min"));
+                }
+                Kind::DigitRange { min, max }
+            }
+            (Some(_), _, _) => {
+                return Err(SettingError::new(
+                    field.at("length"),
+                    "cannot go with min or max",
+                ))
+            }
+            (None, _, _) => {
+                return Err(SettingError::new(
+                    field.at("length"),
+                    "is required for kind digits, or else both min and max",
+                ))
+            }
+        },
+        kind @ ("card-number" | "expiry") => {
+            if let Some(extra) = length.or(min).or(max) {
+                return Err(extra.error("is only for kind digits"));
+            }
+            if kind == "expiry" {
+                Kind::Expiry
+            } else {
+                Kind::CardNumber
+            }
+        }
+        _ => return Err(kind_at.error(NOT_ALLOWED)),
+    };
+    Ok(Field {
+        name: name.to_owned(),
+        prompt,
+        kind,
+    })
+}
+
+fn read_then(at: At<'_>) -> Result<Then, SettingError> {
+    let then = at.table(&["action", "redirect", "fallback"])?;
+    match (
+        then.get("action"),
+        then.get("redirect"),
+        then.get("fallback"),
+    ) {
+        (Some(action), None, fallback) => Ok(Then::Action {
+            url: action.url()?,
+            fallback: fallback.map(|f| f.url()).transpose()?,
+        }),
+        (None, Some(_), Some(fallback)) => Err(fallback.error("goes only with action")),
+        (None, Some(redirect), None) => Ok(Then::Redirect {
+            url: redirect.url()?,
+        }),
+        _ => Err(SettingError::new(
+            then.path.clone(),
+            "must have exactly one of action and redirect",
+        )),
+    }
+}
+
+fn read_messages(at: At<'_>) -> Result<Messages, SettingError> {
+    let messages = at.table(&["retry", "goodbye", "apology", "thanks"])?;
+    let defaults = Messages::default();
+    let or = |key: &str, default: String| match messages.get(key) {
+        Some(at) => at.sentence(),
+        None => Ok(default),
+    };
+    Ok(Messages {
+        retry: messages.get("retry").map(|at| at.sentence()).transpose()?,
+        goodbye: or("goodbye", defaults.goodbye)?,
+        apology: or("apology", defaults.apology)?,
+        thanks: or("thanks", defaults.thanks)?,
+    })
 }
 
 fn is_flow_name(name: &str) -> bool {
@@ -578,68 +601,6 @@ fn is_plain_key(key: &str) -> bool {
         && key
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
-
-/// A serde error as a path and a fixed problem. serde's own messages repeat the value given,
-/// so only their kind is read, and the key named in `missing field` or `unknown field`
-/// (a key, never a value) is added to the path.
-fn serde_problem(e: &serde_path_to_error::Error<serde_json::Error>, text: &str) -> SettingError {
-    let inner = e.inner();
-    // serde_json reports a value that cannot start an enum (`"kind": 4`) as a syntax error,
-    // though the text is valid JSON: only text that does not parse at all is invalid.
-    let syntax = !inner.is_data();
-    if syntax && serde_json::from_str::<serde::de::IgnoredAny>(text).is_err() {
-        return SettingError::new(SETTING, "is not valid JSON");
-    }
-    // A flow's name is checked after its body is read, so a bad name must not reach the path.
-    if let Some(serde_path_to_error::Segment::Map { key }) = e.path().iter().next() {
-        if !is_flow_name(key) {
-            return SettingError::new(SETTING, BAD_FLOW_NAME);
-        }
-    }
-    let message = inner.to_string();
-    // Built from the segments, so that a key that is not a plain word (someone may paste
-    // anything as a key) is not repeated: it reads as `?`.
-    let mut path = SETTING.to_owned();
-    for segment in e.path().iter() {
-        match segment {
-            serde_path_to_error::Segment::Seq { index } => path.push_str(&format!("[{index}]")),
-            serde_path_to_error::Segment::Map { key }
-            | serde_path_to_error::Segment::Enum { variant: key } => {
-                path.push('.');
-                path.push_str(if is_plain_key(key) { key } else { "?" });
-            }
-            serde_path_to_error::Segment::Unknown => path.push_str(".?"),
-        }
-    }
-    if syntax {
-        return SettingError::new(path, "has the wrong type");
-    }
-    let named = |prefix: &str| {
-        message
-            .strip_prefix(prefix)
-            .and_then(|rest| rest.split('`').next())
-            .filter(|key| is_plain_key(key))
-            .map(str::to_owned)
-    };
-    let problem = if message.starts_with("unknown field") {
-        "is not a known key"
-    } else if let Some(key) = named("missing field `") {
-        path.push('.');
-        path.push_str(&key);
-        "is required"
-    } else if let Some(key) = named("duplicate field `") {
-        path.push('.');
-        path.push_str(&key);
-        "is given twice"
-    } else if message.starts_with("unknown variant") {
-        "is not one of the allowed values"
-    } else if message.starts_with("invalid type") {
-        "has the wrong type"
-    } else {
-        "has a value out of range"
-    };
-    SettingError::new(path, problem)
 }
 
 #[cfg(test)]

@@ -11,16 +11,13 @@
 //! Sealed values travel as `encrypted<Name>Digits` ([`json_key`]), `encryptedPinDigits` for
 //! the field `pin`, opened with the context `"<callSid>:<field name>"`.
 
-use core::fmt;
-
 use hmac::{Hmac, Mac};
-use serde::de::{self, Visitor};
 use serde::ser::{Serialize, SerializeMap, Serializer};
-use serde::{Deserialize, Deserializer};
 use sha2::Sha256;
 
 use crate::config::{Flow, Then};
 use crate::flow::{self, GatherResult};
+use crate::json::{self, Json, Number};
 use crate::twilio::twiml::Response;
 use crate::Error;
 
@@ -346,49 +343,44 @@ fn references_ok(text: &str) -> bool {
 
 /// `{"account": …, "balance": …}` with each a non-empty string or a number, at most 64 bytes
 /// as text and free of control characters: it is spoken to the caller. Other members are
-/// ignored.
+/// ignored; either given twice makes the answer unusable.
 fn account(body: &str) -> Option<Answer> {
-    #[derive(Deserialize)]
-    struct Account {
-        account: Spoken,
-        balance: Spoken,
-    }
-    let Account { account, balance } = serde_json::from_str(body).ok()?;
+    let json = json::parse(body)?;
+    let members = json.members()?;
+    let spoken = |key: &str| {
+        let mut values = members.iter().filter(|(k, _)| k == key);
+        match (values.next(), values.next()) {
+            (Some((_, value)), None) => spoken(value),
+            _ => None,
+        }
+    };
     Some(Answer::Account {
-        account: account.0?,
-        balance: balance.0?,
+        account: spoken("account")?,
+        balance: spoken("balance")?,
     })
 }
 
-/// A JSON string or number as the caller will hear it; `None` when it cannot be spoken.
-struct Spoken(Option<String>);
-
-impl<'de> Deserialize<'de> for Spoken {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Spoken, D::Error> {
-        struct Text;
-        impl Visitor<'_> for Text {
-            type Value = Spoken;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string or a number")
+/// A JSON string or number as the caller will hear it; `None` when it cannot be spoken. A
+/// number is said as written, less a fraction of zero (`12.50` is `12.5`, `3.0` is `3`); one
+/// that would need an exponent (`1e300`) is not spoken.
+fn spoken(value: &Json) -> Option<String> {
+    let text = match value {
+        Json::Text(text) => text.clone(),
+        Json::Number(Number::Whole(n)) => n.to_string(),
+        Json::Number(Number::Negative(n)) => n.to_string(),
+        // serde_json writes the shortest text that reads back as the same f64.
+        Json::Number(Number::Real(n)) => {
+            let text = serde_json::to_string(n).ok()?;
+            let text = text.strip_suffix(".0").unwrap_or(&text);
+            if !n.is_finite() || text.contains(['e', 'E']) {
+                return None;
             }
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<Spoken, E> {
-                let speakable =
-                    !text.is_empty() && text.len() <= 64 && !text.chars().any(char::is_control);
-                Ok(Spoken(speakable.then(|| text.to_owned())))
-            }
-            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Spoken, E> {
-                Ok(Spoken(Some(n.to_string())))
-            }
-            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Spoken, E> {
-                Ok(Spoken(Some(n.to_string())))
-            }
-            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Spoken, E> {
-                let text = n.to_string();
-                Ok(Spoken((n.is_finite() && text.len() <= 64).then_some(text)))
-            }
+            text.to_owned()
         }
-        deserializer.deserialize_any(Text)
-    }
+        _ => return None,
+    };
+    let speakable = !text.is_empty() && text.len() <= 64 && !text.chars().any(char::is_control);
+    speakable.then_some(text)
 }
 
 /// The TwiML Twilio gets after an `action` hand-off, and a word for the log: the application's

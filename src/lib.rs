@@ -60,6 +60,7 @@
 #![warn(missing_docs)]
 
 mod error;
+mod json;
 mod keyring;
 mod seal;
 

@@ -381,7 +381,6 @@ const DIGITS_ONLY: &str = "is only for kind digits";
 const SENTENCE: &str = "must be a sentence of 1 to 4000 characters";
 const URL: &str = "must be an https:// URL (http:// only to localhost or 127.0.0.1)";
 const ONE_OF_KINDS: &str = "is not one of the allowed values";
-const OUT_OF_RANGE: &str = "has a value out of range";
 const ONE_OF: &str = "must have exactly one of action and redirect";
 const LANGUAGE: &str = "must be a language tag such as en-US or fr-FR";
 const VOICE: &str = "must be a Twilio voice name such as Polly.Celine";
@@ -423,9 +422,8 @@ fn rejections() -> Vec<Bad> {
         bad("an empty object", Text("{}".into()), "GATHER_FLOWS", "must describe at least one flow", None),
         bad("a flow that is a string", Set("/login", json!("LeakQ7")), "GATHER_FLOWS.login", WRONG_TYPE, Some("LeakQ7")),
         bad("a flow that is a number", Set("/login", json!(73519)), "GATHER_FLOWS.login", WRONG_TYPE, Some("73519")),
-        // serde's derived structs also read a JSON list, positionally, so an empty list is
-        // "too short" rather than the wrong type (see the report on positional flows).
-        bad("a flow that is an empty list", Set("/login", json!([])), "GATHER_FLOWS.login", OUT_OF_RANGE, None),
+        bad("a flow that is an empty list", Set("/login", json!([])), "GATHER_FLOWS.login", WRONG_TYPE, None),
+        bad("a flow given as a list of its values", Set("/login", json!([[{"name": "leakq7", "prompt": "P", "kind": "expiry"}], {"redirect": "https://example.com/"}])), "GATHER_FLOWS.login", WRONG_TYPE, Some("leakq7")),
         bad("a flow name given twice", Text(format!(r#"{{"login": {0}, "login": {0}}}"#, base()["login"])), "GATHER_FLOWS.login", "is given twice", None),
         // Flow names.
         bad("an uppercase flow name", renamed_flow("LeakQ7"), "GATHER_FLOWS", FLOW_NAME, Some("LeakQ7")),
@@ -439,6 +437,9 @@ fn rejections() -> Vec<Bad> {
         bad("a bad flow name over a flow with a bad key", Text(r#"{"Leak Q7!": {"colour": 5}}"#.into()), "GATHER_FLOWS", FLOW_NAME, Some("Leak Q7")),
         // Keys of a flow.
         bad("an unknown key in a flow", Set("/login/colour", json!("LeakQ7")), "GATHER_FLOWS.login.colour", UNKNOWN_KEY, Some("LeakQ7")),
+        bad("an unknown key that is not a plain word", Set("/login/LeakQ7 !", json!(1)), "GATHER_FLOWS.login.?", UNKNOWN_KEY, Some("LeakQ7")),
+        bad("a key given twice in a field", Text(base().to_string().replace(r#""kind":"expiry""#, r#""kind":"expiry","kind":"expiry""#)), "GATHER_FLOWS.login.fields[1].kind", "is given twice", None),
+        bad("a key given twice in then", Text(base().to_string().replace(r#""then":{"#, r#""then":{"action":"https://example.com/leakq7","#)), "GATHER_FLOWS.login.then.action", "is given twice", Some("leakq7")),
         bad("a key in the wrong case", Set("/login/Attempts", json!(3)), "GATHER_FLOWS.login.Attempts", UNKNOWN_KEY, None),
         bad("a key given twice", Text(base().to_string().replace(r#""then""#, r#""attempts": 2, "attempts": 3, "then""#)), "GATHER_FLOWS.login.attempts", "is given twice", None),
         bad("no fields", Remove("/login/fields"), "GATHER_FLOWS.login.fields", REQUIRED, None),
@@ -448,8 +449,10 @@ fn rejections() -> Vec<Bad> {
         bad("attempts 0", Set("/login/attempts", json!(0)), "GATHER_FLOWS.login.attempts", ATTEMPTS, None),
         bad("attempts 10", Set("/login/attempts", json!(10)), "GATHER_FLOWS.login.attempts", ATTEMPTS, Some("10")),
         bad("attempts 73519", Set("/login/attempts", json!(73519)), "GATHER_FLOWS.login.attempts", ATTEMPTS, Some("73519")),
-        bad("attempts past u32", Set("/login/attempts", json!(73_519_000_000u64)), "GATHER_FLOWS.login.attempts", OUT_OF_RANGE, Some("73519")),
-        bad("attempts negative", Set("/login/attempts", json!(-73519)), "GATHER_FLOWS.login.attempts", OUT_OF_RANGE, Some("73519")),
+        bad("attempts past u32", Set("/login/attempts", json!(73_519_000_000u64)), "GATHER_FLOWS.login.attempts", ATTEMPTS, Some("73519")),
+        bad("attempts past u64", Text(base().to_string().replace(r#""then""#, r#""attempts": 735190000000000000000000, "then""#)), "GATHER_FLOWS.login.attempts", WRONG_TYPE, Some("73519")),
+        bad("attempts negative", Set("/login/attempts", json!(-73519)), "GATHER_FLOWS.login.attempts", ATTEMPTS, Some("73519")),
+        bad("attempts written with a fraction of zero", Text(base().to_string().replace(r#""then""#, r#""attempts": 3.0, "then""#)), "GATHER_FLOWS.login.attempts", WRONG_TYPE, None),
         bad("attempts as text", Set("/login/attempts", json!("73519")), "GATHER_FLOWS.login.attempts", WRONG_TYPE, Some("73519")),
         bad("attempts as a fraction", Set("/login/attempts", json!(3.73519)), "GATHER_FLOWS.login.attempts", WRONG_TYPE, Some("73519")),
         bad("timeout 0", Set("/login/timeout", json!(0)), "GATHER_FLOWS.login.timeout", TIMEOUT, None),
@@ -475,7 +478,7 @@ fn rejections() -> Vec<Bad> {
         bad("a kind in the wrong case", Set("/login/fields/1/kind", json!("Expiry")), "GATHER_FLOWS.login.fields[1].kind", ONE_OF_KINDS, Some("Expiry")),
         bad("a kind in snake case", Set("/login/fields/0/kind", json!("card_number")), "GATHER_FLOWS.login.fields[0].kind", ONE_OF_KINDS, Some("card_number")),
         bad("a kind that is a number", Set("/login/fields/1/kind", json!(73519)), "GATHER_FLOWS.login.fields[1].kind", WRONG_TYPE, Some("73519")),
-        bad("a kind that is null", Set("/login/fields/1/kind", Value::Null), "GATHER_FLOWS.login.fields[1].kind", WRONG_TYPE, None),
+        bad("a kind that is null", Set("/login/fields/1/kind", Value::Null), "GATHER_FLOWS.login.fields[1].kind", REQUIRED, None),
         bad("a name that is a number", Set("/login/fields/1/name", json!(73519)), "GATHER_FLOWS.login.fields[1].name", WRONG_TYPE, Some("73519")),
         bad("a prompt that is a list", Set("/login/fields/1/prompt", json!(["LeakQ7"])), "GATHER_FLOWS.login.fields[1].prompt", WRONG_TYPE, Some("LeakQ7")),
         bad("length 0", Set("/login/fields/2/length", json!(0)), "GATHER_FLOWS.login.fields[2].length", ONE_TO_32, None),

@@ -651,6 +651,15 @@ fn json_with_a_speakable_account_and_balance_is_read() {
             account("A", "-3"),
         ),
         (r#" {"balance":"0","account":"x y"} "#, account("x y", "0")),
+        // A number is said as the shortest text that reads back the same, less ".0".
+        (r#"{"account":"A","balance":12.50}"#, account("A", "12.5")),
+        (r#"{"account":"A","balance":3.0}"#, account("A", "3")),
+        (r#"{"account":"A","balance":-0.25}"#, account("A", "-0.25")),
+        (r#"{"account":"A","balance":1.5e3}"#, account("A", "1500")),
+        (
+            r#"{"account":18446744073709551615,"balance":-9223372036854775808}"#,
+            account("18446744073709551615", "-9223372036854775808"),
+        ),
         (
             &format!(r#"{{"account":"{sixty_four}","balance":"1"}}"#),
             account(&sixty_four, "1"),
@@ -680,6 +689,9 @@ fn json_that_cannot_be_spoken_is_bad_json() {
         r#"{"account":"AC\n1","balance":"1"}"#,
         r#"{"account":"AC\u0000","balance":"1"}"#,
         r#"{"account":"AC1","balance":1e300}"#,
+        r#"{"account":"AC1","balance":1e-7}"#,
+        r#"{"account":"AC1","account":"AC2","balance":"1"}"#,
+        r#"{"account":"AC1","balance":"1","balance":"2"}"#,
         &format!(r#"{{"account":"{sixty_five}","balance":"1"}}"#),
         r#"{"account":"AC1","balance":"1"} trailing"#,
     ] {
