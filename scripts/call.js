@@ -10,12 +10,16 @@
 //   node scripts/call.js --flow fr 4321             the French flow: ends in a <Redirect>
 //   node scripts/call.js 4111111111111111#          a '#' at the end finishes the entry, as on a phone
 //   node scripts/call.js                            silence: asked until the attempts run out
+//   node scripts/call.js --calls 4 1234 0000        four wrong calls from one number: the dev flow's
+//                                                   limits (3 failures) lock the fourth out
 //
 // Options: --flow NAME (POST /gather/NAME; default: the flow "default" at /gather),
 // --base URL (default http://127.0.0.1:8787, or GATHER_BASE), --url URL (the whole first URL,
 // instead of --base and --flow), --token TOKEN (default TWILIO_AUTH_TOKEN, else the one in
-// .dev.vars), --call-sid SID (default random), --from NUMBER (the caller, default +15005550001).
-// Exits 0 when the call ends (hung up, handed off, or nothing more to ask), 1 otherwise.
+// .dev.vars), --call-sid SID (default random), --from NUMBER (the caller, default +15005550001;
+// `anonymous` plays a withheld number), --calls N (the same call N times from the same number,
+// each with a new call SID).
+// Exits 0 when every call ends (hung up, handed off, or nothing more to ask), 1 otherwise.
 'use strict';
 
 const crypto = require('node:crypto');
@@ -29,7 +33,7 @@ const MAX_STEPS = 30;
 function usage(message) {
   if (message) console.error(`call.js: ${message}`);
   console.error(
-    'usage: node scripts/call.js [--flow NAME] [--base URL | --url URL] [--token TOKEN] [--call-sid SID] [--from NUMBER] [DIGITS[#]...]',
+    'usage: node scripts/call.js [--flow NAME] [--base URL | --url URL] [--token TOKEN] [--call-sid SID] [--from NUMBER] [--calls N] [DIGITS[#]...]',
   );
   process.exit(2);
 }
@@ -42,6 +46,7 @@ function parseArgs(argv) {
     token: process.env.TWILIO_AUTH_TOKEN || '',
     callSid: `CA${crypto.randomBytes(16).toString('hex')}`,
     from: '+15005550001',
+    calls: 1,
     digits: [],
   };
   for (let i = 0; i < argv.length; i++) {
@@ -53,11 +58,13 @@ function parseArgs(argv) {
     else if (arg === '--token') options.token = value();
     else if (arg === '--call-sid') options.callSid = value();
     else if (arg === '--from') options.from = value();
+    else if (arg === '--calls') options.calls = Number(value());
     else if (arg === '-h' || arg === '--help') usage();
     else if (arg.startsWith('--')) usage(`unknown option ${arg}`);
     else options.digits.push(arg);
   }
   if (!/^[a-z0-9_-]{1,64}$/.test(options.flow)) usage('--flow takes a flow name: a-z, 0-9, - and _');
+  if (!Number.isInteger(options.calls) || options.calls < 1 || options.calls > 100) usage('--calls takes a number from 1 to 100');
   if (!options.url) {
     const route = options.flow === 'default' ? '/gather' : `/gather/${options.flow}`;
     options.url = `${options.base.replace(/\/+$/, '')}${route}`;
@@ -135,12 +142,21 @@ async function post(url, params, token) {
 
 async function main() {
   const options = parseArgs(process.argv.slice(2));
+  for (let n = 1; n <= options.calls; n++) {
+    if (options.calls > 1) console.log(`\n═══ call ${n} of ${options.calls} from ${options.from}`);
+    const callSid = n === 1 ? options.callSid : `CA${crypto.randomBytes(16).toString('hex')}`;
+    if (!(await playCall(options, callSid))) process.exit(1);
+  }
+}
+
+/** Plays one call; true when it ended (hung up, handed off, or nothing more to ask). */
+async function playCall(options, callSid) {
   const digits = [...options.digits];
   // What Twilio posts to a voice webhook (a representative subset), then Digits on each action.
   const call = {
     AccountSid: `AC${'0'.repeat(32)}`,
     ApiVersion: '2010-04-01',
-    CallSid: options.callSid,
+    CallSid: callSid,
     CallStatus: 'in-progress',
     Called: '+15005550006',
     Caller: options.from,
@@ -148,7 +164,7 @@ async function main() {
     From: options.from,
     To: '+15005550006',
   };
-  console.log(`Calling ${options.url} as ${options.callSid}`);
+  console.log(`Calling ${options.url} as ${callSid}`);
 
   let url = options.url;
   let params = { ...call };
@@ -161,7 +177,7 @@ async function main() {
     for (const line of spoken(reply.body)) console.log(`   caller hears: "${line}"`);
     if (reply.status !== 200) {
       console.log(`\nThe worker answered ${reply.status}; the call cannot go on.`);
-      process.exit(1);
+      return false;
     }
     const action = attribute(reply.body, 'Gather', 'action');
     if (!action) {
@@ -169,11 +185,11 @@ async function main() {
       if (redirect) {
         console.log(`\nHanded off: Twilio would now POST to ${redirect.split('?')[0]}`);
         for (const [name, value] of new URL(redirect).searchParams) console.log(`   ${name} = ${value}`);
-        return;
+        return true;
       }
       const how = /<Hangup\s*\/>/.test(reply.body) ? 'hung up' : 'nothing more to ask';
       console.log(`\nCall over (${how}).`);
-      return;
+      return true;
     }
     url = action;
     // Twilio posts what was typed, without a '#' that ended it, or (actionOnEmptyResult) an
@@ -183,7 +199,7 @@ async function main() {
     params = { ...call, Digits: finished ? entry.slice(0, -1) : entry, FinishedOnKey: finished ? '#' : '' };
   }
   console.log(`\nStopped after ${MAX_STEPS} steps.`);
-  process.exit(1);
+  return false;
 }
 
 main().catch((error) => {

@@ -13,6 +13,7 @@
 use core::ops::RangeInclusive;
 
 use crate::json::{self, Json, Number};
+pub use crate::lockout::Limits;
 use crate::SettingError;
 
 /// The setting's name, and the first segment of every path reported.
@@ -58,6 +59,20 @@ pub struct Flow {
     pub voice: Option<String>,
     /// The sentences the caller can hear besides the prompts.
     pub messages: Messages,
+    /// Lockout across calls: at most this many failed tries per caller inside a window.
+    pub limits: Option<Limits>,
+    /// What a flow with `limits` does with a withheld caller ID.
+    pub anonymous: Anonymous,
+}
+
+/// What a flow with `limits` does when the caller's number is withheld.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Anonymous {
+    /// Ask nothing: hand off with `result = anonymous`.
+    #[default]
+    Refuse,
+    /// Count every withheld caller in one shared counter.
+    Shared,
 }
 
 /// One value the caller is asked for.
@@ -118,6 +133,8 @@ pub struct Messages {
     pub goodbye: String,
     /// Said before hanging up when the service cannot go on.
     pub apology: String,
+    /// Said before hanging up when a locked-out caller's hand-off had nothing to add.
+    pub locked: String,
     /// The articles' sentence for a JSON answer; `{account}` and `{balance}` are replaced.
     pub thanks: String,
 }
@@ -128,6 +145,7 @@ impl Default for Messages {
             retry: None,
             goodbye: GOODBYE.to_owned(),
             apology: APOLOGY.to_owned(),
+            locked: LOCKED.to_owned(),
             thanks: THANKS.to_owned(),
         }
     }
@@ -138,6 +156,9 @@ pub const GOODBYE: &str = "Sorry, we could not get your details. Goodbye.";
 /// The default `apology`, and what every caller hears when the settings are broken.
 pub const APOLOGY: &str =
     "Sorry, we cannot take your call right now. Please try again later. Goodbye.";
+/// The default `locked`.
+pub const LOCKED: &str =
+    "Sorry, there have been too many attempts. Please try again later. Goodbye.";
 /// The default `thanks`: the articles' sentence.
 pub const THANKS: &str =
     "Thank you. Your account number is {account} and your balance is {balance}";
@@ -195,6 +216,11 @@ impl Flows {
     /// Every flow, in the order given.
     pub fn iter(&self) -> impl Iterator<Item = &Flow> {
         self.flows.iter()
+    }
+
+    /// Whether any flow has `limits` (and so needs the lockout Durable Object).
+    pub fn any_limits(&self) -> bool {
+        self.iter().any(|f| f.limits.is_some())
     }
 
     /// Whether any flow hands off with `action` (and so needs a signing secret).
@@ -335,7 +361,15 @@ impl<'a> Table<'a> {
 
 fn read_flow(name: &str, at: At<'_>) -> Result<Flow, SettingError> {
     let flow = at.table(&[
-        "fields", "then", "attempts", "timeout", "language", "voice", "messages",
+        "fields",
+        "then",
+        "attempts",
+        "timeout",
+        "language",
+        "voice",
+        "messages",
+        "limits",
+        "anonymous",
     ])?;
     let listed = flow.required("fields")?.list()?;
     if listed.is_empty() {
@@ -371,6 +405,16 @@ fn read_flow(name: &str, at: At<'_>) -> Result<Flow, SettingError> {
         Some(at) => read_messages(at)?,
         None => Messages::default(),
     };
+    let limits = flow.get("limits").map(read_limits).transpose()?;
+    let anonymous = match (flow.get("anonymous"), limits) {
+        (None, _) => Anonymous::default(),
+        (Some(at), None) => return Err(at.error("goes only with limits")),
+        (Some(at), Some(_)) => match at.text()? {
+            "refuse" => Anonymous::Refuse,
+            "shared" => Anonymous::Shared,
+            _ => return Err(at.error(NOT_ALLOWED)),
+        },
+    };
     Ok(Flow {
         name: name.to_owned(),
         fields,
@@ -380,6 +424,8 @@ fn read_flow(name: &str, at: At<'_>) -> Result<Flow, SettingError> {
         language,
         voice,
         messages,
+        limits,
+        anonymous,
     })
 }
 
@@ -481,8 +527,32 @@ fn read_then(at: At<'_>) -> Result<Then, SettingError> {
     }
 }
 
+fn read_limits(at: At<'_>) -> Result<Limits, SettingError> {
+    let limits = at.table(&["failures", "window_minutes"])?;
+    let failures = limits
+        .required("failures")?
+        .whole(1..=100, "must be a whole number from 1 to 100")?;
+    // Fractions of a minute are allowed (a short window for testing); at most a week.
+    let window_at = limits.required("window_minutes")?;
+    let Json::Number(minutes) = window_at.node else {
+        return Err(window_at.error(WRONG_TYPE));
+    };
+    let minutes = match *minutes {
+        Number::Whole(n) => n as f64,
+        Number::Negative(_) => -1.0,
+        Number::Real(n) => n,
+    };
+    if !(0.01..=10_080.0).contains(&minutes) {
+        return Err(window_at.error("must be a number of minutes from 0.01 to 10080 (a week)"));
+    }
+    Ok(Limits {
+        failures: u32::from(failures),
+        window_ms: (minutes * 60_000.0).round() as u64,
+    })
+}
+
 fn read_messages(at: At<'_>) -> Result<Messages, SettingError> {
-    let messages = at.table(&["retry", "goodbye", "apology", "thanks"])?;
+    let messages = at.table(&["retry", "goodbye", "apology", "locked", "thanks"])?;
     let defaults = Messages::default();
     let or = |key: &str, default: String| match messages.get(key) {
         Some(at) => at.sentence(),
@@ -492,6 +562,7 @@ fn read_messages(at: At<'_>) -> Result<Messages, SettingError> {
         retry: messages.get("retry").map(|at| at.sentence()).transpose()?,
         goodbye: or("goodbye", defaults.goodbye)?,
         apology: or("apology", defaults.apology)?,
+        locked: or("locked", defaults.locked)?,
         thanks: or("thanks", defaults.thanks)?,
     })
 }

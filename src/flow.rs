@@ -22,6 +22,12 @@ pub enum GatherResult {
     Success,
     /// A field had all its tries without a valid entry; the fields before it are handed on.
     TooManyAttempts,
+    /// The caller has reached the flow's `limits`: nothing was asked.
+    Locked,
+    /// The caller's number is withheld and the flow refuses withheld numbers: nothing was asked.
+    Anonymous,
+    /// The lockout counter could not be reached, so the flow failed closed: nothing was asked.
+    Unavailable,
 }
 
 impl GatherResult {
@@ -30,6 +36,9 @@ impl GatherResult {
         match self {
             GatherResult::Success => "success",
             GatherResult::TooManyAttempts => "too-many-attempts",
+            GatherResult::Locked => "locked",
+            GatherResult::Anonymous => "anonymous",
+            GatherResult::Unavailable => "unavailable",
         }
     }
 }

@@ -25,6 +25,15 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// The header that carries a submission's signature.
 pub const SIGNATURE_HEADER: &str = "X-Gather-Seal-Signature";
+/// The header an `action` application answers with, alongside its TwiML, to say the values were
+/// wrong (`X-Gather-Seal-Result: rejected`): for a flow with `limits` the try counts as failed.
+pub const RESULT_HEADER: &str = "X-Gather-Seal-Result";
+
+/// Whether the application's [`RESULT_HEADER`] says it rejected the values.
+pub fn rejected(header: Option<&str>) -> bool {
+    header.is_some_and(|h| h.trim().eq_ignore_ascii_case("rejected"))
+}
+
 /// The largest application answer read, in bytes (Twilio's own limit for a TwiML document is
 /// 64 KB).
 pub const ANSWER_CAP: usize = 64 * 1024;
@@ -406,8 +415,8 @@ pub fn answer_twiml(flow: &Flow, result: GatherResult, answer: Answer) -> (&'sta
 }
 
 /// When the application cannot continue the call: a `<Redirect>` to `then.fallback` when the
-/// flow has one; otherwise the flow's `goodbye` (the caller gave no valid value) or `apology`,
-/// and `<Hangup/>`.
+/// flow has one; otherwise the flow's `goodbye` (the caller gave no valid value), `locked` (the
+/// caller is locked out) or `apology`, and `<Hangup/>`.
 pub fn unusable_twiml(flow: &Flow, result: GatherResult) -> String {
     if let Then::Action {
         fallback: Some(fallback),
@@ -418,6 +427,7 @@ pub fn unusable_twiml(flow: &Flow, result: GatherResult) -> String {
     }
     let message = match result {
         GatherResult::TooManyAttempts => &flow.messages.goodbye,
+        GatherResult::Locked => &flow.messages.locked,
         _ => &flow.messages.apology,
     };
     flow::goodbye_twiml(&flow::speech(flow), message)

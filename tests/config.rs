@@ -5,7 +5,7 @@
 mod common;
 
 use common::leaks;
-use gather_seal::config::{check_url, Field, Flow, Flows, Kind, Messages, Then};
+use gather_seal::config::{check_url, Anonymous, Field, Flow, Flows, Kind, Limits, Messages, Then};
 use gather_seal::SettingError;
 use serde_json::{json, Value};
 
@@ -108,9 +108,13 @@ fn a_minimal_flow_takes_every_default() {
             goodbye: "Sorry, we could not get your details. Goodbye.".into(),
             apology: "Sorry, we cannot take your call right now. Please try again later. Goodbye."
                 .into(),
+            locked: "Sorry, there have been too many attempts. Please try again later. Goodbye."
+                .into(),
             thanks: "Thank you. Your account number is {account} and your balance is {balance}"
                 .into(),
         },
+        limits: None,
+        anonymous: Anonymous::Refuse,
     };
     assert_eq!(flows.get("default"), Some(&expected));
     assert_eq!(flows.iter().count(), 1);
@@ -138,8 +142,11 @@ fn every_key_is_read() {
             "retry": "Désolé, encore une fois.",
             "goodbye": "Au revoir.",
             "apology": "Désolé, le service est indisponible.",
+            "locked": "Trop d'essais. Au revoir.",
             "thanks": "Merci. Compte {account}, solde {balance}."
-        }
+        },
+        "limits": {"failures": 5, "window_minutes": 60},
+        "anonymous": "shared"
     }}"#;
     let expected = Flow {
         name: "login".into(),
@@ -161,8 +168,14 @@ fn every_key_is_read() {
             retry: Some("Désolé, encore une fois.".into()),
             goodbye: "Au revoir.".into(),
             apology: "Désolé, le service est indisponible.".into(),
+            locked: "Trop d'essais. Au revoir.".into(),
             thanks: "Merci. Compte {account}, solde {balance}.".into(),
         },
+        limits: Some(Limits {
+            failures: 5,
+            window_ms: 3_600_000,
+        }),
+        anonymous: Anonymous::Shared,
     };
     assert_eq!(login(text), expected);
     assert_eq!(login(text).field(3), Some(&expected.fields[3]));
@@ -384,6 +397,8 @@ const ONE_OF_KINDS: &str = "is not one of the allowed values";
 const ONE_OF: &str = "must have exactly one of action and redirect";
 const LANGUAGE: &str = "must be a language tag such as en-US or fr-FR";
 const VOICE: &str = "must be a Twilio voice name such as Polly.Celine";
+const FAILURES: &str = "must be a whole number from 1 to 100";
+const WINDOW: &str = "must be a number of minutes from 0.01 to 10080 (a week)";
 
 /// A string that lives as long as the table of cases.
 fn leak(text: String) -> &'static str {
@@ -455,6 +470,20 @@ fn rejections() -> Vec<Bad> {
         bad("attempts written with a fraction of zero", Text(base().to_string().replace(r#""then""#, r#""attempts": 3.0, "then""#)), "GATHER_FLOWS.login.attempts", WRONG_TYPE, None),
         bad("attempts as text", Set("/login/attempts", json!("73519")), "GATHER_FLOWS.login.attempts", WRONG_TYPE, Some("73519")),
         bad("attempts as a fraction", Set("/login/attempts", json!(3.73519)), "GATHER_FLOWS.login.attempts", WRONG_TYPE, Some("73519")),
+        // Lockout across calls.
+        bad("limits with no failures", Set("/login/limits", json!({"window_minutes": 60})), "GATHER_FLOWS.login.limits.failures", REQUIRED, None),
+        bad("limits with no window", Set("/login/limits", json!({"failures": 5})), "GATHER_FLOWS.login.limits.window_minutes", REQUIRED, None),
+        bad("limits with an unknown key", Set("/login/limits", json!({"failures": 5, "window_minutes": 60, "per": "LeakQ7"})), "GATHER_FLOWS.login.limits.per", UNKNOWN_KEY, Some("LeakQ7")),
+        bad("failures 0", Set("/login/limits", json!({"failures": 0, "window_minutes": 60})), "GATHER_FLOWS.login.limits.failures", FAILURES, None),
+        bad("failures 101", Set("/login/limits", json!({"failures": 101, "window_minutes": 60})), "GATHER_FLOWS.login.limits.failures", FAILURES, Some("101")),
+        bad("failures as text", Set("/login/limits", json!({"failures": "73519", "window_minutes": 60})), "GATHER_FLOWS.login.limits.failures", WRONG_TYPE, Some("73519")),
+        bad("a window of 0 minutes", Set("/login/limits", json!({"failures": 5, "window_minutes": 0})), "GATHER_FLOWS.login.limits.window_minutes", WINDOW, None),
+        bad("a window too short", Set("/login/limits", json!({"failures": 5, "window_minutes": 0.00973519})), "GATHER_FLOWS.login.limits.window_minutes", WINDOW, Some("73519")),
+        bad("a window over a week", Set("/login/limits", json!({"failures": 5, "window_minutes": 73519})), "GATHER_FLOWS.login.limits.window_minutes", WINDOW, Some("73519")),
+        bad("a negative window", Set("/login/limits", json!({"failures": 5, "window_minutes": -60})), "GATHER_FLOWS.login.limits.window_minutes", WINDOW, None),
+        bad("anonymous without limits", Set("/login/anonymous", json!("shared")), "GATHER_FLOWS.login.anonymous", "goes only with limits", None),
+        bad("an unknown anonymous rule", Text(base().to_string().replace(r#""then""#, r#""limits": {"failures": 5, "window_minutes": 60}, "anonymous": "LeakQ7", "then""#)), "GATHER_FLOWS.login.anonymous", ONE_OF_KINDS, Some("LeakQ7")),
+        bad("a blank locked message", Set("/login/messages", json!({"locked": "  "})), "GATHER_FLOWS.login.messages.locked", SENTENCE, None),
         bad("timeout 0", Set("/login/timeout", json!(0)), "GATHER_FLOWS.login.timeout", TIMEOUT, None),
         bad("timeout 61", Set("/login/timeout", json!(61)), "GATHER_FLOWS.login.timeout", TIMEOUT, Some("61")),
         bad("timeout 73519", Set("/login/timeout", json!(73519)), "GATHER_FLOWS.login.timeout", TIMEOUT, Some("73519")),

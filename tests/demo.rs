@@ -78,6 +78,15 @@ fn ok(twiml: &str) -> DemoReply {
     DemoReply {
         status: 200,
         twiml: Some(twiml.to_owned()),
+        rejected: false,
+    }
+}
+
+/// The TwiML, with `X-Gather-Seal-Result: rejected`.
+fn rejected(twiml: &str) -> DemoReply {
+    DemoReply {
+        rejected: true,
+        ..ok(twiml)
     }
 }
 
@@ -85,6 +94,7 @@ fn refused(status: u16) -> DemoReply {
     DemoReply {
         status,
         twiml: None,
+        rejected: false,
     }
 }
 
@@ -94,14 +104,18 @@ fn the_known_caller_hears_the_balance() {
 }
 
 #[test]
-fn anyone_else_hears_not_found_and_is_hung_up_on() {
+fn anyone_else_hears_not_found_is_hung_up_on_and_rejected() {
     for (card, pin) in [
         ("1234", "4322"),
         ("1235", "4321"),
         ("4321", "1234"),
         ("12345", "4321"),
     ] {
-        assert_eq!(signed(&typed(card, pin)), ok(NOT_FOUND), "{card}/{pin}");
+        assert_eq!(
+            signed(&typed(card, pin)),
+            rejected(NOT_FOUND),
+            "{card}/{pin}"
+        );
     }
 }
 
@@ -116,6 +130,22 @@ fn too_many_attempts_says_goodbye_whatever_was_gathered() {
         &[("card", sealed(&ring, CALL_SID, "card", "1234"))],
     );
     assert_eq!(signed(&card_only), ok(GOODBYE));
+}
+
+#[test]
+fn a_locked_out_caller_hears_the_locked_message() {
+    let locked = body(CALL_SID, GatherResult::Locked, &[]);
+    assert_eq!(
+        signed(&locked),
+        ok(concat!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response>"#,
+            r#"<Say>Sorry, there have been too many attempts. Please try again later. Goodbye.</Say>"#,
+            r#"<Hangup/></Response>"#
+        ))
+    );
+    for result in [GatherResult::Anonymous, GatherResult::Unavailable] {
+        assert_eq!(signed(&body(CALL_SID, result, &[])), ok(GOODBYE));
+    }
 }
 
 #[test]

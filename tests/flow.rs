@@ -4,7 +4,7 @@
 mod common;
 
 use common::{key, ring, tohex, unhex, CALL_SID, KEY_HEX, OTHER_CALL_SID, OTHER_KEY_HEX};
-use gather_seal::config::{Field, Flow, Kind, Messages, Then};
+use gather_seal::config::{Anonymous, Field, Flow, Kind, Messages, Then};
 use gather_seal::flow::{
     advance, ask_twiml, context, goodbye_twiml, is_call_sid, speech, CallState, GatherResult, Turn,
 };
@@ -52,6 +52,8 @@ fn flow() -> Flow {
         language: None,
         voice: None,
         messages: Messages::default(),
+        limits: None,
+        anonymous: Anonymous::Refuse,
     }
 }
 

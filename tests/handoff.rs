@@ -4,7 +4,7 @@
 mod common;
 
 use common::{tohex, CALL_SID};
-use gather_seal::config::{Field, Flow, Kind, Messages, Then};
+use gather_seal::config::{Anonymous, Field, Flow, Kind, Messages, Then};
 use gather_seal::flow::GatherResult;
 use gather_seal::handoff::{
     answer_twiml, field_name, json_key, read_answer, redirect_twiml, redirect_url, sign,
@@ -720,6 +720,8 @@ fn action_flow(fallback: Option<&str>) -> Flow {
         language: None,
         voice: None,
         messages: Messages::default(),
+        limits: None,
+        anonymous: Anonymous::Refuse,
     }
 }
 

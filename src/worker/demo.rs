@@ -9,7 +9,7 @@ use super::log::LogLine;
 use super::routes::now_unix;
 use super::settings;
 use crate::demo;
-use crate::handoff::SIGNATURE_HEADER;
+use crate::handoff::{RESULT_HEADER, SIGNATURE_HEADER};
 
 /// `POST /decrypt-gather`: the demo backend, checking the submission like a real backend.
 pub async fn decrypt_gather(req: &worker::web_sys::Request, env: &Env, log: &mut LogLine) -> Reply {
@@ -40,7 +40,11 @@ pub async fn decrypt_gather(req: &worker::web_sys::Request, env: &Env, log: &mut
     match (reply.status, reply.twiml) {
         (200, Some(xml)) => {
             log.outcome = "demo-answered";
-            Reply::twiml(200, xml)
+            let mut answer = Reply::twiml(200, xml);
+            if reply.rejected {
+                answer.header = Some((RESULT_HEADER, "rejected"));
+            }
+            answer
         }
         (401, _) => log.refuse("demo-bad-signature", Reply::plain(401, "Unauthorized")),
         _ => log.refuse("demo-bad-request", Reply::plain(400, "Bad Request")),

@@ -26,7 +26,7 @@ pub async fn read_body(
 ) -> Result<Zeroizing<Vec<u8>>, (&'static str, Reply)> {
     if req.method() != "POST" {
         let mut reply = Reply::plain(405, "Method Not Allowed");
-        reply.allow_post = true;
+        reply.header = Some(("Allow", "POST"));
         return Err(("wrong-method", reply));
     }
     let header = |name: &str| req.headers().get(name).ok().flatten();
@@ -132,7 +132,8 @@ pub struct Reply {
     pub status: u16,
     content_type: &'static str,
     body: String,
-    allow_post: bool,
+    /// One more header: `Allow` on a 405, the demo backend's result.
+    pub header: Option<(&'static str, &'static str)>,
 }
 
 impl Reply {
@@ -141,7 +142,7 @@ impl Reply {
             status,
             content_type: TEXT,
             body: text.to_owned(),
-            allow_post: false,
+            header: None,
         }
     }
 
@@ -150,7 +151,7 @@ impl Reply {
             status,
             content_type: XML,
             body: xml,
-            allow_post: false,
+            header: None,
         }
     }
 
@@ -161,8 +162,8 @@ impl Reply {
         let build = || -> Result<web_sys::Response, JsValue> {
             let headers = Headers::new()?;
             headers.set("Content-Type", self.content_type)?;
-            if self.allow_post {
-                headers.set("Allow", "POST")?;
+            if let Some((name, value)) = self.header {
+                headers.set(name, value)?;
             }
             let init = ResponseInit::new();
             init.set_status(self.status);

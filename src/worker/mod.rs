@@ -11,12 +11,15 @@
 //!   (feature `demo`);
 //! - [`settings`]: bindings, and the flows parsed once per isolate;
 //! - [`outbound`]: the signed POST to a flow's `then.action`;
+//! - [`lockout`]: the `Lockout` Durable Object that counts failed tries across calls, and the
+//!   worker's side of it;
 //! - [`http`]: bodies within limits, form parameters, responses;
 //! - [`log`]: the one JSON log line per request.
 
 #[cfg(feature = "demo")]
 mod demo;
 mod http;
+mod lockout;
 mod log;
 mod outbound;
 mod routes;

@@ -11,32 +11,35 @@ use worker::web_sys::{
 };
 
 use super::http::JSON;
-use crate::handoff::{self, Answer, ANSWER_CAP, SIGNATURE_HEADER};
+use crate::handoff::{self, Answer, ANSWER_CAP, RESULT_HEADER, SIGNATURE_HEADER};
 
 /// How long the application has to answer, body included.
 pub const ACTION_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// POSTs `body` with its signature to `url` and reads the answer. A redirect, a timeout (the
-/// request is then aborted) or a network failure is [`Answer::Unusable`].
-pub async fn post_submission(url: &str, body: &str, signature: &str) -> Answer {
+/// POSTs `body` with its signature to `url` and reads the answer, and whether the application
+/// rejected the values (its [`RESULT_HEADER`]). A redirect, a timeout (the request is then
+/// aborted) or a network failure is [`Answer::Unusable`].
+pub async fn post_submission(url: &str, body: &str, signature: &str) -> (Answer, bool) {
     let signal = AbortSignal::timeout_with_u32(ACTION_TIMEOUT.as_millis() as u32);
     match post(url, body, signature, &signal).await {
-        Ok((status, content_type, text)) => {
-            handoff::read_answer(status, content_type.as_deref(), text.as_deref())
+        Ok((status, headers, text)) => {
+            let header = |name: &str| headers.get(name).ok().flatten();
+            let answer =
+                handoff::read_answer(status, header("Content-Type").as_deref(), text.as_deref());
+            (answer, handoff::rejected(header(RESULT_HEADER).as_deref()))
         }
-        Err(_) if signal.aborted() => Answer::Unusable("app-timeout"),
-        Err(_) => Answer::Unusable("app-unreachable"),
+        Err(_) if signal.aborted() => (Answer::Unusable("app-timeout"), false),
+        Err(_) => (Answer::Unusable("app-unreachable"), false),
     }
 }
 
-/// The status, `Content-Type` and body (read only for a 2xx; `None` when over
-/// [`ANSWER_CAP`]).
+/// The status, headers and body (read only for a 2xx; `None` when over [`ANSWER_CAP`]).
 async fn post(
     url: &str,
     body: &str,
     signature: &str,
     signal: &AbortSignal,
-) -> Result<(u16, Option<String>, Option<String>), JsValue> {
+) -> Result<(u16, Headers, Option<String>), JsValue> {
     let headers = Headers::new()?;
     headers.set("Content-Type", JSON)?;
     headers.set(SIGNATURE_HEADER, signature)?;
@@ -52,9 +55,9 @@ async fn post(
         .await?
         .unchecked_into();
     let status = response.status();
-    let content_type = response.headers().get("Content-Type").ok().flatten();
+    let headers = response.headers();
     if !(200..300).contains(&status) {
-        return Ok((status, content_type, None));
+        return Ok((status, headers, None));
     }
     let declared = response
         .headers()
@@ -63,8 +66,8 @@ async fn post(
         .flatten()
         .and_then(|n| n.trim().parse::<usize>().ok());
     if declared.is_some_and(|n| n > ANSWER_CAP) {
-        return Ok((status, content_type, None));
+        return Ok((status, headers, None));
     }
     let text = JsFuture::from(response.text()?).await?.as_string();
-    Ok((status, content_type, text.filter(|t| t.len() <= ANSWER_CAP)))
+    Ok((status, headers, text.filter(|t| t.len() <= ANSWER_CAP)))
 }

@@ -4,12 +4,14 @@
 use worker::{Date, Env};
 
 use super::http::{read_body, Form, Reply, FORM};
+use super::lockout;
 use super::log::LogLine;
 use super::outbound;
 use super::settings;
-use crate::config::{Flow, Then, DEFAULT_FLOW};
-use crate::flow::{self, CallState, Turn};
+use crate::config::{Anonymous, Flow, Then, DEFAULT_FLOW};
+use crate::flow::{self, CallState, GatherResult, Turn};
 use crate::handoff::{self, Submission};
+use crate::lockout::{Caller, Limits};
 use crate::twilio::twiml::Speech;
 use crate::{verify_twilio_signature, Error};
 
@@ -76,6 +78,12 @@ pub async fn gather(
         Ok(secret) => secret,
         Err(setting) => return log.misconfigured(setting),
     };
+    if flows.any_limits() && !lockout::bound(env) {
+        return log.misconfigured(crate::SettingError::new(
+            lockout::BINDING,
+            "is missing: a flow has limits, which need the Lockout Durable Object (see wrangler.toml)",
+        ));
+    }
     let Some(flow) = flows.get(flow_name) else {
         return log.broken_call(
             404,
@@ -102,9 +110,22 @@ pub async fn gather(
         .map_or("start", |f| f.name.as_str());
     log.step = Some(step.to_owned());
     let call_comes_in = state.is_none();
-
     let now = now_unix();
-    let turn = match flow::advance(flow, &ring, call_sid, state, form.get("Digits"), now) {
+
+    // A flow with limits: the call takes a try from its caller's counter as it comes in, or is
+    // handed off at once (locked, anonymous, counter unreachable) without being asked anything.
+    let refused = match call_comes_in {
+        true => enter(env, flow, form.get("From").unwrap_or("")).await,
+        false => None,
+    };
+    let turn = match refused {
+        Some((result, _)) => Ok(Turn::HandOff {
+            result,
+            sealed: Vec::new(),
+        }),
+        None => flow::advance(flow, &ring, call_sid, state, form.get("Digits"), now),
+    };
+    let turn = match turn {
         Ok(turn) => turn,
         Err(Error::MissingCallSid) => {
             return log.broken_call(400, "missing-call-sid", &speech, apology)
@@ -126,52 +147,104 @@ pub async fn gather(
             }
         }
         Turn::HandOff { result, sealed } => {
-            let submission = Submission {
-                call_sid,
-                account_sid: form.get("AccountSid").unwrap_or(""),
-                from: form.get("From").unwrap_or(""),
-                to: form.get("To").unwrap_or(""),
-                flow: &flow.name,
-                result,
-                sealed: &sealed,
+            let submission = submission(&form, flow, result, &sealed);
+            let (reply, delivery, rejected) =
+                hand_off(flow, &submission, secret.as_deref(), now).await;
+            let outcome = match (result, flow.limits) {
+                _ if refused.is_some() => refused.map_or(delivery, |(_, word)| word),
+                // The application said the values were wrong: the try stays a failure.
+                (GatherResult::Success, Some(_)) if rejected => "rejected",
+                (GatherResult::Success, Some(limits)) => {
+                    settle(env, flow, submission.from, limits).await;
+                    delivery
+                }
+                _ => delivery,
             };
-            hand_off(flow, &submission, secret.as_deref(), now, log).await
+            log.hand_off(outcome, result);
+            reply
         }
     }
 }
 
-/// Hands the gathered values on as the flow's `then` says, and answers Twilio.
+/// What the application is told: the call as Twilio posted it, the result, the sealed values.
+fn submission<'a>(
+    form: &'a Form<'_>,
+    flow: &'a Flow,
+    result: GatherResult,
+    sealed: &'a [(String, String)],
+) -> Submission<'a> {
+    Submission {
+        call_sid: form.get("CallSid").unwrap_or(""),
+        account_sid: form.get("AccountSid").unwrap_or(""),
+        from: form.get("From").unwrap_or(""),
+        to: form.get("To").unwrap_or(""),
+        flow: &flow.name,
+        result,
+        sealed,
+    }
+}
+
+/// A call entering a flow with `limits` takes a try from its caller's counter. `Some` when it
+/// may not go on: the result to hand off at once, and the log's word for it.
+async fn enter(env: &Env, flow: &Flow, from: &str) -> Option<(GatherResult, &'static str)> {
+    let limits = flow.limits?;
+    let Some(name) = counter_name(env, flow, from) else {
+        return Some((GatherResult::Anonymous, "anonymous-refused"));
+    };
+    match lockout::begin(env, &name, limits).await {
+        lockout::Answer::Open => None,
+        lockout::Answer::Locked => Some((GatherResult::Locked, "locked")),
+        lockout::Answer::Unavailable => Some((GatherResult::Unavailable, "lockout-unavailable")),
+    }
+}
+
+/// A call that ended well gives its try back.
+async fn settle(env: &Env, flow: &Flow, from: &str, limits: Limits) {
+    if let Some(name) = counter_name(env, flow, from) {
+        // If this fails the try stays counted: the caller loses one, no one gains one.
+        let _ = lockout::succeed(env, &name, limits).await;
+    }
+}
+
+/// The counter of this caller in this flow; `None` for a withheld number the flow refuses.
+fn counter_name(env: &Env, flow: &Flow, from: &str) -> Option<String> {
+    let caller = match crate::lockout::caller(from) {
+        Caller::Known(number) => Some(number),
+        Caller::Withheld if flow.anonymous == Anonymous::Shared => None,
+        Caller::Withheld => return None,
+    };
+    let key = settings::counter_key(env);
+    Some(crate::lockout::counter_name(
+        key.as_bytes(),
+        &flow.name,
+        caller,
+    ))
+}
+
+/// Hands the gathered values on as the flow's `then` says: the TwiML for Twilio, the log's word
+/// for how the hand-off went, and whether the application rejected the values.
 async fn hand_off(
     flow: &Flow,
     submission: &Submission<'_>,
     secret: Option<&String>,
     now: u64,
-    log: &mut LogLine,
-) -> Reply {
+) -> (Reply, &'static str, bool) {
     match &flow.then {
         Then::Redirect { url } => {
-            log.hand_off("redirected", submission.result);
-            Reply::twiml(
-                200,
-                handoff::redirect_twiml(url, submission.result, submission.sealed),
-            )
+            let xml = handoff::redirect_twiml(url, submission.result, submission.sealed);
+            (Reply::twiml(200, xml), "redirected", false)
         }
         Then::Action { url, .. } => {
             // `signing_secret` has made sure there is one when any flow uses `action`.
             let Some(secret) = secret else {
-                return log.broken_call(
-                    200,
-                    "no-signing-secret",
-                    &flow::speech(flow),
-                    &flow.messages.apology,
-                );
+                let xml = flow::goodbye_twiml(&flow::speech(flow), &flow.messages.apology);
+                return (Reply::twiml(200, xml), "no-signing-secret", false);
             };
             let body = submission.to_json();
             let signature = handoff::sign(secret.as_bytes(), now, body.as_bytes());
-            let answer = outbound::post_submission(url, &body, &signature).await;
+            let (answer, rejected) = outbound::post_submission(url, &body, &signature).await;
             let (outcome, xml) = handoff::answer_twiml(flow, submission.result, answer);
-            log.hand_off(outcome, submission.result);
-            Reply::twiml(200, xml)
+            (Reply::twiml(200, xml), outcome, rejected)
         }
     }
 }

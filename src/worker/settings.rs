@@ -122,6 +122,12 @@ fn prepare_ring(current: &str, previous: &str) -> Result<KeyRing, SettingError> 
     Ok(ring)
 }
 
+/// The key that names lockout counters: the `AES_SECRET` text (read after [`key_ring`] has
+/// checked it), so rotating that secret starts every count afresh.
+pub fn counter_key(env: &Env) -> Zeroizing<String> {
+    Zeroizing::new(text(env, "AES_SECRET").unwrap_or_default())
+}
+
 /// `BACKEND_SIGNING_SECRET`, at least 32 characters; required when `needed` (a flow hands off
 /// with `action`, or the demo backend checks submissions).
 pub fn signing_secret(env: &Env, needed: bool) -> Result<Option<Zeroizing<String>>, SettingError> {

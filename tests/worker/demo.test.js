@@ -148,6 +148,16 @@ describe('the demo backend of the local configuration', () => {
     assert.match(french.out, /Handed off: Twilio would now POST to http:\/\/127\.0\.0\.1:8787\/after-gather/);
     assert.match(french.out, /result = success/);
     assert.match(french.out, /encryptedPinDigits = [0-9a-f]{64}/);
+
+    // The dev flow's limits: five wrong calls from one number, and the sixth is asked nothing.
+    const locked = await run(['--calls', '6', '--from', '+15005550177', '1234', '0000']);
+    assert.equal(locked.code, 0, locked.out);
+    const calls = locked.out.split(/═══ call \d of 6/).slice(1);
+    assert.equal(calls.length, 6);
+    for (const call of calls.slice(0, 5)) assert.match(call, new RegExp(`caller hears: "${NOT_FOUND}"`));
+    assert.match(calls[5], /step 1: .*\(the call comes in\)/);
+    assert.doesNotMatch(calls[5], /step 2/);
+    assert.match(calls[5], /caller hears: "Sorry, there have been too many attempts\. Please try again later\. Goodbye\."/);
   });
 
   test('the log of whole demo calls holds no digits or secrets', async () => {
@@ -155,6 +165,8 @@ describe('the demo backend of the local configuration', () => {
     assert.ok(lines.some((l) => l.outcome === 'demo-answered'));
     assert.ok(lines.some((l) => l.outcome === 'demo-bad-signature'));
     assert.ok(lines.some((l) => l.outcome === 'handed-off'));
+    assert.ok(lines.some((l) => l.outcome === 'rejected'));
+    assert.ok(lines.some((l) => l.outcome === 'locked'));
     h.assertCleanLog(worker.output(), {
       digits: ['1234', '4321', '0000'],
       secrets: [h.KEY, h.TOKEN, h.SIGNING_SECRET],

@@ -72,7 +72,12 @@ async function freePort() {
  * 127.0.0.1: the production build (build/), or with `build: 'build-dev'` the local
  * development build that adds the demo backend. Collects everything the runtime prints, so tests can read the worker's log.
  */
-async function startWorker(bindings, { port, build = 'build' } = {}) {
+/**
+ * The built worker in workerd, with these bindings. `lockout` replaces the LOCKOUT Durable
+ * Object binding (`null`: none); `workers` adds other workers to the same runtime (a stand-in
+ * Durable Object class, say).
+ */
+async function startWorker(bindings, { port, build = 'build', lockout, workers = [] } = {}) {
   const dir = path.join(ROOT, build);
   const shim = path.join(dir, 'worker', 'shim.mjs');
   if (!fs.existsSync(shim) || !fs.existsSync(path.join(dir, 'index_bg.wasm'))) {
@@ -80,7 +85,11 @@ async function startWorker(bindings, { port, build = 'build' } = {}) {
     throw new Error(`${build}/ is missing: run ${how}`);
   }
   let output = '';
-  const mf = new Miniflare({
+  // As wrangler.toml binds it: the lockout counters, SQLite-backed, in memory for the test.
+  const durableObjects =
+    lockout === null ? {} : { LOCKOUT: lockout ?? { className: 'Lockout', useSQLite: true } };
+  const main = {
+    name: 'gather-seal',
     rootPath: ROOT,
     modulesRoot: ROOT,
     scriptPath: shim,
@@ -91,6 +100,10 @@ async function startWorker(bindings, { port, build = 'build' } = {}) {
     ],
     compatibilityDate: compatibilityDate(),
     bindings,
+    durableObjects,
+  };
+  const mf = new Miniflare({
+    ...(workers.length > 0 ? { workers: [main, ...workers] } : main),
     host: '127.0.0.1',
     port: port ?? 0,
     handleRuntimeStdio(stdout, stderr) {
@@ -296,12 +309,14 @@ function gatherAction(xml) {
 
 /**
  * Plays a call: the first webhook, then one action per entry of `typed` (a string of digits,
- * '' for silence), following each <Gather> action. Returns every step.
+ * '' for silence), following each <Gather> action, from `from` (Twilio's `From`) if given.
+ * Returns every step.
  */
-async function walkCall(worker, typed, { callSid = newCallSid(), path: route = '/gather' } = {}) {
+async function walkCall(worker, typed, { callSid = newCallSid(), path: route = '/gather', from } = {}) {
   const steps = [];
   let url = worker.url(route);
-  let params = callParams(callSid);
+  const callFrom = from === undefined ? {} : { From: from, Caller: from };
+  let params = { ...callParams(callSid), ...callFrom };
   const queue = [...typed];
   for (let i = 0; i < 20; i++) {
     const reply = await signedPost(url, params);
@@ -309,7 +324,7 @@ async function walkCall(worker, typed, { callSid = newCallSid(), path: route = '
     const action = gatherAction(reply.text);
     if (reply.status !== 200 || !action || queue.length === 0) break;
     url = action;
-    params = { ...callParams(callSid), Digits: queue.shift() };
+    params = { ...callParams(callSid), ...callFrom, Digits: queue.shift() };
   }
   return { callSid, steps };
 }
@@ -400,7 +415,7 @@ function sleep(ms) {
  * articles' call handed to it with `action` (or `flows` instead), the test key, token and
  * signing secret, and `vars` on top. `close()` stops both.
  */
-async function startWorkerWithBackend(answer, vars = {}, { flows } = {}) {
+async function startWorkerWithBackend(answer, vars = {}, { flows, ...options } = {}) {
   const backend = await startBackend(answer);
   const worker = await startWorker({
     GATHER_FLOWS: flows ? flows(backend) : { default: articlesFlow({ action: backend.url }) },
@@ -408,7 +423,7 @@ async function startWorkerWithBackend(answer, vars = {}, { flows } = {}) {
     TWILIO_AUTH_TOKEN: TOKEN,
     BACKEND_SIGNING_SECRET: SIGNING_SECRET,
     ...vars,
-  });
+  }, options);
   return {
     worker,
     backend,

@@ -1,0 +1,272 @@
+'use strict';
+// Lockout across calls, end to end in workerd: a flow with `limits` counts each caller's failed
+// tries in the Lockout Durable Object (SQLite-backed, as wrangler.toml binds it). Calls are
+// signed by the twilio package; the application is a stub that answers TwiML and says
+// `X-Gather-Seal-Result: rejected` when the card and PIN are wrong.
+
+const assert = require('node:assert/strict');
+const { describe, test } = require('node:test');
+const h = require('./harness');
+
+const WELCOME = '<Response><Say>Welcome back.</Say><Hangup/></Response>';
+const WRONG = '<Response><Say>Those details do not match.</Say><Hangup/></Response>';
+const LOCKED = 'Sorry, there have been too many attempts. Please try again later. Goodbye.';
+const RIGHT = ['1234', '4321'];
+const WRONG_PIN = ['1234', '0000'];
+
+/** What the stub application says for each submission: the agent line for anything else. */
+function application(request) {
+  const { result } = request.json;
+  if (result !== 'success') {
+    return { status: 200, type: 'text/xml', body: `<Response><Say>${result}</Say><Dial>+15005550009</Dial></Response>` };
+  }
+  if (request.opened.card === '1234' && request.opened.pin === '4321') {
+    return { status: 200, type: 'text/xml', body: WELCOME };
+  }
+  return { status: 200, type: 'text/xml', body: WRONG, headers: { 'X-Gather-Seal-Result': 'rejected' } };
+}
+
+/** The worker with the articles' flow, handed to `answer`, with these `limits` and extras. */
+function start(limits, extra = {}, options = {}) {
+  return h.startWorkerWithBackend(application, {}, {
+    flows: (backend) => ({ default: h.articlesFlow({ action: backend.url }, { ...(limits && { limits }), ...extra }) }),
+    ...options,
+  });
+}
+
+/** Plays a whole call from `from`; returns its last reply, log line and the submission. */
+async function callFrom(env, from, typed) {
+  const before = env.backend.requests.length;
+  const played = await h.walkCall(env.worker, typed, { from });
+  const lines = await h.logLinesOf(env.worker, played.callSid, played.steps.length);
+  const reply = played.steps[played.steps.length - 1].reply;
+  const submissions = env.backend.requests.slice(before).map((r) => r.json);
+  assert.ok(submissions.length <= 1, 'one hand-off per call');
+  return { played, reply, line: lines[lines.length - 1], submission: submissions[0], steps: played.steps.length };
+}
+
+/** Asserts a call was refused as it came in: no question, handed off with `result`. */
+function assertRefused(call, result, outcome) {
+  assert.equal(call.steps, 1, 'nothing was asked');
+  assert.equal(h.gatherAction(call.reply.text), null);
+  assert.equal(call.submission.result, result);
+  assert.deepEqual(
+    Object.keys(call.submission).filter((k) => k.startsWith('encrypted')),
+    [],
+    'no field is handed off',
+  );
+  assert.equal(call.line.outcome, outcome);
+  assert.equal(call.line.result, result);
+}
+
+describe('lockout across calls', () => {
+  test('five rejected calls lock a caller out, while another caller still gets through', async () => {
+    const env = await start({ failures: 5, window_minutes: 60 });
+    try {
+      const alice = '+15005550101';
+      for (let i = 0; i < 5; i++) {
+        const call = await callFrom(env, alice, WRONG_PIN);
+        assert.equal(call.reply.text, WRONG, `call ${i + 1} reaches the application`);
+        assert.equal(call.submission.result, 'success');
+        assert.equal(call.line.outcome, 'rejected', 'the rejection is its own log outcome');
+      }
+      // The sixth call, even with the right PIN, is asked nothing.
+      const locked = await callFrom(env, alice, RIGHT);
+      assertRefused(locked, 'locked', 'locked');
+      assert.match(locked.reply.text, /<Say>locked<\/Say><Dial>/, "the application's TwiML is relayed");
+
+      const bob = await callFrom(env, '+15005550102', RIGHT);
+      assert.equal(bob.reply.text, WELCOME);
+      assert.equal(bob.line.outcome, 'handed-off');
+      // The caller's number never reaches the log.
+      h.assertCleanLog(env.worker.output(), { digits: ['5005550101', '5005550102', '4321', '0000'] });
+    } finally {
+      await env.close();
+    }
+  });
+
+  test('calls that end well give their try back', async () => {
+    const env = await start({ failures: 2, window_minutes: 60 });
+    try {
+      for (let i = 0; i < 5; i++) {
+        const call = await callFrom(env, '+15005550103', RIGHT);
+        assert.equal(call.reply.text, WELCOME, `call ${i + 1}`);
+      }
+      // One failure, then successes: still one try left.
+      await callFrom(env, '+15005550103', WRONG_PIN);
+      assert.equal((await callFrom(env, '+15005550103', RIGHT)).reply.text, WELCOME);
+      assert.equal((await callFrom(env, '+15005550103', RIGHT)).reply.text, WELCOME);
+    } finally {
+      await env.close();
+    }
+  });
+
+  test('a call that runs out of tries counts as a failure', async () => {
+    const env = await start({ failures: 2, window_minutes: 60 });
+    try {
+      const caller = '+15005550104';
+      for (let i = 0; i < 2; i++) {
+        const call = await callFrom(env, caller, ['', '', '']);
+        assert.equal(call.submission.result, 'too-many-attempts');
+      }
+      assertRefused(await callFrom(env, caller, RIGHT), 'locked', 'locked');
+    } finally {
+      await env.close();
+    }
+  });
+
+  test('parallel calls from one number share one count', async () => {
+    const env = await start({ failures: 3, window_minutes: 60 });
+    try {
+      const from = '+15005550105';
+      // Eight calls come in at once: each takes a try as it enters, so only three are asked.
+      const entries = await Promise.all(
+        Array.from({ length: 8 }, () => h.walkCall(env.worker, [], { from })),
+      );
+      const asked = entries.filter((e) => h.gatherAction(e.steps[0].reply.text) !== null);
+      assert.equal(asked.length, 3);
+      const locked = env.backend.requests.filter((r) => r.json.result === 'locked');
+      assert.equal(locked.length, 5);
+      // Another number is not affected.
+      assert.equal((await callFrom(env, '+15005550106', RIGHT)).reply.text, WELCOME);
+    } finally {
+      await env.close();
+    }
+  });
+
+  test('the window expires', async () => {
+    // 0.02 minutes: 1.2 seconds.
+    const env = await start({ failures: 1, window_minutes: 0.02 });
+    try {
+      const from = '+15005550107';
+      assert.equal((await callFrom(env, from, WRONG_PIN)).line.outcome, 'rejected');
+      assertRefused(await callFrom(env, from, RIGHT), 'locked', 'locked');
+      await h.sleep(1400);
+      assert.equal((await callFrom(env, from, RIGHT)).reply.text, WELCOME);
+    } finally {
+      await env.close();
+    }
+  });
+
+  test('with no hand-off possible, a locked caller hears the locked message', async () => {
+    const env = await start({ failures: 1, window_minutes: 60 });
+    try {
+      const from = '+15005550108';
+      await callFrom(env, from, WRONG_PIN);
+      env.backend.answer = () => ({ status: 500, body: 'down', type: 'text/plain' });
+      const call = await callFrom(env, from, RIGHT);
+      assert.equal(call.reply.text, h.expectedGoodbye(LOCKED));
+      assert.equal(call.submission.result, 'locked');
+    } finally {
+      await env.close();
+    }
+  });
+
+  test('a redirect flow hands a locked caller on with result=locked', async () => {
+    const next = 'https://app.example.com/next';
+    const env = await h.startWorkerWithBackend(application, {}, {
+      flows: () => ({
+        default: h.articlesFlow({ redirect: next }, { limits: { failures: 1, window_minutes: 60 } }),
+      }),
+    });
+    try {
+      const from = '+15005550109';
+      const first = await h.walkCall(env.worker, ['', '', ''], { from });
+      assert.match(first.steps.at(-1).reply.text, /result=too-many-attempts/);
+      const second = await h.walkCall(env.worker, [], { from });
+      assert.equal(second.steps.length, 1);
+      assert.equal(second.steps[0].reply.text, h.expectedRedirect(`${next}?result=locked`));
+    } finally {
+      await env.close();
+    }
+  });
+
+  test('withheld numbers are refused by default', async () => {
+    const env = await start({ failures: 5, window_minutes: 60 });
+    try {
+      for (const from of ['anonymous', 'Restricted', '', '+266696687', '+8656696']) {
+        const call = await callFrom(env, from, RIGHT);
+        assertRefused(call, 'anonymous', 'anonymous-refused');
+      }
+      // A number is let in.
+      assert.equal((await callFrom(env, '+15005550110', RIGHT)).reply.text, WELCOME);
+    } finally {
+      await env.close();
+    }
+  });
+
+  test('anonymous = "shared" counts every withheld caller in one bucket', async () => {
+    const env = await start({ failures: 2, window_minutes: 60 }, { anonymous: 'shared' });
+    try {
+      assert.equal((await callFrom(env, 'anonymous', RIGHT)).reply.text, WELCOME);
+      assert.equal((await callFrom(env, 'anonymous', WRONG_PIN)).line.outcome, 'rejected');
+      assert.equal((await callFrom(env, '+7378742833', WRONG_PIN)).line.outcome, 'rejected');
+      // Any withheld caller is now locked out; callers with a number are not.
+      assertRefused(await callFrom(env, 'restricted', RIGHT), 'locked', 'locked');
+      assertRefused(await callFrom(env, '', RIGHT), 'locked', 'locked');
+      assert.equal((await callFrom(env, '+15005550111', RIGHT)).reply.text, WELCOME);
+    } finally {
+      await env.close();
+    }
+  });
+
+  test('a flow without limits never counts', async () => {
+    const env = await start(undefined);
+    try {
+      for (let i = 0; i < 7; i++) {
+        assert.equal((await callFrom(env, '+15005550112', WRONG_PIN)).line.outcome, 'handed-off');
+      }
+      assert.equal((await callFrom(env, 'anonymous', RIGHT)).reply.text, WELCOME);
+    } finally {
+      await env.close();
+    }
+  });
+});
+
+describe('when the counter cannot be reached, the flow fails closed', () => {
+  // Stand-in Durable Object classes in a second worker of the same runtime.
+  const broken = {
+    name: 'broken-lockout',
+    modules: true,
+    script: `
+      export class Throws { fetch() { throw new Error('storage is down'); } }
+      export class Hangs { fetch() { return new Promise(() => {}); } }
+      export class Answers500 { fetch() { return new Response('no', { status: 500 }); } }
+      export default { fetch() { return new Response('not here', { status: 404 }); } };
+    `,
+  };
+
+  for (const [className, why] of [
+    ['Throws', 'an object that throws'],
+    ['Answers500', 'an object that answers an error'],
+    ['Hangs', 'an object that never answers (3 s)'],
+  ]) {
+    test(why, async () => {
+      const env = await start(
+        { failures: 5, window_minutes: 60 },
+        {},
+        { lockout: { className, scriptName: 'broken-lockout' }, workers: [broken] },
+      );
+      try {
+        const call = await callFrom(env, '+15005550113', RIGHT);
+        assertRefused(call, 'unavailable', 'lockout-unavailable');
+        assert.match(call.reply.text, /<Say>unavailable<\/Say>/);
+      } finally {
+        await env.close();
+      }
+    });
+  }
+
+  test('a flow with limits and no LOCKOUT binding is a settings error', async () => {
+    const env = await start({ failures: 5, window_minutes: 60 }, {}, { lockout: null });
+    try {
+      const call = await callFrom(env, '+15005550114', RIGHT);
+      assert.equal(call.reply.text, h.expectedGoodbye(h.APOLOGY));
+      assert.equal(call.submission, undefined, 'nothing is handed off');
+      assert.equal(call.line.outcome, 'misconfigured');
+      assert.equal(call.line.setting, 'LOCKOUT');
+    } finally {
+      await env.close();
+    }
+  });
+});
