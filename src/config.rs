@@ -104,6 +104,28 @@ pub enum Kind {
     CardNumber,
     /// A card's expiry date: four digits MMYY, a real month, not in the past.
     Expiry,
+    /// A one-time code Twilio Verify sends to the caller's number (4 to 10 digits ended by
+    /// `#`), checked with Verify; never sealed or handed on, only named in `verified`.
+    Verify(Channel),
+}
+
+/// How Twilio Verify sends a `verify` field's code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Channel {
+    /// A text message.
+    Sms,
+    /// A voice call that reads the code out.
+    Call,
+}
+
+impl Channel {
+    /// Verify's `Channel` parameter: `sms`, `call`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Sms => "sms",
+            Channel::Call => "call",
+        }
+    }
 }
 
 /// Where the call goes after the last field.
@@ -221,6 +243,13 @@ impl Flows {
     /// Whether any flow has `limits` (and so needs the lockout Durable Object).
     pub fn any_limits(&self) -> bool {
         self.iter().any(|f| f.limits.is_some())
+    }
+
+    /// Whether any flow has a `verify` field (and so needs the Twilio Verify settings).
+    pub fn any_verify(&self) -> bool {
+        self.iter()
+            .flat_map(|f| &f.fields)
+            .any(|f| matches!(f.kind, Kind::Verify(_)))
     }
 
     /// Whether any flow hands off with `action` (and so needs a signing secret).
@@ -450,7 +479,7 @@ fn optional(
 }
 
 fn read_field(at: At<'_>) -> Result<Field, SettingError> {
-    let field = at.table(&["name", "prompt", "kind", "length", "min", "max"])?;
+    let field = at.table(&["name", "prompt", "kind", "length", "min", "max", "channel"])?;
     let name_at = field.required("name")?;
     let name = name_at.text()?;
     if !is_field_name(name) {
@@ -461,8 +490,15 @@ fn read_field(at: At<'_>) -> Result<Field, SettingError> {
     let prompt = field.required("prompt")?.sentence()?;
     let kind_at = field.required("kind")?;
     let (length, min, max) = (field.get("length"), field.get("min"), field.get("max"));
+    let channel = field.get("channel");
     const ONE_TO_32: &str = "must be a whole number from 1 to 32";
-    let kind = match kind_at.text()? {
+    let kind_name = kind_at.text()?;
+    if kind_name != "verify" {
+        if let Some(channel) = channel {
+            return Err(channel.error("is only for kind verify"));
+        }
+    }
+    let kind = match kind_name {
         "digits" => match (length, min, max) {
             (Some(length), None, None) => Kind::Digits(length.whole(1..=32, ONE_TO_32)?),
             (None, Some(min_at), Some(max_at)) => {
@@ -486,14 +522,21 @@ fn read_field(at: At<'_>) -> Result<Field, SettingError> {
                 ))
             }
         },
-        kind @ ("card-number" | "expiry") => {
+        kind @ ("card-number" | "expiry" | "verify") => {
             if let Some(extra) = length.or(min).or(max) {
                 return Err(extra.error("is only for kind digits"));
             }
-            if kind == "expiry" {
-                Kind::Expiry
-            } else {
-                Kind::CardNumber
+            match kind {
+                "expiry" => Kind::Expiry,
+                "card-number" => Kind::CardNumber,
+                _ => Kind::Verify(match &channel {
+                    None => Channel::Sms,
+                    Some(at) => match at.text()? {
+                        "sms" => Channel::Sms,
+                        "call" => Channel::Call,
+                        _ => return Err(at.error(NOT_ALLOWED)),
+                    },
+                }),
             }
         }
         _ => return Err(kind_at.error(NOT_ALLOWED)),

@@ -6,10 +6,15 @@
 //! query: `step` names the field being asked, `attempt` counts tries at it, and every field
 //! already gathered rides along under its name. After the last field, or when a field has had
 //! all its tries, the call is handed off with a [`GatherResult`] and the sealed values so far.
+//!
+//! A `verify` field is a one-time code checked with Twilio Verify by the glue, which tells
+//! [`advance`] what Verify said ([`CodeCheck`]). The code itself is never sealed or carried:
+//! once approved, the field rides along as a sealed marker (the bytes `verified`, bound to the
+//! call and field like any value), and the hand-off names it in `verified`.
 
 use zeroize::Zeroizing;
 
-use crate::config::Flow;
+use crate::config::{Channel, Flow, Kind};
 use crate::kinds;
 use crate::twilio::twiml::{Gather, Response, Speech};
 use crate::{open_bytes, seal, Error, KeyRing};
@@ -28,6 +33,11 @@ pub enum GatherResult {
     Anonymous,
     /// The lockout counter could not be reached, so the flow failed closed: nothing was asked.
     Unavailable,
+    /// A `verify` field's code was wrong (or not a code) on every try.
+    VerifyFailed,
+    /// Twilio Verify could not send or check a code (an error, a timeout, no number to send
+    /// to); the fields before are handed on.
+    VerifyUnavailable,
 }
 
 impl GatherResult {
@@ -39,6 +49,8 @@ impl GatherResult {
             GatherResult::Locked => "locked",
             GatherResult::Anonymous => "anonymous",
             GatherResult::Unavailable => "unavailable",
+            GatherResult::VerifyFailed => "verify-failed",
+            GatherResult::VerifyUnavailable => "verify-unavailable",
         }
     }
 }
@@ -139,9 +151,68 @@ pub enum Turn {
     HandOff {
         /// How the gather ended.
         result: GatherResult,
-        /// (field name, sealed hex) of every field gathered, in the flow's order.
+        /// (field name, sealed hex) of every field gathered, in the flow's order; no `verify`
+        /// field.
         sealed: Vec<(String, String)>,
+        /// The `verify` fields whose code Twilio Verify approved, in the flow's order.
+        verified: Vec<String>,
     },
+}
+
+/// What Twilio Verify said of the code typed at a `verify` field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeCheck {
+    /// `status = approved`.
+    Approved,
+    /// Any other status, or no pending verification (expired, too many checks): a wrong code.
+    Denied,
+    /// Verify could not be asked (an error or a timeout).
+    Unavailable,
+}
+
+/// What a carried `verify` field opens to: proof that its code was approved in this call.
+const VERIFIED: &[u8] = b"verified";
+
+/// The hand-off of what `carried` holds: sealed values apart from the `verify` markers.
+pub fn hand_off(flow: &Flow, result: GatherResult, carried: Vec<(String, String)>) -> Turn {
+    let (markers, sealed): (Vec<_>, Vec<_>) = carried.into_iter().partition(|(name, _)| {
+        flow.fields
+            .iter()
+            .any(|f| f.name == *name && matches!(f.kind, Kind::Verify(_)))
+    });
+    Turn::HandOff {
+        result,
+        sealed,
+        verified: markers.into_iter().map(|(name, _)| name).collect(),
+    }
+}
+
+/// The code to check with Twilio Verify before [`advance`]: `digits` when `state` points at a
+/// `verify` field and they have the shape of a code (4 to 10 digits).
+pub fn code_to_check<'d>(
+    flow: &Flow,
+    state: Option<&CallState>,
+    digits: Option<&'d str>,
+) -> Option<&'d str> {
+    let field = flow.field(state?.field)?;
+    let digits = digits?;
+    (matches!(field.kind, Kind::Verify(_)) && kinds::accepts(field.kind, digits, 0))
+        .then_some(digits)
+}
+
+/// The channel to send a code on before answering `turn`: it first asks a `verify` field (a
+/// retry asks again for the code already sent).
+pub fn code_to_send(flow: &Flow, turn: &Turn) -> Option<Channel> {
+    match turn {
+        Turn::Ask {
+            state,
+            retry: false,
+        } => match flow.field(state.field)?.kind {
+            Kind::Verify(channel) => Some(channel),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// Advances a call by one webhook.
@@ -153,6 +224,9 @@ pub enum Turn {
 /// it is carried further, so a value that was tampered with or copied from another call stops
 /// the call here.
 ///
+/// At a `verify` field, `check` is what Twilio Verify said of the [`code_to_check`]: approved
+/// goes on, denied is a wrong try, unavailable (or no check) hands off `verify-unavailable`.
+///
 /// Fails with [`Error::MissingCallSid`] for a `CallSid` that is empty, over 64 characters or not
 /// alphanumeric, [`Error::BadCallState`] for a carried value that does not open, and with
 /// sealing's errors.
@@ -163,6 +237,7 @@ pub fn advance(
     state: Option<CallState>,
     digits: Option<&str>,
     now_unix: u64,
+    check: Option<CodeCheck>,
 ) -> Result<Turn, Error> {
     if !is_call_sid(call_sid) {
         return Err(Error::MissingCallSid);
@@ -189,26 +264,42 @@ pub fn advance(
     {
         return Err(Error::BadCallState);
     }
-    for (name, value) in &state.sealed {
+    for ((name, value), f) in state.sealed.iter().zip(earlier) {
         let context = context(call_sid, name);
-        let _checked = Zeroizing::new(
+        let opened = Zeroizing::new(
             open_bytes(value, ring, context.as_bytes()).map_err(|_| Error::BadCallState)?,
         );
+        if matches!(f.kind, Kind::Verify(_)) && opened.as_slice() != VERIFIED {
+            return Err(Error::BadCallState);
+        }
     }
     let field = flow.field(state.field).ok_or(Error::BadCallState)?;
     let digits = digits.unwrap_or("");
-    if !kinds::accepts(field.kind, digits, now_unix) {
+    let is_code = matches!(field.kind, Kind::Verify(_));
+    let valid = kinds::accepts(field.kind, digits, now_unix);
+    if is_code && valid && check != Some(CodeCheck::Denied) {
+        if check != Some(CodeCheck::Approved) {
+            return Ok(hand_off(
+                flow,
+                GatherResult::VerifyUnavailable,
+                state.sealed,
+            ));
+        }
+    } else if !valid || is_code {
         if state.attempt >= flow.attempts {
-            return Ok(Turn::HandOff {
-                result: GatherResult::TooManyAttempts,
-                sealed: state.sealed,
-            });
+            let result = match is_code {
+                true => GatherResult::VerifyFailed,
+                false => GatherResult::TooManyAttempts,
+            };
+            return Ok(hand_off(flow, result, state.sealed));
         }
         state.attempt += 1;
         return Ok(Turn::Ask { state, retry: true });
     }
     let context = context(call_sid, &field.name);
-    let sealed_value = seal(digits.as_bytes(), ring.current(), context.as_bytes())?;
+    // The code itself is never sealed: an approved one is carried as the marker.
+    let value = if is_code { VERIFIED } else { digits.as_bytes() };
+    let sealed_value = seal(value, ring.current(), context.as_bytes())?;
     state.sealed.push((field.name.clone(), sealed_value));
     if state.field + 1 < flow.fields.len() {
         let next = CallState {
@@ -221,10 +312,7 @@ pub fn advance(
             retry: false,
         })
     } else {
-        Ok(Turn::HandOff {
-            result: GatherResult::Success,
-            sealed: state.sealed,
-        })
+        Ok(hand_off(flow, GatherResult::Success, state.sealed))
     }
 }
 

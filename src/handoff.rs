@@ -97,17 +97,23 @@ pub struct Submission<'a> {
     pub result: GatherResult,
     /// (field name, sealed hex), in the flow's order.
     pub sealed: &'a [(String, String)],
+    /// The `verify` fields whose code was approved: `"verified": [...]`, left out when none.
+    pub verified: &'a [String],
 }
 
 impl Serialize for Submission<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(6 + self.sealed.len()))?;
+        let verified = usize::from(!self.verified.is_empty());
+        let mut map = serializer.serialize_map(Some(6 + verified + self.sealed.len()))?;
         map.serialize_entry("callSid", self.call_sid)?;
         map.serialize_entry("accountSid", self.account_sid)?;
         map.serialize_entry("from", self.from)?;
         map.serialize_entry("to", self.to)?;
         map.serialize_entry("flow", self.flow)?;
         map.serialize_entry("result", self.result.as_str())?;
+        if !self.verified.is_empty() {
+            map.serialize_entry("verified", self.verified)?;
+        }
         for (name, value) in self.sealed {
             map.serialize_entry(&json_key(name), value)?;
         }
@@ -198,15 +204,26 @@ pub fn verify(
     Ok(())
 }
 
-/// `url` with `result` and the sealed values added to its query, for `then.redirect`:
+/// `url` with `result`, the approved `verify` fields (`verified=otp,otp2`, left out when none)
+/// and the sealed values added to its query, for `then.redirect`:
 /// `https://app.example.com/next?result=success&encryptedPinDigits=…`. An existing query (a
-/// Studio flow's `?FlowEvent=return`) is kept. Hex and the result words need no escaping.
-pub fn redirect_url(url: &str, result: GatherResult, sealed: &[(String, String)]) -> String {
+/// Studio flow's `?FlowEvent=return`) is kept. Hex, field names and the result words need no
+/// escaping.
+pub fn redirect_url(
+    url: &str,
+    result: GatherResult,
+    sealed: &[(String, String)],
+    verified: &[String],
+) -> String {
     let mut out = String::with_capacity(url.len() + 24 + sealed.len() * 140);
     out.push_str(url);
     out.push(if url.contains('?') { '&' } else { '?' });
     out.push_str("result=");
     out.push_str(result.as_str());
+    if !verified.is_empty() {
+        out.push_str("&verified=");
+        out.push_str(&verified.join(","));
+    }
     for (name, value) in sealed {
         out.push('&');
         out.push_str(&json_key(name));
@@ -426,7 +443,7 @@ pub fn unusable_twiml(flow: &Flow, result: GatherResult) -> String {
         return Response::new().redirect(fallback).finish();
     }
     let message = match result {
-        GatherResult::TooManyAttempts => &flow.messages.goodbye,
+        GatherResult::TooManyAttempts | GatherResult::VerifyFailed => &flow.messages.goodbye,
         GatherResult::Locked => &flow.messages.locked,
         _ => &flow.messages.apology,
     };
@@ -434,8 +451,13 @@ pub fn unusable_twiml(flow: &Flow, result: GatherResult) -> String {
 }
 
 /// The TwiML for a `then.redirect` hand-off.
-pub fn redirect_twiml(url: &str, result: GatherResult, sealed: &[(String, String)]) -> String {
+pub fn redirect_twiml(
+    url: &str,
+    result: GatherResult,
+    sealed: &[(String, String)],
+    verified: &[String],
+) -> String {
     Response::new()
-        .redirect(&redirect_url(url, result, sealed))
+        .redirect(&redirect_url(url, result, sealed, verified))
         .finish()
 }

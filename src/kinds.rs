@@ -2,6 +2,11 @@
 
 use crate::config::Kind;
 
+/// The shortest and longest one-time code Twilio Verify sends (a service's code length).
+pub const CODE_MIN: usize = 4;
+/// See [`CODE_MIN`].
+pub const CODE_MAX: usize = 10;
+
 /// The digits a caller typed are a valid entry of `kind`. `now_unix` (seconds, UTC) dates
 /// [`Kind::Expiry`].
 pub fn accepts(kind: Kind, digits: &str, now_unix: u64) -> bool {
@@ -14,6 +19,7 @@ pub fn accepts(kind: Kind, digits: &str, now_unix: u64) -> bool {
         Kind::DigitRange { min, max } => (usize::from(min)..=usize::from(max)).contains(&len),
         Kind::CardNumber => (12..=19).contains(&len) && luhn(digits),
         Kind::Expiry => len == 4 && expiry_valid(digits, now_unix),
+        Kind::Verify(_) => (CODE_MIN..=CODE_MAX).contains(&len),
     }
 }
 
@@ -24,6 +30,7 @@ pub fn gather_shape(kind: Kind) -> (u8, bool) {
         Kind::DigitRange { max, .. } => (max, true),
         Kind::CardNumber => (19, true),
         Kind::Expiry => (4, false),
+        Kind::Verify(_) => (CODE_MAX as u8, true),
     }
 }
 
@@ -39,6 +46,10 @@ pub fn retry_sentence(kind: Kind) -> String {
             "Sorry, that was not a valid card number. Press pound when you are done.".to_owned()
         }
         Kind::Expiry => "Sorry, that was not a valid expiry date.".to_owned(),
+        Kind::Verify(_) => {
+            "Sorry, that code was not right. Enter the code we sent you, then press pound."
+                .to_owned()
+        }
     }
 }
 

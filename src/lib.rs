@@ -71,6 +71,7 @@ pub mod handoff;
 pub mod kinds;
 pub mod lockout;
 pub mod twilio;
+pub mod verify;
 
 #[cfg(feature = "node")]
 mod node;

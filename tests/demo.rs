@@ -51,6 +51,7 @@ fn body(call_sid: &str, result: GatherResult, values: &[(&str, String)]) -> Stri
         flow: "default",
         result,
         sealed: &values,
+        verified: &[],
     }
     .to_json()
 }

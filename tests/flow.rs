@@ -91,7 +91,7 @@ fn step(
     state: Option<CallState>,
     digits: Option<&str>,
 ) -> Turn {
-    match advance(flow, ring, call_sid, state, digits, NOW) {
+    match advance(flow, ring, call_sid, state, digits, NOW, None) {
         Ok(turn) => turn,
         Err(e) => panic!("advance failed: {e:?}"),
     }
@@ -150,7 +150,7 @@ fn call(flow: &Flow, ring: &KeyRing, call_sid: &str, typed: &[&str]) -> Turn {
 #[test]
 fn a_whole_call_hands_off_values_that_open_only_in_their_place() {
     let (flow, ring) = (flow(), ring(KEY_HEX));
-    let Turn::HandOff { result, sealed } = call(&flow, &ring, CALL_SID, &[CARD, EXPIRY, PIN])
+    let Turn::HandOff { result, sealed, .. } = call(&flow, &ring, CALL_SID, &[CARD, EXPIRY, PIN])
     else {
         unreachable!()
     };
@@ -297,7 +297,8 @@ fn a_refused_entry_asks_again_until_the_last_attempt_then_hands_off_what_was_gat
                 ),
                 Turn::HandOff {
                     result: GatherResult::TooManyAttempts,
-                    sealed: expected
+                    sealed: expected,
+                    verified: vec![]
                 },
                 "field {index}, {digits:?} at the last attempt"
             );
@@ -318,7 +319,7 @@ fn a_valid_entry_at_the_last_attempt_still_counts() {
         Some(state(2, 3, &[("card", &card), ("expiry", &expiry)])),
         Some(PIN),
     );
-    let Turn::HandOff { result, sealed } = turn else {
+    let Turn::HandOff { result, sealed, .. } = turn else {
         panic!("expected a hand-off, got {turn:?}");
     };
     assert_eq!(result, GatherResult::Success);
@@ -341,7 +342,8 @@ fn one_attempt_means_no_retry() {
         step(&flow, &ring, CALL_SID, Some(state(0, 1, &[])), Some("1234")),
         Turn::HandOff {
             result: GatherResult::TooManyAttempts,
-            sealed: vec![]
+            sealed: vec![],
+            verified: vec![]
         }
     );
     assert!(matches!(
@@ -362,6 +364,7 @@ fn expiry_is_judged_by_the_time_given() {
             Some(state(1, 1, &[("card", &card)])),
             Some("1126"),
             now,
+            None,
         )
     };
     // 2026-11-30T23:59:59Z: November 2026 has not ended; a second later it has.
@@ -413,7 +416,8 @@ fn a_tampered_or_foreign_carried_value_stops_the_call() {
                     CALL_SID,
                     Some(state(1, 1, &[("card", value)])),
                     digits,
-                    NOW
+                    NOW,
+                    None
                 ),
                 Err(Error::BadCallState),
                 "{why}, digits {digits:?}"
@@ -429,7 +433,8 @@ fn a_tampered_or_foreign_carried_value_stops_the_call() {
                 CALL_SID,
                 Some(state(2, 1, &[("card", &card), ("expiry", as_expiry)])),
                 Some(PIN),
-                NOW
+                NOW,
+                None
             ),
             Err(Error::BadCallState),
             "{why}, as the expiry"
@@ -443,7 +448,8 @@ fn a_tampered_or_foreign_carried_value_stops_the_call() {
             OTHER_CALL_SID,
             Some(state(2, 1, &[("card", &card), ("expiry", &expiry)])),
             Some(PIN),
-            NOW
+            NOW,
+            None
         ),
         Err(Error::BadCallState)
     );
@@ -455,6 +461,7 @@ fn a_tampered_or_foreign_carried_value_stops_the_call() {
         Some(state(2, 1, &[("card", &card), ("expiry", &expiry)])),
         Some(PIN),
         NOW,
+        None,
     );
     assert!(
         matches!(
@@ -494,7 +501,8 @@ fn a_hand_built_state_must_carry_exactly_the_earlier_fields() {
                 CALL_SID,
                 Some(state(index, 1, &carried)),
                 Some(PIN),
-                NOW
+                NOW,
+                None
             ),
             Err(Error::BadCallState),
             "{why}"
@@ -538,7 +546,8 @@ fn values_sealed_before_a_rotation_still_carry_and_new_ones_use_the_new_key() {
             CALL_SID,
             Some(state(1, 1, &[("card", &card)])),
             Some(EXPIRY),
-            NOW
+            NOW,
+            None
         ),
         Err(Error::BadCallState)
     );
@@ -562,12 +571,20 @@ fn a_bad_call_sid_is_missing_call_sid() {
     ] {
         assert!(!is_call_sid(bad), "{bad:?}");
         assert_eq!(
-            advance(&flow, &ring, bad, None, None, NOW),
+            advance(&flow, &ring, bad, None, None, NOW, None),
             Err(Error::MissingCallSid),
             "{bad:?} on the first webhook"
         );
         assert_eq!(
-            advance(&flow, &ring, bad, Some(state(0, 1, &[])), Some(CARD), NOW),
+            advance(
+                &flow,
+                &ring,
+                bad,
+                Some(state(0, 1, &[])),
+                Some(CARD),
+                NOW,
+                None
+            ),
             Err(Error::MissingCallSid),
             "{bad:?} with digits"
         );
@@ -575,7 +592,7 @@ fn a_bad_call_sid_is_missing_call_sid() {
     for good in [CALL_SID, "x", longest.as_str()] {
         assert!(is_call_sid(good), "{good}");
         assert!(
-            advance(&flow, &ring, good, None, None, NOW).is_ok(),
+            advance(&flow, &ring, good, None, None, NOW, None).is_ok(),
             "{good}"
         );
     }

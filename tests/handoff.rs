@@ -112,6 +112,7 @@ fn the_submission_is_this_json() {
         flow: "login",
         result: GatherResult::Success,
         sealed: &sealed,
+        verified: &[],
     };
     assert_eq!(
         submission.to_json(),
@@ -135,6 +136,7 @@ fn a_submission_after_too_many_attempts_escapes_what_twilio_posted() {
         flow: "default",
         result: GatherResult::TooManyAttempts,
         sealed: &[],
+        verified: &[],
     };
     assert_eq!(
         submission.to_json(),
@@ -405,14 +407,15 @@ fn sealed_pair() -> Vec<(String, String)> {
 fn redirect_url_adds_the_result_and_values_to_the_query() {
     let (a, b) = ("0a".repeat(30), "0b".repeat(30));
     assert_eq!(
-        redirect_url("https://app.example.com/next", GatherResult::Success, &sealed_pair()),
+        redirect_url("https://app.example.com/next", GatherResult::Success, &sealed_pair(), &[]),
         format!("https://app.example.com/next?result=success&encryptedCardDigits={a}&encryptedLastFourDigits={b}")
     );
     assert_eq!(
         redirect_url(
             "https://webhooks.twilio.com/v1/Accounts/AC1/Flows/FW1?FlowEvent=return",
             GatherResult::Success,
-            &sealed_pair()
+            &sealed_pair(),
+            &[]
         ),
         format!("https://webhooks.twilio.com/v1/Accounts/AC1/Flows/FW1?FlowEvent=return&result=success&encryptedCardDigits={a}&encryptedLastFourDigits={b}")
     );
@@ -420,9 +423,31 @@ fn redirect_url_adds_the_result_and_values_to_the_query() {
         redirect_url(
             "https://app.example.com/next",
             GatherResult::TooManyAttempts,
+            &[],
             &[]
         ),
         "https://app.example.com/next?result=too-many-attempts"
+    );
+    // Approved verify fields are named, before the values.
+    assert_eq!(
+        redirect_url(
+            "https://app.example.com/next",
+            GatherResult::Success,
+            &sealed_pair()[..1],
+            &["otp".to_owned(), "otp2".to_owned()]
+        ),
+        format!(
+            "https://app.example.com/next?result=success&verified=otp,otp2&encryptedCardDigits={a}"
+        )
+    );
+    assert_eq!(
+        redirect_url(
+            "https://app.example.com/next",
+            GatherResult::VerifyFailed,
+            &[],
+            &[]
+        ),
+        "https://app.example.com/next?result=verify-failed"
     );
 }
 
@@ -433,7 +458,8 @@ fn redirect_twiml_escapes_the_url() {
         redirect_twiml(
             "https://app.example.com/next?x=1",
             GatherResult::Success,
-            &sealed_pair()[..1]
+            &sealed_pair()[..1],
+            &[]
         ),
         format!(
             r#"{XML}<Response><Redirect method="POST">https://app.example.com/next?x=1&amp;result=success&amp;encryptedCardDigits={a}</Redirect></Response>"#

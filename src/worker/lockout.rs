@@ -1,6 +1,8 @@
 //! Lockout across calls: the Durable Object class `Lockout` that keeps one counter, and the
 //! worker's side that asks it.
 //!
+//! The route calls [`enter`] as a call comes in and [`settle`] when it ended well.
+//!
 //! One object per caller and flow, named by [`crate::lockout::counter_name`] (a keyed hash:
 //! no phone number in the name or the storage). A Durable Object runs one request at a time
 //! and its SQLite storage is strongly consistent, so parallel calls from one number see one
@@ -19,7 +21,9 @@ use worker::web_sys::{self, AbortSignal, RequestInit, ResponseInit};
 use worker::worker_sys::{DurableObjectNamespace, DurableObjectState, DurableObjectStorage};
 use worker::{Date, Env};
 
-use crate::lockout::{Counter, Limits, Verdict};
+use crate::config::{Anonymous, Flow};
+use crate::flow::GatherResult;
+use crate::lockout::{Caller, Counter, Limits, Verdict};
 
 /// The binding `wrangler.toml` gives the class.
 pub const BINDING: &str = "LOCKOUT";
@@ -145,13 +149,50 @@ pub enum Answer {
     Unavailable,
 }
 
+/// A call entering a flow with `limits` takes a try from its caller's counter. `Some` when it
+/// may not go on: the result to hand off at once, and the log's word for it.
+pub async fn enter(env: &Env, flow: &Flow, from: &str) -> Option<(GatherResult, &'static str)> {
+    let limits = flow.limits?;
+    let Some(name) = counter_name(env, flow, from) else {
+        return Some((GatherResult::Anonymous, "anonymous-refused"));
+    };
+    match begin(env, &name, limits).await {
+        Answer::Open => None,
+        Answer::Locked => Some((GatherResult::Locked, "locked")),
+        Answer::Unavailable => Some((GatherResult::Unavailable, "lockout-unavailable")),
+    }
+}
+
+/// A call that ended well gives its try back.
+pub async fn settle(env: &Env, flow: &Flow, from: &str, limits: Limits) {
+    if let Some(name) = counter_name(env, flow, from) {
+        // If this fails the try stays counted: the caller loses one, no one gains one.
+        let _ = succeed(env, &name, limits).await;
+    }
+}
+
+/// The counter of this caller in this flow; `None` for a withheld number the flow refuses.
+fn counter_name(env: &Env, flow: &Flow, from: &str) -> Option<String> {
+    let caller = match crate::lockout::caller(from) {
+        Caller::Known(number) => Some(number),
+        Caller::Withheld if flow.anonymous == Anonymous::Shared => None,
+        Caller::Withheld => return None,
+    };
+    let key = super::settings::counter_key(env);
+    Some(crate::lockout::counter_name(
+        key.as_bytes(),
+        &flow.name,
+        caller,
+    ))
+}
+
 /// Whether the binding is there (settings check it before a call is let in).
 pub fn bound(env: &Env) -> bool {
     Reflect::get(env, &JsValue::from_str(BINDING)).is_ok_and(|b| b.is_object())
 }
 
 /// A call entering a flow takes a try from the counter `name`.
-pub async fn begin(env: &Env, name: &str, limits: Limits) -> Answer {
+async fn begin(env: &Env, name: &str, limits: Limits) -> Answer {
     match ask(env, name, request_url(Op::Begin, limits))
         .await
         .as_deref()
@@ -164,7 +205,7 @@ pub async fn begin(env: &Env, name: &str, limits: Limits) -> Answer {
 
 /// A call that ended well gives its try back. Should this fail, the try stays counted: the
 /// caller loses one try, no one gains one.
-pub async fn succeed(env: &Env, name: &str, limits: Limits) -> bool {
+async fn succeed(env: &Env, name: &str, limits: Limits) -> bool {
     ask(env, name, request_url(Op::Succeed, limits))
         .await
         .as_deref()

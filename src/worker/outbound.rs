@@ -1,5 +1,6 @@
-//! The one outbound call: POSTing a signed submission to a flow's `then.action`, with a
-//! timeout, and reading the application's answer into a [`handoff::Answer`].
+//! The outbound calls, each with a timeout: POSTing a signed submission to a flow's
+//! `then.action` and reading the application's answer into a [`handoff::Answer`]; sending and
+//! checking a `verify` field's code with Twilio Verify ([`crate::verify`]).
 
 use core::time::Duration;
 
@@ -10,18 +11,46 @@ use worker::web_sys::{
     self, AbortSignal, Headers, RequestInit, RequestRedirect, WorkerGlobalScope,
 };
 
-use super::http::JSON;
+use super::http::{FORM, JSON};
+use crate::config::Channel;
+use crate::flow::CodeCheck;
 use crate::handoff::{self, Answer, ANSWER_CAP, RESULT_HEADER, SIGNATURE_HEADER};
+use crate::verify;
 
 /// How long the application has to answer, body included.
 pub const ACTION_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long Twilio Verify has to answer, body included.
+pub const VERIFY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Asks Twilio Verify to send a code to `to`; `false` on any error or timeout.
+pub async fn send_code(settings: &verify::Settings, to: &str, channel: Channel) -> bool {
+    let (url, body) = settings.send(to, channel);
+    let signal = AbortSignal::timeout_with_u32(VERIFY_TIMEOUT.as_millis() as u32);
+    let auth = [("Authorization", settings.authorization())];
+    match post(&url, FORM, &auth, &body, &signal).await {
+        Ok((status, _, _)) => verify::sent(status),
+        Err(_) => false,
+    }
+}
+
+/// Asks Twilio Verify whether `code` is the one sent to `to`.
+pub async fn check_code(settings: &verify::Settings, to: &str, code: &str) -> CodeCheck {
+    let (url, body) = settings.check(to, code);
+    let signal = AbortSignal::timeout_with_u32(VERIFY_TIMEOUT.as_millis() as u32);
+    let auth = [("Authorization", settings.authorization())];
+    match post(&url, FORM, &auth, &body, &signal).await {
+        Ok((status, _, text)) => verify::read_check(status, text.as_deref().unwrap_or("")),
+        Err(_) => CodeCheck::Unavailable,
+    }
+}
 
 /// POSTs `body` with its signature to `url` and reads the answer, and whether the application
 /// rejected the values (its [`RESULT_HEADER`]). A redirect, a timeout (the request is then
 /// aborted) or a network failure is [`Answer::Unusable`].
 pub async fn post_submission(url: &str, body: &str, signature: &str) -> (Answer, bool) {
     let signal = AbortSignal::timeout_with_u32(ACTION_TIMEOUT.as_millis() as u32);
-    match post(url, body, signature, &signal).await {
+    let signed = [(SIGNATURE_HEADER, signature)];
+    match post(url, JSON, &signed, body, &signal).await {
         Ok((status, headers, text)) => {
             let header = |name: &str| headers.get(name).ok().flatten();
             let answer =
@@ -33,22 +62,27 @@ pub async fn post_submission(url: &str, body: &str, signature: &str) -> (Answer,
     }
 }
 
-/// The status, headers and body (read only for a 2xx; `None` when over [`ANSWER_CAP`]).
+/// POSTs `body` as `content_type` with `extra` headers, not following redirects: the status,
+/// headers and body (read only for a 2xx; `None` when over [`ANSWER_CAP`]).
 async fn post(
     url: &str,
+    content_type: &str,
+    extra: &[(&str, &str)],
     body: &str,
-    signature: &str,
     signal: &AbortSignal,
 ) -> Result<(u16, Headers, Option<String>), JsValue> {
     let headers = Headers::new()?;
-    headers.set("Content-Type", JSON)?;
-    headers.set(SIGNATURE_HEADER, signature)?;
+    headers.set("Content-Type", content_type)?;
+    for (name, value) in extra {
+        headers.set(name, value)?;
+    }
     let init = RequestInit::new();
     init.set_method("POST");
     init.set_headers(&headers);
     init.set_body(&JsValue::from_str(body));
     init.set_signal(Some(signal));
-    // A redirect is an error, not a reason to send the sealed values somewhere else.
+    // A redirect is an error, not a reason to send the sealed values (or a code, or the API
+    // key) somewhere else.
     init.set_redirect(RequestRedirect::Manual);
     let global: WorkerGlobalScope = js_sys::global().unchecked_into();
     let response: web_sys::Response = JsFuture::from(global.fetch_with_str_and_init(url, &init))

@@ -8,10 +8,9 @@ use super::lockout;
 use super::log::LogLine;
 use super::outbound;
 use super::settings;
-use crate::config::{Anonymous, Flow, Then, DEFAULT_FLOW};
-use crate::flow::{self, CallState, GatherResult, Turn};
+use crate::config::{Flow, Then, DEFAULT_FLOW};
+use crate::flow::{self, CallState, CodeCheck, GatherResult, Turn};
 use crate::handoff::{self, Submission};
-use crate::lockout::{Caller, Limits};
 use crate::twilio::twiml::Speech;
 use crate::{verify_twilio_signature, Error};
 
@@ -78,6 +77,10 @@ pub async fn gather(
         Ok(secret) => secret,
         Err(setting) => return log.misconfigured(setting),
     };
+    let verify = match settings::verify(env, flows.any_verify()) {
+        Ok(verify) => verify,
+        Err(setting) => return log.misconfigured(setting),
+    };
     if flows.any_limits() && !lockout::bound(env) {
         return log.misconfigured(crate::SettingError::new(
             lockout::BINDING,
@@ -111,21 +114,28 @@ pub async fn gather(
     log.step = Some(step.to_owned());
     let call_comes_in = state.is_none();
     let now = now_unix();
+    let from = form.get("From").unwrap_or("");
+    let digits = form.get("Digits");
 
     // A flow with limits: the call takes a try from its caller's counter as it comes in, or is
     // handed off at once (locked, anonymous, counter unreachable) without being asked anything.
     let refused = match call_comes_in {
-        true => enter(env, flow, form.get("From").unwrap_or("")).await,
+        true => lockout::enter(env, flow, from).await,
         false => None,
     };
-    let turn = match refused {
-        Some((result, _)) => Ok(Turn::HandOff {
-            result,
-            sealed: Vec::new(),
+    // A code typed at a verify field is checked with Twilio Verify before the core decides.
+    let check = match (flow::code_to_check(flow, state.as_ref(), digits), &verify) {
+        (Some(code), Some(verify)) => Some(match crate::verify::recipient(from) {
+            Some(to) => outbound::check_code(verify, to, code).await,
+            None => CodeCheck::Unavailable,
         }),
-        None => flow::advance(flow, &ring, call_sid, state, form.get("Digits"), now),
+        _ => None,
     };
-    let turn = match turn {
+    let turn = match refused {
+        Some((result, _)) => Ok(flow::hand_off(flow, result, Vec::new())),
+        None => flow::advance(flow, &ring, call_sid, state, digits, now, check),
+    };
+    let mut turn = match turn {
         Ok(turn) => turn,
         Err(Error::MissingCallSid) => {
             return log.broken_call(400, "missing-call-sid", &speech, apology)
@@ -133,9 +143,23 @@ pub async fn gather(
         Err(Error::BadCallState) => return log.broken_call(400, "bad-state", &speech, apology),
         Err(_) => return log.broken_call(200, "seal-failed", &speech, apology),
     };
+    // Asking a verify field for the first time: Twilio Verify sends the code first.
+    let mut code_sent = false;
+    if let (Some(channel), Turn::Ask { state, .. }) = (flow::code_to_send(flow, &turn), &turn) {
+        let to = crate::verify::recipient(from);
+        code_sent = match (to, &verify) {
+            (Some(to), Some(verify)) => outbound::send_code(verify, to, channel).await,
+            _ => false,
+        };
+        if !code_sent {
+            turn = flow::hand_off(flow, GatherResult::VerifyUnavailable, state.sealed.clone());
+        }
+    }
     match turn {
         Turn::Ask { state, retry } => {
             log.outcome = match (retry, call_comes_in) {
+                _ if code_sent => "code-sent",
+                (true, _) if check == Some(CodeCheck::Denied) => "code-denied",
                 (true, _) => "reprompted",
                 (false, true) => "asked",
                 (false, false) => "sealed",
@@ -146,8 +170,12 @@ pub async fn gather(
                 None => log.broken_call(200, "no-twiml", &speech, apology),
             }
         }
-        Turn::HandOff { result, sealed } => {
-            let submission = submission(&form, flow, result, &sealed);
+        Turn::HandOff {
+            result,
+            sealed,
+            verified,
+        } => {
+            let submission = submission(&form, flow, result, &sealed, &verified);
             let (reply, delivery, rejected) =
                 hand_off(flow, &submission, secret.as_deref(), now).await;
             let outcome = match (result, flow.limits) {
@@ -155,7 +183,7 @@ pub async fn gather(
                 // The application said the values were wrong: the try stays a failure.
                 (GatherResult::Success, Some(_)) if rejected => "rejected",
                 (GatherResult::Success, Some(limits)) => {
-                    settle(env, flow, submission.from, limits).await;
+                    lockout::settle(env, flow, from, limits).await;
                     delivery
                 }
                 _ => delivery,
@@ -172,6 +200,7 @@ fn submission<'a>(
     flow: &'a Flow,
     result: GatherResult,
     sealed: &'a [(String, String)],
+    verified: &'a [String],
 ) -> Submission<'a> {
     Submission {
         call_sid: form.get("CallSid").unwrap_or(""),
@@ -181,44 +210,8 @@ fn submission<'a>(
         flow: &flow.name,
         result,
         sealed,
+        verified,
     }
-}
-
-/// A call entering a flow with `limits` takes a try from its caller's counter. `Some` when it
-/// may not go on: the result to hand off at once, and the log's word for it.
-async fn enter(env: &Env, flow: &Flow, from: &str) -> Option<(GatherResult, &'static str)> {
-    let limits = flow.limits?;
-    let Some(name) = counter_name(env, flow, from) else {
-        return Some((GatherResult::Anonymous, "anonymous-refused"));
-    };
-    match lockout::begin(env, &name, limits).await {
-        lockout::Answer::Open => None,
-        lockout::Answer::Locked => Some((GatherResult::Locked, "locked")),
-        lockout::Answer::Unavailable => Some((GatherResult::Unavailable, "lockout-unavailable")),
-    }
-}
-
-/// A call that ended well gives its try back.
-async fn settle(env: &Env, flow: &Flow, from: &str, limits: Limits) {
-    if let Some(name) = counter_name(env, flow, from) {
-        // If this fails the try stays counted: the caller loses one, no one gains one.
-        let _ = lockout::succeed(env, &name, limits).await;
-    }
-}
-
-/// The counter of this caller in this flow; `None` for a withheld number the flow refuses.
-fn counter_name(env: &Env, flow: &Flow, from: &str) -> Option<String> {
-    let caller = match crate::lockout::caller(from) {
-        Caller::Known(number) => Some(number),
-        Caller::Withheld if flow.anonymous == Anonymous::Shared => None,
-        Caller::Withheld => return None,
-    };
-    let key = settings::counter_key(env);
-    Some(crate::lockout::counter_name(
-        key.as_bytes(),
-        &flow.name,
-        caller,
-    ))
 }
 
 /// Hands the gathered values on as the flow's `then` says: the TwiML for Twilio, the log's word
@@ -231,7 +224,12 @@ async fn hand_off(
 ) -> (Reply, &'static str, bool) {
     match &flow.then {
         Then::Redirect { url } => {
-            let xml = handoff::redirect_twiml(url, submission.result, submission.sealed);
+            let xml = handoff::redirect_twiml(
+                url,
+                submission.result,
+                submission.sealed,
+                submission.verified,
+            );
             (Reply::twiml(200, xml), "redirected", false)
         }
         Then::Action { url, .. } => {

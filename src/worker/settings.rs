@@ -7,6 +7,8 @@
 //! | `TWILIO_AUTH_TOKEN` | secret | checks `X-Twilio-Signature` |
 //! | `BACKEND_SIGNING_SECRET` | secret | signs `action` submissions |
 //! | `PUBLIC_URL` | var | the URL Twilio calls, behind a proxy |
+//! | `TWILIO_API_KEY_SID`, `TWILIO_API_KEY_SECRET` | secrets | Twilio Verify, for `verify` fields |
+//! | `TWILIO_VERIFY_SERVICE_SID`, `TWILIO_VERIFY_URL` | vars | the Verify service, and its base URL |
 //!
 //! The flows depend only on their setting, so they are parsed and validated once per isolate
 //! and kept, with the text or object they came from, until that changes.
@@ -21,7 +23,7 @@ use worker::Env;
 use zeroize::Zeroizing;
 
 use crate::config::{self, Flows};
-use crate::{Key, KeyRing, SettingError};
+use crate::{verify, Key, KeyRing, SettingError};
 
 /// The fewest characters a `BACKEND_SIGNING_SECRET` may have.
 const MIN_SIGNING_SECRET: usize = 32;
@@ -126,6 +128,24 @@ fn prepare_ring(current: &str, previous: &str) -> Result<KeyRing, SettingError> 
 /// checked it), so rotating that secret starts every count afresh.
 pub fn counter_key(env: &Env) -> Zeroizing<String> {
     Zeroizing::new(text(env, "AES_SECRET").unwrap_or_default())
+}
+
+/// What calling Twilio Verify needs, when `needed` (a flow has a `verify` field).
+pub fn verify(env: &Env, needed: bool) -> Result<Option<verify::Settings>, SettingError> {
+    if !needed {
+        return Ok(None);
+    }
+    let sid = required(env, "TWILIO_API_KEY_SID")?;
+    let secret = required(env, "TWILIO_API_KEY_SECRET")?;
+    let service = required(env, "TWILIO_VERIFY_SERVICE_SID")?;
+    let base = text(env, "TWILIO_VERIFY_URL").filter(|u| !u.trim().is_empty());
+    verify::Settings::new(
+        sid.trim(),
+        &secret,
+        service.trim(),
+        base.as_deref().map(str::trim),
+    )
+    .map(Some)
 }
 
 /// `BACKEND_SIGNING_SECRET`, at least 32 characters; required when `needed` (a flow hands off
