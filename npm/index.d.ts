@@ -89,8 +89,14 @@ export interface Submission {
   to: string;
   /** The flow's name. */
   flow: string;
-  /** How the gather ended: `"success"`, or why not (e.g. `"too-many-attempts"`). */
+  /**
+   * How the gather ended: `"success"`, or why not: `"too-many-attempts"`, `"verify-failed"`,
+   * `"verify-unavailable"`, and for a flow with `limits` `"locked"`, `"anonymous"`,
+   * `"unavailable"`.
+   */
   result: string;
+  /** The `verify` fields whose one-time code Twilio Verify approved; absent when none. */
+  verified?: string[];
   /** Sealed values: hex(nonce ‖ ciphertext ‖ tag). */
   [encryptedKey: `encrypted${string}Digits`]: string;
 }

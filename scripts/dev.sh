@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # The first command: builds the worker and serves it locally with `wrangler dev` (the real
 # workerd runtime) on the local demo, wrangler.toml's [env.dev]: the development build (with the
-# demo backend at /decrypt-gather), the articles' card-and-PIN flow handed to that backend, a French flow ending in a
-# <Redirect>, and the throwaway dev secrets in .dev.vars (copied from .dev.vars.example when
-# missing). Then, from another terminal, walk a whole signed call through it:
+# demo backend at /decrypt-gather), the articles' card-and-PIN flow handed to that backend (with
+# limits: five failed calls lock a number out), a French flow ending in a <Redirect>, a flow
+# "otp" that adds a one-time code from Twilio Verify, and the throwaway dev secrets in .dev.vars
+# (copied from .dev.vars.example when missing). It also starts the local Verify stand-in
+# (scripts/verify-mock.js on 127.0.0.1:4010, code 123456). Then, from another terminal, walk a
+# whole signed call through it:
 #
 #   node scripts/call.js --flow default 1234 4321
+#   node scripts/call.js --flow otp 1234 4321 123456#
+#   node scripts/call.js --calls 6 1234 0000          a caller locked out
 #
 # Further arguments go to `wrangler dev`. Ctrl-C stops it.
 set -euo pipefail
@@ -17,12 +22,20 @@ say() { printf 'dev: %s\n' "$*" >&2; }
 if [ ! -f .dev.vars ]; then
   cp .dev.vars.example .dev.vars
   say "created .dev.vars from .dev.vars.example (throwaway development secrets)"
-elif ! grep -q '^BACKEND_SIGNING_SECRET=' .dev.vars; then
-  say "warning: .dev.vars has no BACKEND_SIGNING_SECRET (see .dev.vars.example): calls will hear the apology"
+else
+  for name in BACKEND_SIGNING_SECRET TWILIO_API_KEY_SID TWILIO_API_KEY_SECRET; do
+    grep -q "^$name=" .dev.vars ||
+      say "warning: .dev.vars has no $name (see .dev.vars.example): calls will hear the apology"
+  done
 fi
 
 bash scripts/build-worker.sh --demo
 
+# The otp flow's Verify is the local stand-in (TWILIO_VERIFY_URL in [env.dev.vars]).
+node scripts/verify-mock.js --port 4010 --code 123456 &
+mock=$!
+trap 'kill "$mock" 2>/dev/null || true' EXIT
+
 # The demo flow's action is http://127.0.0.1:8787/decrypt-gather, so the port is fixed.
 say "serving http://127.0.0.1:8787/gather; walk a call with: node scripts/call.js --flow default 1234 4321"
-exec npx --no-install wrangler dev --env dev --ip 127.0.0.1 --port 8787 "$@"
+npx --no-install wrangler dev --env dev --ip 127.0.0.1 --port 8787 "$@"

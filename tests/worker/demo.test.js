@@ -12,6 +12,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { after, before, describe, test } = require('node:test');
 const h = require('./harness');
+const { startVerify, API_KEY_SID, API_KEY_SECRET } = require('../../scripts/verify-mock');
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -21,14 +22,18 @@ const NOT_FOUND = 'We were not able to locate you in our system. Goodbye.';
 describe('the demo backend of the local configuration', () => {
   let worker;
   let port;
+  let verify;
 
   before(async () => {
+    // The otp flow's Verify: the same stand-in scripts/dev.sh starts, on a free port here.
+    verify = await startVerify({ code: '123456' });
     // The dev flow posts to 127.0.0.1:8787; the test worker gets a free port instead, so the
     // flow's action is pointed there and everything else is [env.dev.vars] as committed.
     port = await h.freePort();
     const vars = h.devVars();
     const flows = structuredClone(vars.GATHER_FLOWS);
     flows.default.then.action = `http://127.0.0.1:${port}/decrypt-gather`;
+    flows.otp.then.action = `http://127.0.0.1:${port}/decrypt-gather`;
     worker = await h.startWorker(
       {
         ...vars,
@@ -36,6 +41,9 @@ describe('the demo backend of the local configuration', () => {
         AES_SECRET: h.KEY,
         TWILIO_AUTH_TOKEN: h.TOKEN,
         BACKEND_SIGNING_SECRET: h.SIGNING_SECRET,
+        TWILIO_API_KEY_SID: API_KEY_SID,
+        TWILIO_API_KEY_SECRET: API_KEY_SECRET,
+        TWILIO_VERIFY_URL: verify.url,
       },
       { port, build: 'build-dev' },
     );
@@ -43,6 +51,7 @@ describe('the demo backend of the local configuration', () => {
 
   after(async () => {
     await worker?.dispose();
+    await verify?.close();
   });
 
   test('[env.dev] runs the development build and points the default flow at its demo backend', () => {
@@ -158,6 +167,16 @@ describe('the demo backend of the local configuration', () => {
     assert.match(calls[5], /step 1: .*\(the call comes in\)/);
     assert.doesNotMatch(calls[5], /step 2/);
     assert.match(calls[5], /caller hears: "Sorry, there have been too many attempts\. Please try again later\. Goodbye\."/);
+
+    // The otp flow: card, PIN, then the code the Verify stand-in sent.
+    const otp = await run(['--flow', 'otp', '--from', '+15005550178', '1234', '4321', '123456#']);
+    assert.equal(otp.code, 0, otp.out);
+    assert.match(otp.out, /caller hears: "We have sent you a code by text message\. Please enter it, then press pound\."/);
+    assert.match(otp.out, new RegExp(`caller hears: "${FOUND}"`));
+    assert.deepEqual(
+      verify.requests.map((r) => [r.operation, r.form.To]),
+      [['verification', '+15005550178'], ['check', '+15005550178']],
+    );
   });
 
   test('the log of whole demo calls holds no digits or secrets', async () => {

@@ -8,7 +8,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const net = require('node:net');
 const { after, before, beforeEach, describe, test } = require('node:test');
-const { startVerify, SPEC, SERVICE_SID, ACCOUNT_SID, API_KEY_SID, API_KEY_SECRET } = require('./verify-mock');
+const { startVerify, SPEC, SERVICE_SID, ACCOUNT_SID, API_KEY_SID, API_KEY_SECRET } = require('../../scripts/verify-mock');
 
 const spec = JSON.parse(fs.readFileSync(SPEC, 'utf8'));
 const BASIC = `Basic ${Buffer.from(`${API_KEY_SID}:${API_KEY_SECRET}`).toString('base64')}`;

@@ -1,5 +1,6 @@
+#!/usr/bin/env node
 'use strict';
-// A stand-in for Twilio Verify v2 in the end-to-end tests: Prism (@stoplight/prism-cli) in
+// A stand-in for Twilio Verify v2, for the end-to-end tests and for local development: Prism (@stoplight/prism-cli) in
 // proxy mode, checking every request against Twilio's own OpenAPI description of Verify v2
 // (twilio_verify_v2.json, shipped in @twilio-alpha/mcp's copy of twilio-oai), in front of a
 // node:http stub that decides the outcome.
@@ -16,6 +17,13 @@
 // response body at all (the schema has untyped `nullable` members that its JSON-schema
 // compiler rejects, and the failure is silently skipped). verify-mock.test.js checks the
 // stub's bodies against the description itself. VerificationCheck bodies are checked by Prism.
+//
+// From the command line (what the dev flow "otp" in wrangler.toml's [env.dev] calls):
+//
+//   node scripts/verify-mock.js [--port 4010] [--code 123456]
+//
+// serves Verify on http://127.0.0.1:PORT until Ctrl-C, approving only CODE, and prints every
+// request it answers (the code a caller typed included: this is a local mock).
 
 const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
@@ -75,7 +83,7 @@ async function startVerify(options = {}) {
   const stub = await startStub(verify);
   let prism;
   try {
-    prism = await startPrism(stub.origin, options.startTimeoutMs ?? 30000);
+    prism = await startPrism(stub.origin, options.startTimeoutMs ?? 30000, options.port);
   } catch (error) {
     await stub.close();
     throw error;
@@ -285,10 +293,10 @@ function basicCredentials(header) {
 // Prism
 
 /** Starts `prism proxy SPEC UPSTREAM -p PORT --errors`; retries on another port if it is taken. */
-async function startPrism(upstream, timeoutMs) {
+async function startPrism(upstream, timeoutMs, fixedPort) {
   let lastError;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
+  for (let attempt = 0; attempt < (fixedPort ? 1 : 3); attempt++) {
+    const port = fixedPort ?? (await freePort());
     try {
       return await spawnPrism(upstream, port, timeoutMs);
     } catch (error) {
@@ -425,3 +433,36 @@ function sleep(ms) {
 }
 
 module.exports = { startVerify, SPEC, PRISM_BIN, SERVICE_SID, ACCOUNT_SID, API_KEY_SID, API_KEY_SECRET };
+
+if (require.main === module) {
+  const args = process.argv.slice(2);
+  const option = (name, fallback) => {
+    const i = args.indexOf(name);
+    return i >= 0 && i + 1 < args.length ? args[i + 1] : fallback;
+  };
+  const port = Number(option('--port', '4010'));
+  const code = option('--code', '123456');
+  if (!Number.isInteger(port) || port < 1 || port > 65535 || !/^[0-9]{4,10}$/.test(code)) {
+    console.error('usage: node scripts/verify-mock.js [--port 4010] [--code 123456]');
+    process.exit(2);
+  }
+  startVerify({ port, code }).then(
+    (verify) => {
+      console.log(`verify-mock: Twilio Verify v2 (checked by Prism) on ${verify.url}; the code is ${code}`);
+      let seen = 0;
+      setInterval(() => {
+        for (const r of verify.requests.slice(seen)) {
+          console.log(`verify-mock: ${r.operation} ${JSON.stringify(r.form)} -> ${r.status}`);
+        }
+        seen = verify.requests.length;
+      }, 200).unref();
+      const stop = () => verify.close().then(() => process.exit(0));
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    },
+    (error) => {
+      console.error(`verify-mock: ${error.message}`);
+      process.exit(1);
+    },
+  );
+}
