@@ -5,7 +5,9 @@
 mod common;
 
 use common::leaks;
-use gather_seal::config::{check_url, Anonymous, Field, Flow, Flows, Kind, Limits, Messages, Then};
+use gather_seal::config::{
+    check_url, Anonymous, Channel, Field, Flow, Flows, Kind, Limits, Messages, Then,
+};
 use gather_seal::SettingError;
 use serde_json::{json, Value};
 
@@ -348,6 +350,67 @@ fn several_flows_are_kept_by_name() {
     assert!(!parsed(&redirects_only).any_action());
 }
 
+#[test]
+fn a_verify_field_sends_its_code_by_sms_unless_it_says_call() {
+    let with = |otp: Value| {
+        let mut value = base();
+        value["login"]["fields"][2] = otp;
+        login(&value.to_string())
+    };
+    let cases = [
+        (
+            json!({"name": "otp", "kind": "verify", "prompt": "Enter the code we sent you."}),
+            Channel::Sms,
+        ),
+        (
+            json!({"name": "otp", "kind": "verify", "prompt": "Enter the code we sent you.", "channel": "sms"}),
+            Channel::Sms,
+        ),
+        (
+            json!({"name": "otp", "kind": "verify", "prompt": "Enter the code we sent you.", "channel": "call"}),
+            Channel::Call,
+        ),
+        (
+            json!({"name": "otp", "kind": "verify", "prompt": "Enter the code we sent you.", "channel": null}),
+            Channel::Sms,
+        ),
+    ];
+    for (otp, channel) in cases {
+        let flow = with(otp.clone());
+        assert_eq!(
+            flow.fields[2],
+            field("otp", "Enter the code we sent you.", Kind::Verify(channel)),
+            "{otp}"
+        );
+        assert_eq!(
+            flow.fields[0].kind,
+            Kind::CardNumber,
+            "the other fields stay"
+        );
+    }
+    assert_eq!(Channel::Sms.as_str(), "sms");
+    assert_eq!(Channel::Call.as_str(), "call");
+}
+
+#[test]
+fn any_verify_says_whether_some_flow_has_a_verify_field() {
+    assert!(!parsed(&base().to_string()).any_verify());
+    // A verify field in the second flow, not the first, and not first among its fields.
+    let mut value = base();
+    let mut other = value["login"].clone();
+    other["fields"][1] =
+        json!({"name": "otp", "kind": "verify", "prompt": "Code?", "channel": "call"});
+    value["other"] = other;
+    let flows = parsed(&value.to_string());
+    assert!(flows.any_verify());
+    assert!(!flows
+        .get("login")
+        .is_some_and(|f| f.fields.iter().any(|f| matches!(f.kind, Kind::Verify(_)))));
+    // Its twin: the same two flows without it.
+    value["other"]["fields"][1] = json!({"name": "expiry", "kind": "expiry", "prompt": "Expiry?"});
+    assert!(!parsed(&value.to_string()).any_verify());
+}
+
 // ------------------------------------------------------------------------------------------
 // Refused
 // ------------------------------------------------------------------------------------------
@@ -391,6 +454,7 @@ const TIMEOUT: &str = "must be a whole number of seconds from 1 to 60";
 const ONE_TO_32: &str = "must be a whole number from 1 to 32";
 const LENGTH_OR_RANGE: &str = "is required for kind digits, or else both min and max";
 const DIGITS_ONLY: &str = "is only for kind digits";
+const VERIFY_ONLY: &str = "is only for kind verify";
 const SENTENCE: &str = "must be a sentence of 1 to 4000 characters";
 const URL: &str = "must be an https:// URL (http:// only to localhost or 127.0.0.1)";
 const ONE_OF_KINDS: &str = "is not one of the allowed values";
@@ -422,6 +486,11 @@ fn rejections() -> Vec<Bad> {
         let mut field = json!({"name": "pin", "prompt": "P", "kind": "digits"});
         if !min.is_null() { field["min"] = min; }
         if !max.is_null() { field["max"] = max; }
+        Set("/login/fields/2", field)
+    };
+    let otp = |key: &str, value: Value| {
+        let mut field = json!({"name": "otp", "prompt": "P", "kind": "verify"});
+        field[key] = value;
         Set("/login/fields/2", field)
     };
     vec![
@@ -528,6 +597,22 @@ fn rejections() -> Vec<Bad> {
         bad("length on an expiry", Set("/login/fields/1/length", json!(4)), "GATHER_FLOWS.login.fields[1].length", DIGITS_ONLY, None),
         bad("min on an expiry", Set("/login/fields/1/min", json!(4)), "GATHER_FLOWS.login.fields[1].min", DIGITS_ONLY, None),
         bad("max on an expiry", Set("/login/fields/1/max", json!(4)), "GATHER_FLOWS.login.fields[1].max", DIGITS_ONLY, None),
+        // Verify fields.
+        bad("an unknown channel", otp("channel", json!("LeakQ7")), "GATHER_FLOWS.login.fields[2].channel", ONE_OF_KINDS, Some("LeakQ7")),
+        bad("a channel Verify has but a flow does not take", otp("channel", json!("whatsapp")), "GATHER_FLOWS.login.fields[2].channel", ONE_OF_KINDS, Some("whatsapp")),
+        bad("a channel in the wrong case", otp("channel", json!("Call")), "GATHER_FLOWS.login.fields[2].channel", ONE_OF_KINDS, None),
+        bad("an empty channel", otp("channel", json!("")), "GATHER_FLOWS.login.fields[2].channel", ONE_OF_KINDS, None),
+        bad("a channel as a number", otp("channel", json!(73519)), "GATHER_FLOWS.login.fields[2].channel", WRONG_TYPE, Some("73519")),
+        bad("a channel as a list", otp("channel", json!(["LeakQ7"])), "GATHER_FLOWS.login.fields[2].channel", WRONG_TYPE, Some("LeakQ7")),
+        bad("a channel on a digits field", Set("/login/fields/2/channel", json!("sms")), "GATHER_FLOWS.login.fields[2].channel", VERIFY_ONLY, None),
+        bad("an unknown channel on a digits field", Set("/login/fields/2/channel", json!("LeakQ7")), "GATHER_FLOWS.login.fields[2].channel", VERIFY_ONLY, Some("LeakQ7")),
+        bad("a channel on a card number", Set("/login/fields/0/channel", json!("call")), "GATHER_FLOWS.login.fields[0].channel", VERIFY_ONLY, None),
+        bad("a channel on an expiry", Set("/login/fields/1/channel", json!(73519)), "GATHER_FLOWS.login.fields[1].channel", VERIFY_ONLY, Some("73519")),
+        bad("length on a verify field", otp("length", json!(6)), "GATHER_FLOWS.login.fields[2].length", DIGITS_ONLY, None),
+        bad("min on a verify field", otp("min", json!(4)), "GATHER_FLOWS.login.fields[2].min", DIGITS_ONLY, None),
+        bad("max on a verify field", otp("max", json!(10)), "GATHER_FLOWS.login.fields[2].max", DIGITS_ONLY, None),
+        bad("a verify field with no prompt", Set("/login/fields/2", json!({"name": "otp", "kind": "verify"})), "GATHER_FLOWS.login.fields[2].prompt", REQUIRED, None),
+        bad("a verify field named like an earlier one", Set("/login/fields/2", json!({"name": "card", "prompt": "P", "kind": "verify"})), "GATHER_FLOWS.login.fields[2].name", "is the name of an earlier field", None),
         // Field names.
         bad("an uppercase field name", Set("/login/fields/2/name", json!("LeakQ7")), "GATHER_FLOWS.login.fields[2].name", FIELD_NAME, Some("LeakQ7")),
         bad("a field name with a leading digit", Set("/login/fields/2/name", json!("7leakq")), "GATHER_FLOWS.login.fields[2].name", FIELD_NAME, Some("7leakq")),

@@ -144,6 +144,83 @@ fn a_submission_after_too_many_attempts_escapes_what_twilio_posted() {
     );
 }
 
+#[test]
+fn approved_verify_fields_are_listed_after_the_result_and_before_the_values() {
+    let sealed = [("pin".to_owned(), "00ff".repeat(8))];
+    let submission = |result, sealed: &[(String, String)], verified: &[String]| {
+        Submission {
+            call_sid: "CA1",
+            account_sid: "AC1",
+            from: "+15005550001",
+            to: "+15559870000",
+            flow: "otp",
+            result,
+            sealed,
+            verified,
+        }
+        .to_json()
+    };
+    let head = r#"{"callSid":"CA1","accountSid":"AC1","from":"+15005550001","to":"+15559870000","flow":"otp","#;
+    let cases = [
+        (
+            GatherResult::Success,
+            &sealed[..],
+            vec!["otp".to_owned()],
+            r#""result":"success","verified":["otp"],"encryptedPinDigits":"00ff00ff00ff00ff00ff00ff00ff00ff"}"#,
+        ),
+        (
+            GatherResult::Success,
+            &[][..],
+            vec!["otp".to_owned(), "backup".to_owned()],
+            r#""result":"success","verified":["otp","backup"]}"#,
+        ),
+        (
+            GatherResult::VerifyFailed,
+            &sealed[..],
+            vec!["otp".to_owned()],
+            r#""result":"verify-failed","verified":["otp"],"encryptedPinDigits":"00ff00ff00ff00ff00ff00ff00ff00ff"}"#,
+        ),
+        // None approved: no verified member at all.
+        (
+            GatherResult::VerifyFailed,
+            &sealed[..],
+            vec![],
+            r#""result":"verify-failed","encryptedPinDigits":"00ff00ff00ff00ff00ff00ff00ff00ff"}"#,
+        ),
+        (
+            GatherResult::VerifyUnavailable,
+            &[][..],
+            vec![],
+            r#""result":"verify-unavailable"}"#,
+        ),
+    ];
+    for (result, values, verified, tail) in cases {
+        assert_eq!(
+            submission(result, values, &verified),
+            format!("{head}{tail}"),
+            "{result:?} {verified:?}"
+        );
+    }
+}
+
+#[test]
+fn a_failed_code_says_goodbye_and_an_unreachable_verify_apologises() {
+    let flow = action_flow(None);
+    assert_eq!(
+        unusable_twiml(&flow, GatherResult::VerifyFailed),
+        unusable_twiml(&flow, GatherResult::TooManyAttempts),
+        "the caller gave no valid code"
+    );
+    assert_eq!(
+        unusable_twiml(&flow, GatherResult::VerifyUnavailable),
+        format!("{XML}<Response><Say>Sorry, we cannot take your call right now. Please try again later. Goodbye.</Say><Hangup/></Response>")
+    );
+    assert_eq!(
+        unusable_twiml(&flow, GatherResult::VerifyFailed),
+        format!("{XML}<Response><Say>Sorry, we could not get your details. Goodbye.</Say><Hangup/></Response>")
+    );
+}
+
 // ------------------------------------------------------------------------------------------
 // Signing
 // ------------------------------------------------------------------------------------------
