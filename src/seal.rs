@@ -129,30 +129,62 @@ mod nonces {
     #[cfg(target_arch = "wasm32")]
     pub(super) fn fresh() -> Result<[u8; NONCE_LEN], Error> {
         use std::cell::RefCell;
+        use zeroize::Zeroize;
 
         const SLOTS: usize = 256;
         struct Pool {
             bytes: [u8; NONCE_LEN * SLOTS],
             next: usize,
         }
+        impl Pool {
+            /// The next unused slot, wiped as it is handed out.
+            fn take(&mut self) -> Option<[u8; NONCE_LEN]> {
+                if self.next >= SLOTS {
+                    return None;
+                }
+                let start = self.next * NONCE_LEN;
+                let slot = &mut self.bytes[start..start + NONCE_LEN];
+                let mut nonce = [0u8; NONCE_LEN];
+                nonce.copy_from_slice(slot);
+                slot.fill(0);
+                self.next += 1;
+                Some(nonce)
+            }
+        }
         thread_local! {
             static POOL: RefCell<Pool> = const {
                 RefCell::new(Pool { bytes: [0; NONCE_LEN * SLOTS], next: SLOTS })
             };
         }
-        POOL.with(|pool| {
-            let mut pool = pool.borrow_mut();
-            if pool.next >= SLOTS {
-                getrandom::getrandom(&mut pool.bytes).map_err(|_| Error::RandomUnavailable)?;
+        // The pool is never borrowed across the call into JavaScript (getRandomValues), so a
+        // host that re-enters the package from there finds it free, not a borrow that traps.
+        let taken = POOL.with(|pool| pool.try_borrow_mut().ok().and_then(|mut p| p.take()));
+        if let Some(nonce) = taken {
+            return Ok(nonce);
+        }
+        let mut fresh = [0u8; NONCE_LEN * SLOTS];
+        getrandom::getrandom(&mut fresh).map_err(|_| Error::RandomUnavailable)?;
+        let nonce = POOL.with(|pool| match pool.try_borrow_mut() {
+            // Fresh bytes replace whatever is left (slots are used once either way).
+            Ok(mut pool) => {
+                pool.bytes = fresh;
                 pool.next = 0;
+                pool.take()
             }
-            let start = pool.next * NONCE_LEN;
-            let slot = &mut pool.bytes[start..start + NONCE_LEN];
-            let mut nonce = [0u8; NONCE_LEN];
-            nonce.copy_from_slice(slot);
-            slot.fill(0);
-            pool.next += 1;
-            Ok(nonce)
-        })
+            Err(_) => None,
+        });
+        match nonce {
+            Some(nonce) => {
+                fresh.zeroize();
+                Ok(nonce)
+            }
+            // Only reachable while another seal holds the pool: use a slot of this batch.
+            None => {
+                let mut nonce = [0u8; NONCE_LEN];
+                nonce.copy_from_slice(&fresh[..NONCE_LEN]);
+                fresh.zeroize();
+                Ok(nonce)
+            }
+        }
     }
 }

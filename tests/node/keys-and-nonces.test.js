@@ -5,6 +5,7 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
+const { execFileSync } = require('node:child_process');
 const { PKG_DIR, gs, reference, referenceKey, remember, NONCE_LEN } = require('./support');
 
 test('generateKey gives 64 lowercase hex characters', () => {
@@ -82,3 +83,40 @@ function bitBalance(hex) {
   }
   return ones / (4 * hex.length);
 }
+
+test('a host whose random source calls back into the package leaves it working, nonces distinct', () => {
+  // In a child process, so that the patched random sources do not reach other tests. The
+  // package draws nonces 256 at a time; every refill here calls encrypt again from inside the
+  // random source, as a host instrumenting or polyfilling it might. The nonce pool must not be
+  // held across that call (it was: the inner encrypt trapped, and every later call failed).
+  const script = `
+    const crypto = require('node:crypto');
+    const gs = require(${JSON.stringify(PKG_DIR)});
+    const key = ${JSON.stringify(referenceKey())};
+    const inner = [];
+    let depth = 0;
+    const reenter = (fill) => function (...args) {
+      if (depth === 0) {
+        depth++;
+        try { inner.push(gs.encrypt('1111', key)); } finally { depth--; }
+      }
+      return fill.apply(this, args);
+    };
+    crypto.randomFillSync = reenter(crypto.randomFillSync);
+    globalThis.crypto.getRandomValues = reenter(globalThis.crypto.getRandomValues.bind(globalThis.crypto));
+    const outer = [];
+    for (let i = 0; i < 700; i++) outer.push(gs.encrypt('2222', key));
+    const all = [...outer, ...inner];
+    const opened = all.map((s) => gs.decrypt(s, key));
+    console.log(JSON.stringify({
+      outer: outer.length, inner: inner.length,
+      distinct: new Set(all.map((s) => s.slice(0, ${2 * NONCE_LEN}))).size,
+      opened: [...new Set(opened)].sort(),
+    }));
+  `;
+  const result = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }));
+  assert.equal(result.outer, 700);
+  assert.ok(result.inner >= 2, `the random source was re-entered ${result.inner} times`);
+  assert.equal(result.distinct, result.outer + result.inner);
+  assert.deepEqual(result.opened, ['1111', '2222']);
+});
