@@ -493,6 +493,9 @@ fn read_field(at: At<'_>) -> Result<Field, SettingError> {
     let channel = field.get("channel");
     const ONE_TO_32: &str = "must be a whole number from 1 to 32";
     let kind_name = kind_at.text()?;
+    if !matches!(kind_name, "digits" | "card-number" | "expiry" | "verify") {
+        return Err(kind_at.error(NOT_ALLOWED));
+    }
     if kind_name != "verify" {
         if let Some(channel) = channel {
             return Err(channel.error("is only for kind verify"));

@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 
 use crate::config::Channel;
 use crate::flow::CodeCheck;
-use crate::json::{self, Json};
+use crate::json::{self, Json, Number};
 use crate::SettingError;
 
 /// Where Twilio Verify lives; `TWILIO_VERIFY_URL` replaces it for local testing.
@@ -45,10 +45,18 @@ impl Settings {
                 "must be an API key SID: SK and 32 hex digits",
             ));
         }
-        if api_key_secret.trim().is_empty() || api_key_secret.contains(char::is_control) {
+        // A secret pasted with a newline or spaces around it is read without them.
+        let api_key_secret = api_key_secret.trim();
+        if api_key_secret.is_empty() {
             return Err(SettingError::new(
                 "TWILIO_API_KEY_SECRET",
                 "is missing (a flow has a verify field)",
+            ));
+        }
+        if api_key_secret.contains(|c: char| c.is_control() || c.is_whitespace()) {
+            return Err(SettingError::new(
+                "TWILIO_API_KEY_SECRET",
+                "must be the API key's secret, without spaces or control characters",
             ));
         }
         if !is_sid(service_sid, "VA") {
@@ -60,6 +68,12 @@ impl Settings {
         let base = base_url.unwrap_or(DEFAULT_URL).trim_end_matches('/');
         crate::config::check_url(base)
             .map_err(|problem| SettingError::new("TWILIO_VERIFY_URL", problem))?;
+        if base.contains('?') {
+            return Err(SettingError::new(
+                "TWILIO_VERIFY_URL",
+                "must be a base URL without a ?query",
+            ));
+        }
         let credentials = Zeroizing::new(format!("{api_key_sid}:{api_key_secret}"));
         let encoded = Zeroizing::new(
             base64::engine::general_purpose::STANDARD.encode(credentials.as_bytes()),
@@ -108,24 +122,26 @@ pub fn sent(status: u16) -> bool {
     status == 201
 }
 
+/// Twilio's error code for "Max check attempts reached" (HTTP 429): a wrong code, unlike its
+/// other 429s (rate limits), which say Verify could not answer.
+const MAX_CHECK_ATTEMPTS: u64 = 60202;
+
 /// What a `VerificationCheck` answer says: `200` with `"status": "approved"` is approved; `200`
 /// with another status, `404` (no pending verification: expired, already used, or never sent)
-/// and `429` (too many checks) are a wrong code; anything else means Verify could not answer.
+/// and `429` with Twilio's code 60202 (too many checks of this code) are a wrong code; anything
+/// else (another 429 is a rate limit) means Verify could not answer.
 pub fn read_check(status: u16, body: &str) -> CodeCheck {
+    let member = |name: &str| -> Option<Json> {
+        let json = json::parse(body)?;
+        let (_, value) = json.members()?.iter().find(|(k, _)| k == name)?;
+        Some(value.clone())
+    };
     match status {
-        200 => {
-            let approved = json::parse(body)
-                .as_ref()
-                .and_then(Json::members)
-                .and_then(|members| members.iter().find(|(k, _)| k == "status"))
-                .is_some_and(|(_, v)| *v == Json::Text("approved".to_owned()));
-            if approved {
-                CodeCheck::Approved
-            } else {
-                CodeCheck::Denied
-            }
+        200 if member("status") == Some(Json::Text("approved".to_owned())) => CodeCheck::Approved,
+        200 | 404 => CodeCheck::Denied,
+        429 if member("code") == Some(Json::Number(Number::Whole(MAX_CHECK_ATTEMPTS))) => {
+            CodeCheck::Denied
         }
-        404 | 429 => CodeCheck::Denied,
         _ => CodeCheck::Unavailable,
     }
 }

@@ -604,6 +604,7 @@ fn rejections() -> Vec<Bad> {
         bad("an empty channel", otp("channel", json!("")), "GATHER_FLOWS.login.fields[2].channel", ONE_OF_KINDS, None),
         bad("a channel as a number", otp("channel", json!(73519)), "GATHER_FLOWS.login.fields[2].channel", WRONG_TYPE, Some("73519")),
         bad("a channel as a list", otp("channel", json!(["LeakQ7"])), "GATHER_FLOWS.login.fields[2].channel", WRONG_TYPE, Some("LeakQ7")),
+        bad("a channel on a kind in the wrong case", Set("/login/fields/2", json!({"name": "otp", "prompt": "P", "kind": "Verify", "channel": "call"})), "GATHER_FLOWS.login.fields[2].kind", ONE_OF_KINDS, Some("Verify")),
         bad("a channel on a digits field", Set("/login/fields/2/channel", json!("sms")), "GATHER_FLOWS.login.fields[2].channel", VERIFY_ONLY, None),
         bad("an unknown channel on a digits field", Set("/login/fields/2/channel", json!("LeakQ7")), "GATHER_FLOWS.login.fields[2].channel", VERIFY_ONLY, Some("LeakQ7")),
         bad("a channel on a card number", Set("/login/fields/0/channel", json!("call")), "GATHER_FLOWS.login.fields[0].channel", VERIFY_ONLY, None),

@@ -81,7 +81,7 @@ fn settings_that_differ_only_in_hex_case_or_secret_are_accepted() {
         (KEY_SID, SECRET, SERVICE),
         (upper_sid.as_str(), SECRET, SERVICE),
         (KEY_SID, SECRET, upper_service.as_str()),
-        (KEY_SID, "a secret with spaces inside", SERVICE),
+        (KEY_SID, "  padded-secret\n", SERVICE),
         (KEY_SID, "pässwörd:with:colons", SERVICE),
         (KEY_SID, "x", SERVICE),
     ] {
@@ -93,6 +93,7 @@ fn settings_that_differ_only_in_hex_case_or_secret_are_accepted() {
 
 const KEY_SID_PROBLEM: &str = "must be an API key SID: SK and 32 hex digits";
 const SECRET_PROBLEM: &str = "is missing (a flow has a verify field)";
+const SECRET_CHARS: &str = "must be the API key's secret, without spaces or control characters";
 const SERVICE_PROBLEM: &str = "must be a Verify service SID: VA and 32 hex digits";
 const URL_PROBLEM: &str = "must be an https:// URL (http:// only to localhost or 127.0.0.1)";
 
@@ -151,10 +152,11 @@ fn each_bad_setting_is_refused_by_name_without_repeating_it() {
         ("the service SID as the key SID", SERVICE, SECRET, SERVICE, None, "TWILIO_API_KEY_SID", KEY_SID_PROBLEM, None),
         ("an empty secret", KEY_SID, "", SERVICE, None, "TWILIO_API_KEY_SECRET", SECRET_PROBLEM, None),
         ("a blank secret", KEY_SID, " \t ", SERVICE, None, "TWILIO_API_KEY_SECRET", SECRET_PROBLEM, None),
-        ("a secret ending in a newline", KEY_SID, "LeakQ7\n", SERVICE, None, "TWILIO_API_KEY_SECRET", SECRET_PROBLEM, Some("LeakQ7")),
-        ("a secret with a NUL", KEY_SID, "Leak\0Q7LeakQ7", SERVICE, None, "TWILIO_API_KEY_SECRET", SECRET_PROBLEM, Some("LeakQ7")),
-        ("a secret with DEL", KEY_SID, "\u{7f}LeakQ7", SERVICE, None, "TWILIO_API_KEY_SECRET", SECRET_PROBLEM, Some("LeakQ7")),
-        ("a secret with a C1 control", KEY_SID, "LeakQ7\u{85}", SERVICE, None, "TWILIO_API_KEY_SECRET", SECRET_PROBLEM, Some("LeakQ7")),
+        ("a secret with a newline inside", KEY_SID, "LeakQ7\nx", SERVICE, None, "TWILIO_API_KEY_SECRET", SECRET_CHARS, Some("LeakQ7")),
+        ("a secret with a space inside", KEY_SID, "LeakQ7 x", SERVICE, None, "TWILIO_API_KEY_SECRET", SECRET_CHARS, Some("LeakQ7")),
+        ("a secret with a NUL", KEY_SID, "Leak\0Q7LeakQ7", SERVICE, None, "TWILIO_API_KEY_SECRET", SECRET_CHARS, Some("LeakQ7")),
+        ("a secret with DEL", KEY_SID, "\u{7f}LeakQ7", SERVICE, None, "TWILIO_API_KEY_SECRET", SECRET_CHARS, Some("LeakQ7")),
+        ("a secret with a C1 control", KEY_SID, "LeakQ7\u{85}x", SERVICE, None, "TWILIO_API_KEY_SECRET", SECRET_CHARS, Some("LeakQ7")),
         ("an empty service SID", KEY_SID, SECRET, "", None, "TWILIO_VERIFY_SERVICE_SID", SERVICE_PROBLEM, None),
         ("a service SID one digit short", KEY_SID, SECRET, service_short, None, "TWILIO_VERIFY_SERVICE_SID", SERVICE_PROBLEM, Some(&service_short[2..])),
         ("a messaging service SID", KEY_SID, SECRET, messaging, None, "TWILIO_VERIFY_SERVICE_SID", SERVICE_PROBLEM, Some(&messaging[2..])),
@@ -170,6 +172,7 @@ fn each_bad_setting_is_refused_by_name_without_repeating_it() {
         ("a base of slashes", KEY_SID, SECRET, SERVICE, Some("///"), "TWILIO_VERIFY_URL", URL_PROBLEM, None),
         ("https with no host", KEY_SID, SECRET, SERVICE, Some("https://"), "TWILIO_VERIFY_URL", URL_PROBLEM, None),
         ("a base with a password", KEY_SID, SECRET, SERVICE, Some("https://user:LeakQ7@verify.twilio.com"), "TWILIO_VERIFY_URL", "must not carry a user name or password", Some("LeakQ7")),
+        ("a base with a query", KEY_SID, SECRET, SERVICE, Some("https://verify.twilio.com/?LeakQ7=1"), "TWILIO_VERIFY_URL", "must be a base URL without a ?query", Some("LeakQ7")),
         ("a base with a fragment", KEY_SID, SECRET, SERVICE, Some("https://verify.twilio.com/#LeakQ7"), "TWILIO_VERIFY_URL", "must be at most 2048 characters with no spaces and no #fragment", Some("LeakQ7")),
         ("a base with a space", KEY_SID, SECRET, SERVICE, Some("https://verify.twilio.com/LeakQ7 x"), "TWILIO_VERIFY_URL", "must be at most 2048 characters with no spaces and no #fragment", Some("LeakQ7")),
         // Whatever is at fault, the secret given alongside is not repeated either.
@@ -243,7 +246,7 @@ fn authorization_is_basic_over_the_key_sid_and_secret() {
     for (sid, secret) in [
         (KEY_SID, "x"),
         (KEY_SID, "pässwörd:with:colons"),
-        (upper_sid.as_str(), "a secret with spaces inside"),
+        (upper_sid.as_str(), "secret-with-dashes"),
     ] {
         let settings = match Settings::new(sid, secret, SERVICE, Some("http://127.0.0.1:4010")) {
             Ok(settings) => settings,
@@ -256,6 +259,12 @@ fn authorization_is_basic_over_the_key_sid_and_secret() {
             "{secret}"
         );
     }
+    // A secret pasted with a newline or spaces around it is used without them.
+    let pasted = match Settings::new(KEY_SID, "  s3cr3t-LeakQ7\n", SERVICE, None) {
+        Ok(settings) => settings,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(pasted.authorization(), settings(None).authorization());
     // The base URL plays no part in it.
     assert_eq!(
         settings(None).authorization(),
@@ -378,7 +387,12 @@ fn only_200_with_status_approved_is_approved() {
         (404, r#"{"code":20404,"status":404}"#, CodeCheck::Denied),
         (404, r#"{"status":"approved"}"#, CodeCheck::Denied),
         (429, r#"{"code":60202,"status":429}"#, CodeCheck::Denied),
-        (429, "", CodeCheck::Denied),
+        (429, "", CodeCheck::Unavailable),
+        (
+            429,
+            r#"{"code":20429,"status":429}"#,
+            CodeCheck::Unavailable,
+        ),
         // Anything else: Verify could not answer, whatever the body says.
         (0, "", CodeCheck::Unavailable),
         (0, r#"{"status":"approved"}"#, CodeCheck::Unavailable),
