@@ -229,11 +229,19 @@ function runtimeOptions(kind, snapshot, bindings, compatibilityDate) {
   };
 }
 
-const BUILT = ['index.js', 'index_bg.wasm', path.join('worker', 'shim.mjs')];
+/**
+ * The files of a built worker: worker-build's usual layout (index.js, index_bg.wasm,
+ * worker/shim.mjs), or its --no-panic-recovery one (worker/index.wasm beside the shim).
+ */
+function builtFiles(build) {
+  const beside = path.join('worker', 'index.wasm');
+  const wasm = fs.existsSync(path.join(build, beside)) ? beside : 'index_bg.wasm';
+  return ['index.js', wasm, path.join('worker', 'shim.mjs')];
+}
 
 /** Size and modification time of each built file, as one string. */
 function buildState(build) {
-  return BUILT.map((file) => {
+  return builtFiles(build).map((file) => {
     const stat = fs.statSync(path.join(build, file));
     return `${stat.size}@${stat.mtimeMs}`;
   }).join(' ');
@@ -245,6 +253,7 @@ function buildState(build) {
  * rebuild during the run changes what is measured.
  */
 async function snapshotBuild(build, say) {
+  const BUILT = builtFiles(build);
   for (const file of BUILT) {
     if (!fs.existsSync(path.join(build, file))) throw new Error(`${build} has no built worker: run bash scripts/build-worker.sh`);
   }
@@ -263,7 +272,7 @@ async function snapshotBuild(build, say) {
     if (attempt === 0) say(`${build} is being written; waiting until it has not changed for 3 s`);
     await h.sleep(1000);
   }
-  const wasm = fs.readFileSync(path.join(dir, 'index_bg.wasm'));
+  const wasm = fs.readFileSync(path.join(dir, BUILT[1]));
   return {
     dir,
     wasmBytes: wasm.length,
