@@ -125,6 +125,20 @@ fn opened(sealed: &str, ring: &KeyRing, call_sid: &str, field: &str) -> Result<S
 
 /// Runs a call through action URLs, typing `typed` in turn, and returns the hand-off.
 fn call(flow: &Flow, ring: &KeyRing, call_sid: &str, typed: &[&str]) -> Turn {
+    walk(flow, ring, call_sid, typed).0
+}
+
+/// Runs a call through action URLs as the worker does, typing `typed` in turn: each asked
+/// field's TwiML carries the next action URL; a code is sent when [`code_to_send`] says and
+/// checked when [`code_to_check`] says, by a stand-in for Verify that approves only [`CODE`].
+/// Returns the hand-off, the channels codes were sent on and the codes checked.
+fn walk(
+    flow: &Flow,
+    ring: &KeyRing,
+    call_sid: &str,
+    typed: &[&str],
+) -> (Turn, Vec<Channel>, Vec<String>) {
+    let (mut sends, mut checks) = (Vec::new(), Vec::new());
     let mut query = String::new();
     let mut typed = typed.iter();
     loop {
@@ -136,15 +150,36 @@ fn call(flow: &Flow, ring: &KeyRing, call_sid: &str, typed: &[&str]) -> Turn {
             Some(_) => typed.next().copied(),
             None => None,
         };
-        match step(flow, ring, call_sid, state, digits) {
+        let check = code_to_check(flow, state.as_ref(), digits).map(|code| {
+            checks.push(code.to_owned());
+            match code == CODE {
+                true => CodeCheck::Approved,
+                false => CodeCheck::Denied,
+            }
+        });
+        let turn = match advance(flow, ring, call_sid, state, digits, NOW, check) {
+            Ok(turn) => turn,
+            Err(e) => panic!("advance failed: {e:?}"),
+        };
+        if let Some(channel) = code_to_send(flow, &turn) {
+            sends.push(channel);
+        }
+        match turn {
             Turn::Ask { state, .. } => {
                 let twiml = ask_twiml(flow, &state, false, BASE).expect("a field to ask");
                 let action =
                     format!("action=\"{BASE}?{}\"", state.to_query(flow)).replace('&', "&amp;");
                 assert!(twiml.contains(&action), "{twiml} lacks {action}");
+                // No value the action URL carries is a code.
                 query = state.to_query(flow);
+                assert!(
+                    !query
+                        .split('&')
+                        .any(|pair| checks.iter().any(|c| pair.ends_with(c))),
+                    "{query}"
+                );
             }
-            handoff @ Turn::HandOff { .. } => return handoff,
+            handoff @ Turn::HandOff { .. } => return (handoff, sends, checks),
         }
     }
 }
@@ -1142,47 +1177,9 @@ fn an_approved_code_goes_on_as_a_marker_never_as_the_code() {
     );
 }
 
-/// Runs a call through action URLs as the worker does: a code is sent when
-/// [`code_to_send`] says, checked when [`code_to_check`] says, by a stand-in for Verify that
-/// approves only [`CODE`]. Returns the hand-off, the channels codes were sent on and the codes
-/// checked.
+/// [`walk`] for this test's call.
 fn verified_call(flow: &Flow, ring: &KeyRing, typed: &[&str]) -> (Turn, Vec<Channel>, Vec<String>) {
-    let (mut sends, mut checks) = (Vec::new(), Vec::new());
-    let mut query = String::new();
-    let mut typed = typed.iter();
-    loop {
-        let state = match from_query(flow, &query) {
-            Ok(state) => state,
-            Err(e) => panic!("{query:?} did not parse back: {e:?}"),
-        };
-        let digits = match state {
-            Some(_) => typed.next().copied(),
-            None => None,
-        };
-        let check = code_to_check(flow, state.as_ref(), digits).map(|code| {
-            checks.push(code.to_owned());
-            match code == CODE {
-                true => CodeCheck::Approved,
-                false => CodeCheck::Denied,
-            }
-        });
-        let turn = match advance(flow, ring, CALL_SID, state, digits, NOW, check) {
-            Ok(turn) => turn,
-            Err(e) => panic!("advance failed: {e:?}"),
-        };
-        if let Some(channel) = code_to_send(flow, &turn) {
-            sends.push(channel);
-        }
-        match turn {
-            Turn::Ask { state, .. } => {
-                // Nothing in the action URL holds a code.
-                let next = state.to_query(flow);
-                assert!(!next.contains(CODE), "{next}");
-                query = next;
-            }
-            handoff @ Turn::HandOff { .. } => return (handoff, sends, checks),
-        }
-    }
+    walk(flow, ring, CALL_SID, typed)
 }
 
 #[test]
