@@ -175,7 +175,8 @@ fn walk(
                 assert!(
                     !query
                         .split('&')
-                        .any(|pair| checks.iter().any(|c| pair.ends_with(c))),
+                        .filter_map(|pair| pair.split_once('='))
+                        .any(|(_, value)| checks.iter().any(|c| c == value)),
                     "{query}"
                 );
             }
