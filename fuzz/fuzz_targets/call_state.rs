@@ -376,6 +376,7 @@ fn check_hand_off(
         flow: &flow.name,
         result,
         sealed,
+        verified: &[],
     };
     let json = submission.to_json();
     let value: serde_json::Value =
@@ -395,7 +396,7 @@ fn check_hand_off(
         Ok(())
     );
     if let gather_seal::config::Then::Redirect { url } = &flow.then {
-        check_twiml(&handoff::redirect_twiml(url, result, sealed));
+        check_twiml(&handoff::redirect_twiml(url, result, sealed, &[]));
     }
     check_twiml(&handoff::unusable_twiml(flow, result));
 }
@@ -576,7 +577,7 @@ fuzz_target!(|data: &[u8]| {
     assert!(verify_twilio_signature(AUTH_TOKEN, &url, &form, &signature));
 
     // One turn.
-    let turn = advance(flow, &k.ring, posted_sid, state.clone(), posted_digits, now);
+    let turn = advance(flow, &k.ring, posted_sid, state.clone(), posted_digits, now, None);
     let sid_ok = !posted_sid.is_empty()
         && posted_sid.len() <= 64
         && posted_sid.bytes().all(|b| b.is_ascii_alphanumeric());
@@ -626,6 +627,7 @@ fuzz_target!(|data: &[u8]| {
             Turn::HandOff {
                 result: GatherResult::TooManyAttempts,
                 sealed: state.sealed.clone(),
+                verified: Vec::new(),
             }
         } else {
             Turn::Ask {
@@ -663,13 +665,14 @@ fuzz_target!(|data: &[u8]| {
             Turn::HandOff {
                 result: GatherResult::Success,
                 sealed,
+                verified: Vec::new(),
             }
         }
     };
     assert_eq!(turn, expected);
     match turn {
         Turn::Ask { state, retry } => check_ask(flow, &state, retry, action_base),
-        Turn::HandOff { result, sealed } => {
+        Turn::HandOff { result, sealed, .. } => {
             check_hand_off(flow, posted_sid, result, &sealed, &form)
         }
     }

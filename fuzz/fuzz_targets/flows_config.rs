@@ -502,7 +502,7 @@ fn check_flows(flows: &Flows) {
             }
             Then::Redirect { url } => {
                 assert_eq!(check_url(url), Ok(()));
-                check_twiml(&handoff::redirect_twiml(url, GatherResult::Success, &[]));
+                check_twiml(&handoff::redirect_twiml(url, GatherResult::Success, &[], &[]));
             }
         }
         // Everything the flow can say is well-formed TwiML.

@@ -477,6 +477,7 @@ fuzz_target!(|data: &[u8]| {
                 flow: "default",
                 result,
                 sealed: &sealed,
+                verified: &[],
             }
             .to_json();
             let header = sign(SIGNING_SECRET, now, body.as_bytes());
@@ -525,6 +526,7 @@ fuzz_target!(|data: &[u8]| {
                 flow: "default",
                 result,
                 sealed: &sealed,
+                verified: &[],
             };
             let json = submission.to_json();
             let value: serde_json::Value =
@@ -532,7 +534,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(value["callSid"], call_sid);
             assert_eq!(value["from"], from);
             assert_eq!(value["result"], result.as_str());
-            let redirect = handoff::redirect_twiml(url, result, &sealed);
+            let redirect = handoff::redirect_twiml(url, result, &sealed, &[]);
             check_twiml(&redirect);
         }
     }
