@@ -1,13 +1,19 @@
 //! One turn of a call, sequenced as the worker does it (src/worker/routes.rs): the webhook's
 //! form body and the action URL's query parsed with `form_urlencoded`, the signature checked,
-//! `CallState::from_query` against a fixed valid flow, `flow::advance` with the posted
-//! `Digits` and `CallSid`, then the TwiML or the hand-off. The carried state holds garbage,
-//! genuine sealed values, and sealed values that must not open here (another call, another
-//! field, a key the ring does not hold, a flipped digit).
+//! `CallState::from_query` against a fixed valid flow, `flow::code_to_check` and what Twilio
+//! Verify said of the code (or any answer at all), `flow::advance` with the posted `Digits`
+//! and `CallSid`, `flow::code_to_send` and the caller's number for it, then the TwiML or the
+//! hand-off. The carried state holds garbage, genuine sealed values and `verified` markers,
+//! and sealed values that must not open here (another call, another field, a key the ring does
+//! not hold, a flipped digit, a verify field's marker that is not `verified`).
 //!
 //! Every step is checked against an oracle written here: `from_query` and `advance` give
-//! exactly what the README's rules say, a value that is not genuine for this call and field
-//! always stops the call, and every TwiML is well-formed XML.
+//! exactly what the README's rules say (a verify field goes on only with a well-formed code
+//! Verify approved, carrying a marker that opens to `verified`; a wrong or malformed code is
+//! tried again up to `attempts`, then `verify-failed`; no answer is `verify-unavailable` at
+//! once), a value that is not genuine for this call and field always stops the call, the
+//! hand-off lists exactly the verify fields carried in `verified` and none in `sealed`, and
+//! every TwiML is well-formed XML.
 #![no_main]
 
 use std::borrow::Cow;
@@ -15,13 +21,18 @@ use std::collections::HashMap;
 
 use arbitrary::{Arbitrary, Unstructured};
 use fuzz_support::{
-    check_twiml, digit_string, flip_hex, flows, form_get, keys, luhn_complete, luhn_ok,
-    xml_roundtrip, AUTH_TOKEN,
+    check_redirect_url, check_twiml, digit_string, flip_hex, flows, form_get, is_code, keys,
+    luhn_complete, luhn_ok, submission_json, xml_roundtrip, AUTH_TOKEN, VERIFIED_MARKER,
 };
-use gather_seal::config::{Flow, Kind};
-use gather_seal::flow::{self, advance, context, is_call_sid, CallState, GatherResult, Turn};
+use gather_seal::config::{Channel, Flow, Kind};
+use gather_seal::flow::{
+    self, advance, code_to_check, code_to_send, context, is_call_sid, CallState, CodeCheck,
+    GatherResult, Turn,
+};
 use gather_seal::handoff::{self, Submission};
-use gather_seal::{kinds, open, seal, twilio_signature, verify_twilio_signature, Error};
+use gather_seal::{
+    kinds, open_bytes, seal, twilio_signature, verify, verify_twilio_signature, Error,
+};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
@@ -29,6 +40,10 @@ struct Input<'a> {
     flow: u8,
     call_sid: Sid<'a>,
     digits: Option<Digits<'a>>,
+    /// What Twilio Verify said of the code typed.
+    check: Check,
+    /// The caller's `From`, posted after `Digits` (the body may hold another).
+    from: Option<Caller<'a>>,
     /// The rest of the form body, as Twilio (or anyone) posts it.
     body: &'a [u8],
     query: Query<'a>,
@@ -50,6 +65,61 @@ enum Digits<'a> {
     Fit(Vec<u8>, u8, u8),
     Num(Vec<u8>),
     Any(&'a str),
+}
+
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Said {
+    Approved,
+    Denied,
+    Unavailable,
+}
+
+#[derive(Arbitrary, Debug)]
+enum Check {
+    /// As the worker does: Verify's answer when `code_to_check` gives a code and the caller
+    /// has a number to check it for (otherwise unavailable), no answer when there is no code.
+    AsWorker(Said),
+    /// Any answer or none, whatever was typed.
+    Given(Option<Said>),
+}
+
+fn code_check(said: Said) -> CodeCheck {
+    match said {
+        Said::Approved => CodeCheck::Approved,
+        Said::Denied => CodeCheck::Denied,
+        Said::Unavailable => CodeCheck::Unavailable,
+    }
+}
+
+#[derive(Arbitrary, Debug)]
+enum Caller<'a> {
+    /// `+` and 7 to 15 digits.
+    Number(u64, u8),
+    /// One of the withheld numbers and words, or nothing.
+    Withheld(u8),
+    Any(&'a str),
+}
+
+/// What Twilio posts as `From`.
+fn from_text(from: &Caller<'_>) -> String {
+    match from {
+        Caller::Number(n, len) => {
+            let digits = format!("{n:020}");
+            format!("+{}", &digits[..5 + usize::from(*len) % 13])
+        }
+        Caller::Withheld(i) => [
+            "",
+            "anonymous",
+            "Restricted",
+            "+266696687",
+            " +7378742833 ",
+            "UNKNOWN",
+            "client:alice",
+            "sip:alice@example.com",
+        ][usize::from(*i) % 8]
+            .to_owned(),
+        Caller::Any(s) => (*s).to_owned(),
+    }
 }
 
 #[derive(Arbitrary, Debug)]
@@ -107,11 +177,39 @@ enum Value<'a> {
         for_field: Option<u8>,
         other_call: bool,
         key: KeyChoice,
-        digits: Vec<u8>,
+        plain: Plain<'a>,
         upper: bool,
         flip: Option<(u16, u8)>,
     },
     Garbage(&'a str),
+}
+
+/// What a sealed value holds.
+#[derive(Arbitrary, Debug)]
+enum Plain<'a> {
+    Digits(Vec<u8>),
+    /// `verified`, or a near miss of it.
+    Marker(u8),
+    Bytes(&'a [u8]),
+}
+
+/// The marker and near misses of it; only the first is genuine.
+const MARKERS: [&[u8]; 7] = [
+    b"verified",
+    b"Verified",
+    b"verified ",
+    b"verifie",
+    b"verified\0",
+    b"",
+    b"123456",
+];
+
+fn plaintext(plain: &Plain<'_>) -> Vec<u8> {
+    match plain {
+        Plain::Digits(d) => digit_string(d).into_bytes(),
+        Plain::Marker(i) => MARKERS[usize::from(*i) % MARKERS.len()].to_vec(),
+        Plain::Bytes(b) => b.to_vec(),
+    }
 }
 
 #[derive(Arbitrary, Debug, Clone, Copy, PartialEq)]
@@ -122,8 +220,8 @@ enum KeyChoice {
 }
 
 /// Sealed values made for this input: value → (field it was sealed for, whether it must open
-/// for this call under that field).
-type Made = HashMap<String, (String, bool)>;
+/// for this call under that field, what it holds).
+type Made = HashMap<String, (String, bool, Vec<u8>)>;
 
 fn field_name(flow: &Flow, name: &Name<'_>) -> String {
     match name {
@@ -147,7 +245,7 @@ fn make_value(
             for_field,
             other_call,
             key,
-            digits,
+            plain,
             upper,
             flip,
         } => {
@@ -168,8 +266,8 @@ fn make_value(
                 KeyChoice::Previous => &k.previous,
                 KeyChoice::Foreign => &k.foreign,
             };
-            let plain = digit_string(digits);
-            let mut sealed = seal(plain.as_bytes(), with, context(&sid, &field).as_bytes())
+            let plain = plaintext(plain);
+            let mut sealed = seal(&plain, with, context(&sid, &field).as_bytes())
                 .unwrap_or_else(|e| panic!("seal: {e}"));
             if *upper {
                 sealed = sealed.to_ascii_uppercase();
@@ -179,7 +277,7 @@ fn make_value(
                 sealed = flip_hex(&sealed, usize::from(*at), *by);
                 good = false;
             }
-            made.insert(sealed.clone(), (field, good));
+            made.insert(sealed.clone(), (field, good, plain));
             sealed
         }
     }
@@ -239,6 +337,7 @@ fn accepts(kind: Kind, digits: &str, now: u64) -> bool {
     let values: Vec<u8> = b.iter().map(|d| d - b'0').collect();
     match kind {
         Kind::Digits(n) => b.len() == usize::from(n),
+        Kind::Verify(_) => is_code(digits),
         Kind::DigitRange { min, max } => usize::from(min) <= b.len() && b.len() <= usize::from(max),
         Kind::CardNumber => (12..=19).contains(&b.len()) && luhn_ok(&values),
         Kind::Expiry => {
@@ -280,6 +379,11 @@ fn fit_digits(kind: Kind, seed: &[u8], a: u8, b: u8) -> String {
             digit_string(&luhn_complete(body))
         }
         Kind::Expiry => format!("{:02}{:02}", a % 13, b % 100),
+        // 3 to 11 digits: a code, or one short or long.
+        Kind::Verify(_) => {
+            let len = 3 + usize::from(a) % 9;
+            digit_string(&seed.iter().copied().cycle().take(len).collect::<Vec<_>>())
+        }
         _ => unreachable!(),
     }
 }
@@ -357,28 +461,95 @@ fn check_ask(flow: &Flow, state: &CallState, retry: bool, action_base: &str) {
     assert_eq!(gather.children().count(), if retry { 2 } else { 1 });
 }
 
+/// Whether the flow's field of this name is a `verify` field.
+fn is_verify_field(flow: &Flow, name: &str) -> bool {
+    flow.fields
+        .iter()
+        .any(|f| f.name == name && matches!(f.kind, Kind::Verify(_)))
+}
+
+/// The hand-off of what a call carried, by the README: the verify fields carried are named in
+/// `verified` (in order), every other value is handed on sealed.
+fn expected_hand_off(flow: &Flow, result: GatherResult, carried: &[(String, String)]) -> Turn {
+    let mut sealed = Vec::new();
+    let mut verified = Vec::new();
+    for (name, value) in carried {
+        if is_verify_field(flow, name) {
+            verified.push(name.clone());
+        } else {
+            sealed.push((name.clone(), value.clone()));
+        }
+    }
+    Turn::HandOff {
+        result,
+        sealed,
+        verified,
+    }
+}
+
+/// The channel a turn sends a code on, by the README: when it asks a verify field for the
+/// first time (not a retry, which asks again for the code already sent).
+fn expected_send(flow: &Flow, turn: &Turn) -> Option<Channel> {
+    match turn {
+        Turn::Ask {
+            state,
+            retry: false,
+        } => match flow.fields.get(state.field)?.kind {
+            Kind::Verify(channel) => Some(channel),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 fn check_hand_off(
     flow: &Flow,
     call_sid: &str,
     result: GatherResult,
     sealed: &[(String, String)],
+    verified: &[String],
     form: &[(Cow<'_, str>, Cow<'_, str>)],
 ) {
     let k = keys();
     for (name, value) in sealed {
-        assert!(open(value, &k.ring, context(call_sid, name).as_bytes()).is_ok());
+        assert!(
+            !is_verify_field(flow, name),
+            "a verify field handed on sealed: {name}"
+        );
+        assert!(open_bytes(value, &k.ring, context(call_sid, name).as_bytes()).is_ok());
     }
+    for name in verified {
+        assert!(is_verify_field(flow, name), "{name} is not a verify field");
+    }
+    let (account_sid, from, to) = (
+        form_get(form, "AccountSid").unwrap_or(""),
+        form_get(form, "From").unwrap_or(""),
+        form_get(form, "To").unwrap_or(""),
+    );
     let submission = Submission {
         call_sid,
-        account_sid: form_get(form, "AccountSid").unwrap_or(""),
-        from: form_get(form, "From").unwrap_or(""),
-        to: form_get(form, "To").unwrap_or(""),
+        account_sid,
+        from,
+        to,
         flow: &flow.name,
         result,
         sealed,
-        verified: &[],
+        verified,
     };
     let json = submission.to_json();
+    assert_eq!(
+        json,
+        submission_json(
+            call_sid,
+            account_sid,
+            from,
+            to,
+            &flow.name,
+            result.as_str(),
+            verified,
+            sealed
+        )
+    );
     let value: serde_json::Value =
         serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json:?}"));
     for (name, v) in sealed {
@@ -396,7 +567,9 @@ fn check_hand_off(
         Ok(())
     );
     if let gather_seal::config::Then::Redirect { url } = &flow.then {
-        check_twiml(&handoff::redirect_twiml(url, result, sealed, &[]));
+        let out = handoff::redirect_url(url, result, sealed, verified);
+        check_redirect_url(&out, url, result.as_str(), sealed, verified);
+        check_twiml(&handoff::redirect_twiml(url, result, sealed, verified));
     }
     check_twiml(&handoff::unusable_twiml(flow, result));
 }
@@ -499,6 +672,11 @@ fuzz_target!(|data: &[u8]| {
                         .filter(|_| step > 0)
                         .map(|(i, v)| (usize::from(*i) % step, v));
                     for (i, f) in flow.fields[..step].iter().enumerate() {
+                        // A verify field passed rides along as the marker.
+                        let plain = match f.kind {
+                            Kind::Verify(_) => Plain::Marker(0),
+                            _ => Plain::Digits(vec![i as u8; 4]),
+                        };
                         let genuine = Value::Sealed {
                             for_field: None,
                             other_call: false,
@@ -507,7 +685,7 @@ fuzz_target!(|data: &[u8]| {
                             } else {
                                 KeyChoice::Previous
                             },
-                            digits: vec![i as u8; 4],
+                            plain,
                             upper: false,
                             flip: None,
                         };
@@ -558,6 +736,9 @@ fuzz_target!(|data: &[u8]| {
     if let Some(d) = &digits {
         body.append_pair("Digits", d);
     }
+    if let Some(from) = &input.from {
+        body.append_pair("From", &from_text(from));
+    }
     let mut body = body.finish().into_bytes();
     if !body.is_empty() {
         body.push(b'&');
@@ -576,8 +757,44 @@ fuzz_target!(|data: &[u8]| {
     let signature = twilio_signature(AUTH_TOKEN, &url, &form);
     assert!(verify_twilio_signature(AUTH_TOKEN, &url, &form, &signature));
 
+    // The code to check with Verify, by the README: a verify field asked, 4-10 digits typed.
+    let asked = state.as_ref().and_then(|s| flow.fields.get(s.field));
+    let to_check = code_to_check(flow, state.as_ref(), posted_digits);
+    let want_check = match (asked, posted_digits) {
+        (Some(f), Some(d)) if matches!(f.kind, Kind::Verify(_)) && is_code(d) => Some(d),
+        _ => None,
+    };
+    assert_eq!(to_check, want_check, "{state:?} {posted_digits:?}");
+    let from = form_get(&form, "From").unwrap_or("");
+    let recipient = verify::recipient(from);
+    let check = match input.check {
+        Check::AsWorker(said) => to_check.map(|_| match recipient {
+            Some(_) => code_check(said),
+            None => CodeCheck::Unavailable,
+        }),
+        Check::Given(said) => said.map(code_check),
+    };
+
+    // The hand-off of whatever a state carries splits verify markers from sealed values.
+    if let Some(state) = &state {
+        for result in [GatherResult::VerifyUnavailable, GatherResult::Success] {
+            assert_eq!(
+                flow::hand_off(flow, result, state.sealed.clone()),
+                expected_hand_off(flow, result, &state.sealed)
+            );
+        }
+    }
+
     // One turn.
-    let turn = advance(flow, &k.ring, posted_sid, state.clone(), posted_digits, now, None);
+    let turn = advance(
+        flow,
+        &k.ring,
+        posted_sid,
+        state.clone(),
+        posted_digits,
+        now,
+        check,
+    );
     let sid_ok = !posted_sid.is_empty()
         && posted_sid.len() <= 64
         && posted_sid.bytes().all(|b| b.is_ascii_alphanumeric());
@@ -593,14 +810,15 @@ fuzz_target!(|data: &[u8]| {
             attempt: 1,
             sealed: Vec::new(),
         };
+        let turn = turn.unwrap_or_else(|e| panic!("{e} for a call coming in"));
         assert_eq!(
             turn,
-            Ok(Turn::Ask {
+            Turn::Ask {
                 state: first.clone(),
                 retry: false
-            })
+            }
         );
-        check_ask(flow, &first, false, action_base);
+        finish(flow, turn, posted_sid, recipient, &form, action_base);
         return;
     };
     let shape_ok = state.field < flow.fields.len()
@@ -610,9 +828,14 @@ fuzz_target!(|data: &[u8]| {
             .iter()
             .zip(&flow.fields)
             .all(|((name, _), f)| *name == f.name);
+    // Genuine: sealed for this call and field under a key of the ring, and a verify field's
+    // value is the marker.
     let genuine = state.sealed.iter().all(|(name, value)| {
-        made.get(value)
-            .is_some_and(|(field, good)| *good && field == name)
+        made.get(value).is_some_and(|(field, good, plain)| {
+            *good
+                && field == name
+                && (!is_verify_field(flow, name) || plain.as_slice() == VERIFIED_MARKER)
+        })
     });
     if !shape_ok || !genuine {
         assert_eq!(turn, Err(Error::BadCallState), "{state:?}");
@@ -622,58 +845,114 @@ fuzz_target!(|data: &[u8]| {
     let field = &flow.fields[state.field];
     let typed = posted_digits.unwrap_or("");
     let valid = accepts(field.kind, typed, now);
-    let expected = if !valid {
-        if state.attempt >= flow.attempts {
-            Turn::HandOff {
-                result: GatherResult::TooManyAttempts,
-                sealed: state.sealed.clone(),
-                verified: Vec::new(),
-            }
-        } else {
-            Turn::Ask {
-                state: CallState {
-                    attempt: state.attempt + 1,
-                    ..state.clone()
-                },
-                retry: true,
-            }
+    let is_verify = matches!(field.kind, Kind::Verify(_));
+    enum Next {
+        /// Asked again, or handed off with this result when out of tries.
+        Retry(GatherResult),
+        /// Sealed (a verify field: the marker) and carried on.
+        Carry,
+        /// Handed off at once.
+        HandOff(GatherResult),
+    }
+    let next = match (is_verify, valid, check) {
+        (false, true, _) => Next::Carry,
+        (false, false, _) => Next::Retry(GatherResult::TooManyAttempts),
+        (true, false, _) | (true, true, Some(CodeCheck::Denied)) => {
+            Next::Retry(GatherResult::VerifyFailed)
         }
-    } else {
-        // The new value is sealed for this call and field, and opens to what was typed.
-        let sealed_now = match &turn {
-            Turn::Ask { state: s, .. } => s.sealed.last(),
-            Turn::HandOff { sealed, .. } => sealed.last(),
-        };
-        let (name, value) = sealed_now.unwrap_or_else(|| panic!("nothing sealed: {turn:?}"));
-        assert_eq!(name, &field.name);
-        assert_eq!(
-            open(value, &k.ring, context(posted_sid, name).as_bytes()).as_deref(),
-            Ok(typed)
-        );
-        let mut sealed = state.sealed.clone();
-        sealed.push((name.clone(), value.clone()));
-        if state.field + 1 < flow.fields.len() {
-            Turn::Ask {
-                state: CallState {
-                    field: state.field + 1,
-                    attempt: 1,
-                    sealed,
-                },
-                retry: false,
+        (true, true, Some(CodeCheck::Approved)) => Next::Carry,
+        (true, true, Some(CodeCheck::Unavailable) | None) => {
+            Next::HandOff(GatherResult::VerifyUnavailable)
+        }
+    };
+    let expected = match next {
+        Next::HandOff(result) => expected_hand_off(flow, result, &state.sealed),
+        Next::Retry(result) if state.attempt >= flow.attempts => {
+            expected_hand_off(flow, result, &state.sealed)
+        }
+        Next::Retry(_) => Turn::Ask {
+            state: CallState {
+                attempt: state.attempt + 1,
+                ..state.clone()
+            },
+            retry: true,
+        },
+        Next::Carry => {
+            let last = state.field + 1 == flow.fields.len();
+            // The new value is sealed for this call and field, and opens to what was typed;
+            // a verify field's to the marker, never the code. (A verify field's marker is only
+            // seen while it is carried; handed off, it is named in `verified`.)
+            let sealed_now = match &turn {
+                Turn::Ask { state: s, .. } => s.sealed.last(),
+                Turn::HandOff { sealed, .. } if !is_verify => sealed.last(),
+                Turn::HandOff { .. } => None,
+            };
+            let mut carried = state.sealed.clone();
+            match sealed_now {
+                Some((name, value)) => {
+                    assert_eq!(name, &field.name);
+                    let opened = open_bytes(value, &k.ring, context(posted_sid, name).as_bytes())
+                        .unwrap_or_else(|e| panic!("{e}: the new value does not open"));
+                    let want = if is_verify {
+                        VERIFIED_MARKER
+                    } else {
+                        typed.as_bytes()
+                    };
+                    assert_eq!(opened, want);
+                    if is_verify {
+                        assert_ne!(opened, typed.as_bytes(), "the code was sealed");
+                    }
+                    carried.push((name.clone(), value.clone()));
+                }
+                None if last && is_verify => carried.push((field.name.clone(), String::new())),
+                None => panic!("nothing sealed: {turn:?}"),
             }
-        } else {
-            Turn::HandOff {
-                result: GatherResult::Success,
-                sealed,
-                verified: Vec::new(),
+            if !last {
+                Turn::Ask {
+                    state: CallState {
+                        field: state.field + 1,
+                        attempt: 1,
+                        sealed: carried,
+                    },
+                    retry: false,
+                }
+            } else {
+                expected_hand_off(flow, GatherResult::Success, &carried)
             }
         }
     };
-    assert_eq!(turn, expected);
-    match turn {
-        Turn::Ask { state, retry } => check_ask(flow, &state, retry, action_base),
-        Turn::HandOff { result, sealed, .. } => {
-            check_hand_off(flow, posted_sid, result, &sealed, &form)
+    assert_eq!(turn, expected, "{check:?} {typed:?}");
+    finish(flow, turn, posted_sid, recipient, &form, action_base);
+});
+
+/// The rest of the turn as the worker does it: a code sent when a verify field is first asked
+/// (no number to send it to: `verify-unavailable` at once), then the TwiML or the hand-off.
+fn finish(
+    flow: &Flow,
+    mut turn: Turn,
+    call_sid: &str,
+    recipient: Option<&str>,
+    form: &[(Cow<'_, str>, Cow<'_, str>)],
+    action_base: &str,
+) {
+    let send = code_to_send(flow, &turn);
+    assert_eq!(send, expected_send(flow, &turn), "{turn:?}");
+    if let (Some(_), Turn::Ask { state, .. }) = (send, &turn) {
+        if recipient.is_none() {
+            let sealed = state.sealed.clone();
+            turn = flow::hand_off(flow, GatherResult::VerifyUnavailable, sealed.clone());
+            assert_eq!(
+                turn,
+                expected_hand_off(flow, GatherResult::VerifyUnavailable, &sealed)
+            );
         }
     }
-});
+    match turn {
+        Turn::Ask { state, retry } => check_ask(flow, &state, retry, action_base),
+        Turn::HandOff {
+            result,
+            sealed,
+            verified,
+        } => check_hand_off(flow, call_sid, result, &sealed, &verified, form),
+    }
+}

@@ -4,7 +4,10 @@
 //! On error, the message names a path made only of the input's keys (or the schema's own, or
 //! `?`), never one of its values: strings planted in values carry a marker that must never
 //! appear, and the message is bounded whatever the input's size. On success, the flows keep
-//! every rule, and every sentence they can speak is well-formed TwiML.
+//! every rule, and every sentence they can speak is well-formed TwiML. The builder reaches
+//! every key, `verify` fields with their `channel`, `limits`, `anonymous` and `messages.locked`
+//! included, and often writes a field with only the keys its kind takes, so that valid flows
+//! with each of them come out.
 //!
 //! The first byte picks the mode: even, the rest is the text (seeds under fuzz/seeds/ are
 //! written so); odd, the rest drives the JSON builder.
@@ -14,8 +17,8 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use arbitrary::{Arbitrary, Result, Unstructured};
-use fuzz_support::{check_twiml, is_field_name};
-use gather_seal::config::{check_url, Flows, Then};
+use fuzz_support::{check_twiml, is_field_name, xml_roundtrip};
+use gather_seal::config::{check_url, Anonymous, Channel, Flow, Flows, Kind, Then};
 use gather_seal::flow::{self, CallState, GatherResult};
 use gather_seal::handoff::{self, Answer};
 use libfuzzer_sys::fuzz_target;
@@ -25,7 +28,7 @@ use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 const MARK: &str = "~v~";
 
 /// The schema's own keys, which an error may name though the input lacks them.
-const SCHEMA: [&str; 25] = [
+const SCHEMA: [&str; 26] = [
     "fields",
     "then",
     "attempts",
@@ -41,6 +44,7 @@ const SCHEMA: [&str; 25] = [
     "length",
     "min",
     "max",
+    "channel",
     "action",
     "redirect",
     "fallback",
@@ -227,105 +231,246 @@ fn members(
     Ok(J::Obj(out))
 }
 
-fn field(u: &mut Unstructured<'_>) -> Result<J> {
+/// Any value for a field's key: usually the right type, sometimes a good value.
+fn field_value(u: &mut Unstructured<'_>, key: &str) -> Result<J> {
+    match key {
+        "name" => text(
+            u,
+            &["pin", "card", "last_four", "step", "a1_b2", "Pin", "otp"],
+            NAMES,
+        ),
+        "kind" => text(
+            u,
+            &[
+                "digits",
+                "card-number",
+                "expiry",
+                "verify",
+                "Digits",
+                "card_number",
+                "Verify",
+            ],
+            b"a-dfiyr",
+        ),
+        "channel" => text(u, &["sms", "call", "SMS", "email", "voice"], b"smcal"),
+        "prompt" => sentence(u),
+        _ => number(u),
+    }
+}
+
+/// The `index`th field: any keys, or (half the time) shaped for one kind.
+fn field(u: &mut Unstructured<'_>, index: usize) -> Result<J> {
     if u.ratio(1, 10)? {
         return any_value(u, 2);
     }
+    if u.ratio(1, 2)? {
+        return shaped_field(u, index);
+    }
     members(
         u,
-        &["name", "kind", "length", "min", "max", "prompt"],
-        &|u, key| match key {
-            "name" => text(
-                u,
-                &["pin", "card", "last_four", "step", "a1_b2", "Pin"],
-                NAMES,
-            ),
-            "kind" => text(
-                u,
-                &["digits", "card-number", "expiry", "Digits", "card_number"],
-                b"a-d",
-            ),
-            "prompt" => sentence(u),
-            _ => number(u),
-        },
+        &["name", "kind", "length", "min", "max", "channel", "prompt"],
+        &field_value,
     )
+}
+
+/// A field with only the keys its kind takes, each perhaps left out or given twice, and good
+/// values mostly (a name of its own, so that several fields can pass together): valid fields
+/// of every kind, `verify` with and without `channel`, come out often.
+fn shaped_field(u: &mut Unstructured<'_>, index: usize) -> Result<J> {
+    let (kind, keys): (&str, &[&str]) = pick(
+        u,
+        &[
+            ("digits", &["name", "kind", "length", "prompt"][..]),
+            ("digits", &["name", "kind", "min", "max", "prompt"][..]),
+            ("card-number", &["name", "kind", "prompt"][..]),
+            ("expiry", &["name", "kind", "prompt"][..]),
+            ("verify", &["name", "kind", "prompt"][..]),
+            ("verify", &["name", "kind", "channel", "prompt"][..]),
+        ],
+    )?;
+    let mut out = Vec::new();
+    for key in keys {
+        for _ in 0..times(u)? {
+            let v = match (*key, u.ratio(7, 8)?) {
+                ("kind", true) => J::Str(kind.to_owned()),
+                ("name", true) => {
+                    let word = pick(u, &["pin", "otp", "code_a", "last_four"])?;
+                    J::Str(format!("{word}{index}"))
+                }
+                ("prompt", true) => J::Str("Please enter it, then press pound.".into()),
+                ("channel", true) => J::Str(pick(u, &["sms", "call"])?.into()),
+                ("length" | "min" | "max", true) => J::Raw(u.int_in_range(1u8..=12)?.to_string()),
+                _ => field_value(u, key)?,
+            };
+            out.push(((*key).to_owned(), v));
+        }
+    }
+    Ok(J::Obj(out))
+}
+
+/// How many times a key is given: mostly once, sometimes not at all or twice.
+fn times(u: &mut Unstructured<'_>) -> Result<usize> {
+    Ok(match u.int_in_range(0..=15)? {
+        0 => 0,
+        1 => 2,
+        _ => 1,
+    })
+}
+
+const FLOW_KEYS: [&str; 9] = [
+    "fields",
+    "then",
+    "attempts",
+    "timeout",
+    "language",
+    "voice",
+    "messages",
+    "limits",
+    "anonymous",
+];
+
+/// Any value for a flow's key: usually the right type, sometimes a good value.
+fn flow_value(u: &mut Unstructured<'_>, key: &str) -> Result<J> {
+    match key {
+        "fields" => {
+            if u.ratio(1, 10)? {
+                return any_value(u, 1);
+            }
+            let n = u.int_in_range(0..=4)?;
+            Ok(J::Arr((0..n).map(|i| field(u, i)).collect::<Result<_>>()?))
+        }
+        "then" => {
+            if u.ratio(1, 10)? {
+                return any_value(u, 1);
+            }
+            members(u, &["action", "redirect", "fallback"], &|u, _| {
+                text(u, &URLS, b"htps:/.example1[]:@#?&= ")
+            })
+        }
+        "language" => text(u, &["fr-FR", "en", "cmn-Hans-CN", "en_US", "e"], b"enFR-1"),
+        "voice" => text(
+            u,
+            &["Polly.Celine", "alice", "Google.de-DE-Standard-A", ".x"],
+            b"Pol.y-_ ",
+        ),
+        "messages" => {
+            if u.ratio(1, 10)? {
+                return any_value(u, 1);
+            }
+            members(
+                u,
+                &["retry", "goodbye", "apology", "locked", "thanks"],
+                &|u, _| sentence(u),
+            )
+        }
+        "limits" => {
+            if u.ratio(1, 10)? {
+                return any_value(u, 1);
+            }
+            members(u, &["failures", "window_minutes"], &|u, key| match key {
+                "window_minutes" => Ok(match u.int_in_range(0..=3)? {
+                    0 => J::Raw(
+                        pick(
+                            u,
+                            &["0.01", "0.009", "10080", "10080.5", "1e3", "-0.0", "15"],
+                        )?
+                        .to_owned(),
+                    ),
+                    1 => J::Raw(
+                        serde_json::to_string(&f64::arbitrary(u)?).unwrap_or_else(|_| "1".into()),
+                    ),
+                    _ => number(u)?,
+                }),
+                _ => number(u),
+            })
+        }
+        "anonymous" => text(u, &["refuse", "shared", "Shared"], b"refushad"),
+        _ => number(u),
+    }
 }
 
 fn flow_body(u: &mut Unstructured<'_>) -> Result<J> {
     if u.ratio(1, 12)? {
         return any_value(u, 2);
     }
-    members(
-        u,
-        &[
-            "fields",
-            "then",
-            "attempts",
-            "timeout",
-            "language",
-            "voice",
-            "messages",
-            "limits",
-            "anonymous",
-        ],
-        &|u, key| match key {
-            "fields" => {
-                if u.ratio(1, 10)? {
-                    return any_value(u, 1);
-                }
-                let n = u.int_in_range(0..=4)?;
-                Ok(J::Arr((0..n).map(|_| field(u)).collect::<Result<_>>()?))
+    if u.ratio(1, 2)? {
+        return shaped_flow(u);
+    }
+    members(u, &FLOW_KEYS, &flow_value)
+}
+
+/// A flow whose keys mostly hold good values: `fields` (shaped) and `then` nearly always, each
+/// other key half the time, so that valid flows with `limits`, `anonymous`, every message
+/// (`locked` included) and `verify` fields come out often; now and then a key is given twice
+/// or holds any value, and `anonymous` comes without `limits`.
+fn shaped_flow(u: &mut Unstructured<'_>) -> Result<J> {
+    let mut out = Vec::new();
+    for key in FLOW_KEYS {
+        let present = match key {
+            "fields" | "then" => !u.ratio(1, 16)?,
+            _ => u.ratio(1, 2)?,
+        };
+        if !present {
+            continue;
+        }
+        let n = if u.ratio(1, 16)? { 2 } else { 1 };
+        for _ in 0..n {
+            if u.ratio(1, 8)? {
+                out.push((key.to_owned(), flow_value(u, key)?));
+                continue;
             }
-            "then" => {
-                if u.ratio(1, 10)? {
-                    return any_value(u, 1);
+            let value = match key {
+                "fields" => {
+                    let n = u.int_in_range(1..=4)?;
+                    J::Arr((0..n).map(|i| shaped_field(u, i)).collect::<Result<_>>()?)
                 }
-                members(u, &["action", "redirect", "fallback"], &|u, _| {
-                    text(u, &URLS, b"htps:/.example1[]:@#?&= ")
-                })
-            }
-            "language" => text(u, &["fr-FR", "en", "cmn-Hans-CN", "en_US", "e"], b"enFR-1"),
-            "voice" => text(
-                u,
-                &["Polly.Celine", "alice", "Google.de-DE-Standard-A", ".x"],
-                b"Pol.y-_ ",
-            ),
-            "messages" => {
-                if u.ratio(1, 10)? {
-                    return any_value(u, 1);
+                "then" => {
+                    let url = |u: &mut Unstructured<'_>| -> Result<J> {
+                        Ok(J::Str(pick(u, &URLS[..4])?.to_owned()))
+                    };
+                    J::Obj(match u.int_in_range(0..=2)? {
+                        0 => vec![("action".into(), url(u)?)],
+                        1 => vec![("action".into(), url(u)?), ("fallback".into(), url(u)?)],
+                        _ => vec![("redirect".into(), url(u)?)],
+                    })
                 }
-                members(
-                    u,
-                    &["retry", "goodbye", "apology", "locked", "thanks"],
-                    &|u, _| sentence(u),
-                )
-            }
-            "limits" => {
-                if u.ratio(1, 10)? {
-                    return any_value(u, 1);
-                }
-                members(u, &["failures", "window_minutes"], &|u, key| match key {
-                    "window_minutes" => Ok(match u.int_in_range(0..=3)? {
-                        0 => J::Raw(
-                            pick(
+                "attempts" => J::Raw(u.int_in_range(1u8..=9)?.to_string()),
+                "timeout" => J::Raw(u.int_in_range(1u8..=60)?.to_string()),
+                "language" => J::Str(pick(u, &["fr-FR", "en", "cmn-Hans-CN"])?.into()),
+                "voice" => J::Str(pick(u, &["Polly.Celine", "alice"])?.into()),
+                "messages" => {
+                    let mut messages = Vec::new();
+                    for key in ["retry", "goodbye", "apology", "locked", "thanks"] {
+                        if u.ratio(1, 2)? {
+                            let text = pick(
                                 u,
-                                &["0.01", "0.009", "10080", "10080.5", "1e3", "-0.0", "15"],
-                            )?
-                            .to_owned(),
-                        ),
-                        1 => J::Raw(
-                            serde_json::to_string(&f64::arbitrary(u)?)
-                                .unwrap_or_else(|_| "1".into()),
-                        ),
-                        _ => number(u)?,
-                    }),
-                    _ => number(u),
-                })
-            }
-            "anonymous" => text(u, &["refuse", "shared", "Shared"], b"refushad"),
-            _ => number(u),
-        },
-    )
+                                &[
+                                    "Trop d'essais. Au revoir.",
+                                    "Say <this> & \"that\" {account} {balance}",
+                                    "\tTabs,\nnew lines\r\nand \u{1F4DE}.",
+                                ],
+                            )?;
+                            messages.push((key.to_owned(), J::Str(text.into())));
+                        }
+                    }
+                    J::Obj(messages)
+                }
+                "limits" => J::Obj(vec![
+                    (
+                        "failures".into(),
+                        J::Raw(u.int_in_range(1u8..=100)?.to_string()),
+                    ),
+                    (
+                        "window_minutes".into(),
+                        J::Raw(pick(u, &["0.01", "15", "10080", "2.5", "1"])?.into()),
+                    ),
+                ]),
+                _ => J::Str(pick(u, &["refuse", "shared"])?.into()),
+            };
+            out.push((key.to_owned(), value));
+        }
+    }
+    Ok(J::Obj(out))
 }
 
 fn flows_json(u: &mut Unstructured<'_>) -> Result<J> {
@@ -502,7 +647,12 @@ fn check_flows(flows: &Flows) {
             }
             Then::Redirect { url } => {
                 assert_eq!(check_url(url), Ok(()));
-                check_twiml(&handoff::redirect_twiml(url, GatherResult::Success, &[], &[]));
+                check_twiml(&handoff::redirect_twiml(
+                    url,
+                    GatherResult::Success,
+                    &[],
+                    &[],
+                ));
             }
         }
         // Everything the flow can say is well-formed TwiML.
@@ -534,11 +684,111 @@ fn check_flows(flows: &Flows) {
             &flow::speech(flow),
             &flow.messages.apology,
         ));
+        check_new_rules(flow);
     }
     assert_eq!(
         flows.any_action(),
         flows.iter().any(|f| matches!(f.then, Then::Action { .. }))
     );
+    assert_eq!(
+        flows.any_verify(),
+        flows
+            .iter()
+            .any(|f| f.fields.iter().any(|f| matches!(f.kind, Kind::Verify(_))))
+    );
+    assert_eq!(flows.any_limits(), flows.iter().any(|f| f.limits.is_some()));
+}
+
+/// The rules that came with `verify` fields and lockout: a verify field is asked for 4 to 10
+/// digits ended by `#` on a channel of `sms` or `call`; `limits` are within their bounds and
+/// `anonymous` is only set with them; every hand-off's closing sentence is the flow's own
+/// (`goodbye` after too many tries or a failed code, `locked` for a locked-out caller,
+/// `apology` otherwise), unless a fallback takes the call.
+fn check_new_rules(flow: &Flow) {
+    for (i, f) in flow.fields.iter().enumerate() {
+        let Kind::Verify(channel) = f.kind else {
+            continue;
+        };
+        assert!(matches!(channel, Channel::Sms | Channel::Call));
+        assert!(["sms", "call"].contains(&channel.as_str()));
+        let state = CallState {
+            field: i,
+            attempt: 1,
+            sealed: flow.fields[..i]
+                .iter()
+                .map(|f| (f.name.clone(), "00".repeat(28)))
+                .collect(),
+        };
+        let xml = flow::ask_twiml(flow, &state, true, "https://w.example/gather/x")
+            .unwrap_or_else(|| panic!("no TwiML for field {i}"));
+        let doc = check_twiml(&xml);
+        let gather = doc
+            .root_element()
+            .first_element_child()
+            .unwrap_or_else(|| panic!("{xml}"));
+        assert_eq!(gather.attribute("numDigits"), Some("10"), "{xml}");
+        assert_eq!(gather.attribute("finishOnKey"), Some("#"), "{xml}");
+    }
+    match flow.limits {
+        Some(limits) => {
+            assert!((1..=100).contains(&limits.failures), "{limits:?}");
+            // 0.01 minutes to a week, in milliseconds.
+            assert!(
+                (600..=604_800_000).contains(&limits.window_ms),
+                "{limits:?}"
+            );
+        }
+        None => assert_eq!(flow.anonymous, Anonymous::Refuse),
+    }
+    let m = &flow.messages;
+    for sentence in [&m.goodbye, &m.apology, &m.locked, &m.thanks]
+        .into_iter()
+        .chain(m.retry.as_ref())
+    {
+        assert!(!sentence.trim().is_empty() && sentence.chars().count() <= 4000);
+    }
+    for result in [
+        GatherResult::Success,
+        GatherResult::TooManyAttempts,
+        GatherResult::Locked,
+        GatherResult::Anonymous,
+        GatherResult::Unavailable,
+        GatherResult::VerifyFailed,
+        GatherResult::VerifyUnavailable,
+    ] {
+        let xml = handoff::unusable_twiml(flow, result);
+        let doc = check_twiml(&xml);
+        let first = doc
+            .root_element()
+            .first_element_child()
+            .unwrap_or_else(|| panic!("{xml}"));
+        match &flow.then {
+            Then::Action {
+                fallback: Some(fallback),
+                ..
+            } => {
+                assert_eq!(first.tag_name().name(), "Redirect", "{xml}");
+                assert_eq!(
+                    first.text(),
+                    Some(xml_roundtrip(fallback).as_str()),
+                    "{xml}"
+                );
+            }
+            _ => {
+                let want = match result {
+                    GatherResult::TooManyAttempts | GatherResult::VerifyFailed => &m.goodbye,
+                    GatherResult::Locked => &m.locked,
+                    _ => &m.apology,
+                };
+                assert_eq!(first.tag_name().name(), "Say", "{xml}");
+                assert_eq!(
+                    first.text().unwrap_or(""),
+                    xml_roundtrip(want),
+                    "{result:?}: {xml}"
+                );
+            }
+        }
+    }
 }
 
 fuzz_target!(|data: &[u8]| {

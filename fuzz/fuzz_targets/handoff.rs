@@ -1,19 +1,32 @@
 //! The submission: `handoff::verify` with arbitrary body, header and secrets (and the
 //! sign → verify round trip); `handoff::read_answer` with arbitrary status, content type and
 //! body (whatever it relays as TwiML must be well-formed XML); `field_name` and `json_key` as
-//! inverses; the demo backend on arbitrary and on genuine submissions.
+//! inverses; the demo backend on arbitrary and on genuine submissions; `Submission::to_json`
+//! and `redirect_url` with sealed values and `verified` fields, against the README's text.
+//!
+//! And Twilio Verify's side of a `verify` field (`gather_seal::verify`): `read_check` with any
+//! status and body (raw, or JSON built from statuses and error codes) against the rule in its
+//! documentation; `recipient` on any `From`; `Settings::new` with any SIDs, secret and base URL
+//! (an error names the setting at fault and never repeats what was given; the requests it
+//! builds carry exactly `To` and `Channel`, or `To` and `Code`).
 #![no_main]
+
+use std::fmt;
 
 use arbitrary::{Arbitrary, Unstructured};
 use fuzz_support::{
-    check_relayed, check_twiml, digit_string, flows, is_field_name, keys, SIGNING_SECRET,
+    check_redirect_url, check_relayed, check_twiml, digit_string, flows, is_field_name, keys,
+    submission_json, SIGNING_SECRET,
 };
-use gather_seal::flow::{context, GatherResult};
+use gather_seal::config::{check_url, Channel};
+use gather_seal::flow::{context, CodeCheck, GatherResult};
 use gather_seal::handoff::{
     self, answer_twiml, field_name, json_key, read_answer, sign, verify, Answer, Submission,
 };
+use gather_seal::verify::{self as twilio_verify, read_check, recipient, Settings};
 use gather_seal::{demo, seal, Error};
 use libfuzzer_sys::fuzz_target;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 #[derive(Arbitrary, Debug)]
 enum Header<'a> {
@@ -234,10 +247,402 @@ enum Op<'a> {
         account_sid: &'a str,
         from: &'a str,
         to: &'a str,
-        sealed: Vec<(Name<'a>, &'a str)>,
-        url: &'a str,
-        too_many: bool,
+        sealed: Vec<(Name<'a>, SealedText<'a>)>,
+        verified: Vec<Name<'a>>,
+        url: SubmissionUrl<'a>,
+        result: u8,
     },
+    ReadCheck {
+        status: Status,
+        body: CheckBody<'a>,
+    },
+    Recipient {
+        from: FromText<'a>,
+    },
+    VerifySettings {
+        sid: Sid<'a>,
+        secret: Secret<'a>,
+        service: Sid<'a>,
+        base: Option<Base<'a>>,
+        to: &'a str,
+        code: &'a str,
+        call: bool,
+    },
+}
+
+#[derive(Arbitrary, Debug)]
+enum SealedText<'a> {
+    Hex(Vec<u8>),
+    Any(&'a str),
+}
+
+#[derive(Arbitrary, Debug)]
+enum SubmissionUrl<'a> {
+    Plain,
+    WithQuery,
+    Any(&'a str),
+}
+
+const RESULTS: [GatherResult; 7] = [
+    GatherResult::Success,
+    GatherResult::TooManyAttempts,
+    GatherResult::Locked,
+    GatherResult::Anonymous,
+    GatherResult::Unavailable,
+    GatherResult::VerifyFailed,
+    GatherResult::VerifyUnavailable,
+];
+
+/// A `VerificationCheck` answer's status.
+#[derive(Arbitrary, Debug)]
+enum Status {
+    Ok,
+    Created,
+    NotFound,
+    TooMany,
+    ServerError,
+    Any(u16),
+}
+
+/// A `VerificationCheck` answer's body: raw, or a JSON object built from Verify's members.
+#[derive(Arbitrary, Debug)]
+enum CheckBody<'a> {
+    Raw(&'a str),
+    Object {
+        members: Vec<(CheckKey<'a>, CheckValue<'a>)>,
+        wrap: Wrap,
+    },
+}
+
+#[derive(Arbitrary, Debug)]
+enum CheckKey<'a> {
+    Status,
+    Code,
+    /// `status` written with an escape: the same key.
+    StatusEscaped,
+    StatusUpper,
+    Sid,
+    Any(&'a str),
+}
+
+#[derive(Arbitrary, Debug)]
+enum CheckValue<'a> {
+    Approved,
+    Pending,
+    Canceled,
+    ApprovedUpper,
+    /// `approved` written with an escape: the same string.
+    ApprovedEscaped,
+    ApprovedPadded,
+    ApprovedNul,
+    MaxAttempts,
+    MaxAttemptsReal,
+    MaxAttemptsExp,
+    MaxAttemptsText,
+    MaxAttemptsNegative,
+    Code(u16),
+    U(u64),
+    F(f64),
+    Null,
+    Bool(bool),
+    /// `{"status": "approved", "code": 60202}` one level down.
+    Nested,
+    List,
+    Raw(&'a str),
+}
+
+#[derive(Arbitrary, Debug)]
+enum Wrap {
+    None,
+    Spaces,
+    InArray,
+    TrailingGarbage,
+    TrailingComma,
+}
+
+fn check_body(body: &CheckBody<'_>) -> String {
+    let (members, wrap) = match body {
+        CheckBody::Raw(text) => return (*text).to_owned(),
+        CheckBody::Object { members, wrap } => (members, wrap),
+    };
+    let json = |t: &str| serde_json::to_string(t).unwrap_or_default();
+    let mut items = Vec::new();
+    for (key, value) in members {
+        let key = match key {
+            CheckKey::Status => "\"status\"".to_owned(),
+            CheckKey::Code => "\"code\"".to_owned(),
+            CheckKey::StatusEscaped => "\"st\\u0061tus\"".to_owned(),
+            CheckKey::StatusUpper => "\"Status\"".to_owned(),
+            CheckKey::Sid => "\"sid\"".to_owned(),
+            CheckKey::Any(k) => json(k),
+        };
+        let value = match value {
+            CheckValue::Approved => "\"approved\"".to_owned(),
+            CheckValue::Pending => "\"pending\"".to_owned(),
+            CheckValue::Canceled => "\"canceled\"".to_owned(),
+            CheckValue::ApprovedUpper => "\"Approved\"".to_owned(),
+            CheckValue::ApprovedEscaped => "\"appro\\u0076ed\"".to_owned(),
+            CheckValue::ApprovedPadded => "\" approved\"".to_owned(),
+            CheckValue::ApprovedNul => "\"approved\\u0000\"".to_owned(),
+            CheckValue::MaxAttempts => "60202".to_owned(),
+            CheckValue::MaxAttemptsReal => "60202.0".to_owned(),
+            CheckValue::MaxAttemptsExp => "6.0202e4".to_owned(),
+            CheckValue::MaxAttemptsText => "\"60202\"".to_owned(),
+            CheckValue::MaxAttemptsNegative => "-60202".to_owned(),
+            CheckValue::Code(n) => n.to_string(),
+            CheckValue::U(n) => n.to_string(),
+            CheckValue::F(x) => serde_json::to_string(x).unwrap_or_else(|_| "0.5".into()),
+            CheckValue::Null => "null".to_owned(),
+            CheckValue::Bool(b) => b.to_string(),
+            CheckValue::Nested => "{\"status\": \"approved\", \"code\": 60202}".to_owned(),
+            CheckValue::List => "[\"approved\", 60202]".to_owned(),
+            CheckValue::Raw(v) => (*v).to_owned(),
+        };
+        items.push(format!("{key}: {value}"));
+    }
+    let object = format!("{{{}}}", items.join(", "));
+    match wrap {
+        Wrap::None => object,
+        Wrap::Spaces => format!(" \n\t{object}\r\n "),
+        Wrap::InArray => format!("[{object}]"),
+        Wrap::TrailingGarbage => format!("{object}x"),
+        Wrap::TrailingComma => format!("{{{}, }}", items.join(", ")),
+    }
+}
+
+/// The members of a JSON object at the top of `text`, in order and repeated keys included;
+/// none when `text` is not JSON or not an object. Read with serde_json's own value type, not
+/// the core's tree.
+fn top_members(text: &str) -> Vec<(String, serde_json::Value)> {
+    struct Top;
+    impl<'de> Visitor<'de> for Top {
+        type Value = Vec<(String, serde_json::Value)>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(member) = map.next_entry()? {
+                out.push(member);
+            }
+            Ok(out)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(Vec::new())
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    match (&mut de).deserialize_any(Top) {
+        Ok(members) if de.end().is_ok() => members,
+        _ => Vec::new(),
+    }
+}
+
+/// What `read_check` may say, by its documentation: `200` with `"status": "approved"` (the
+/// JSON string exactly) is approved, `200` otherwise and `404` are a wrong code, `429` with
+/// Twilio's error code 60202 (a whole number) is a wrong code, anything else unavailable. A key
+/// given twice with answers that disagree may be read either way (JSON leaves it open), but
+/// never as a third answer.
+fn expected_checks(status: u16, body: &str) -> Vec<CodeCheck> {
+    let members = top_members(body);
+    let said = |key: &str, yes: &dyn Fn(&serde_json::Value) -> bool| -> (bool, bool) {
+        let values: Vec<bool> = members
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| yes(v))
+            .collect();
+        (values.iter().any(|&y| y), values.iter().any(|&y| !y))
+    };
+    match status {
+        200 => match said("status", &|v| v.as_str() == Some("approved")) {
+            (true, false) => vec![CodeCheck::Approved],
+            (false, _) => vec![CodeCheck::Denied],
+            (true, true) => vec![CodeCheck::Approved, CodeCheck::Denied],
+        },
+        404 => vec![CodeCheck::Denied],
+        429 => match said("code", &|v| v.is_u64() && v.as_u64() == Some(60_202)) {
+            (true, false) => vec![CodeCheck::Denied],
+            (false, _) => vec![CodeCheck::Unavailable],
+            (true, true) => vec![CodeCheck::Denied, CodeCheck::Unavailable],
+        },
+        _ => vec![CodeCheck::Unavailable],
+    }
+}
+
+/// A `From` as Twilio may post it.
+#[derive(Arbitrary, Debug)]
+enum FromText<'a> {
+    /// `+` and 5 to 17 digits, perhaps with spaces around.
+    Number(u64, u8, bool),
+    /// A word or keypad spelling of a withheld number, in some case.
+    Withheld(u8, bool),
+    Client(&'a str),
+    Any(&'a str),
+}
+
+/// The words carriers send for a withheld number (README), and those whose keypad spellings
+/// they send too (the core's documentation: ANONYMOUS, RESTRICTED, BLOCKED, UNKNOWN, UNAVAIL-).
+const WITHHELD_WORDS: [&str; 7] = [
+    "anonymous",
+    "restricted",
+    "blocked",
+    "unknown",
+    "unavailable",
+    "private",
+    "withheld",
+];
+const KEYPAD_WORDS: [&str; 5] = [
+    "ANONYMOUS",
+    "RESTRICTED",
+    "BLOCKED",
+    "UNKNOWN",
+    "UNAVAILABLE",
+];
+
+/// `+` and a word typed on a phone's keypad.
+fn keypad(word: &str) -> String {
+    let digit = |c: char| match c.to_ascii_uppercase() {
+        'A'..='C' => '2',
+        'D'..='F' => '3',
+        'G'..='I' => '4',
+        'J'..='L' => '5',
+        'M'..='O' => '6',
+        'P'..='S' => '7',
+        'T'..='V' => '8',
+        _ => '9',
+    };
+    std::iter::once('+')
+        .chain(word.chars().map(digit))
+        .collect()
+}
+
+/// `recipient` by the README: the caller's number, trimmed, when it is `+` and 7 to 15 digits
+/// and not withheld.
+fn expected_recipient(from: &str) -> Option<&str> {
+    let number = from.trim();
+    let withheld = number.is_empty()
+        || WITHHELD_WORDS
+            .iter()
+            .any(|w| number.eq_ignore_ascii_case(w))
+        || KEYPAD_WORDS.iter().any(|w| keypad(w) == number);
+    let digits = number.strip_prefix('+')?;
+    let e164 = (7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+    (e164 && !withheld).then_some(number)
+}
+
+/// A SID: `prefix` and 32 hex digits, or near misses.
+#[derive(Arbitrary, Debug)]
+enum Sid<'a> {
+    Good(u128),
+    Upper(u128),
+    LowerPrefix(u128),
+    OtherPrefix(u128),
+    /// One hex digit short or long.
+    Length(u128, bool),
+    Padded(u128),
+    Marked(&'a str),
+}
+
+fn sid_text(sid: &Sid<'_>, prefix: &str, other: &str) -> String {
+    match sid {
+        Sid::Good(n) => format!("{prefix}{n:032x}"),
+        Sid::Upper(n) => format!("{prefix}{n:032X}"),
+        Sid::LowerPrefix(n) => format!("{}{n:032x}", prefix.to_ascii_lowercase()),
+        Sid::OtherPrefix(n) => format!("{other}{n:032x}"),
+        Sid::Length(n, long) => {
+            let hex = format!("{n:032x}");
+            match long {
+                true => format!("{prefix}{hex}0"),
+                false => format!("{prefix}{}", &hex[1..]),
+            }
+        }
+        Sid::Padded(n) => format!(" {prefix}{n:032x}\n"),
+        Sid::Marked(s) => format!("{s}{MARK}"),
+    }
+}
+
+/// `prefix` and 32 hex digits, either case (the README's shape of a SID).
+fn is_sid(sid: &str, prefix: &str) -> bool {
+    sid.strip_prefix(prefix)
+        .is_some_and(|hex| hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+#[derive(Arbitrary, Debug)]
+enum Secret<'a> {
+    Good(&'a str),
+    Padded(&'a str),
+    Any(&'a str),
+}
+
+#[derive(Arbitrary, Debug)]
+enum Base<'a> {
+    Known(u8),
+    Marked(&'a str),
+    Any(&'a str),
+}
+
+const BASES: [&str; 10] = [
+    "https://verify.twilio.com",
+    "https://verify.twilio.com///",
+    "http://127.0.0.1:4010",
+    "http://localhost:4010/",
+    "https://[::1]:8443/twilio/",
+    "https://proxy.example.com/twilio?x=1",
+    "http://example.com",
+    "https://verify.twilio.com/#f",
+    "https://user:pw@verify.twilio.com",
+    "///",
+];
+
+/// Put into arbitrary setting values; must never come back in an error.
+const MARK: &str = "~v~";
+
+/// Standard base64 with padding, written again here.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Form pairs as the receiver reads them.
+fn form_pairs(body: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(body.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
 /// `verify` reads `t=` of at most 19 digits, so a header `sign` writes for a time from 10¹⁹
@@ -506,18 +911,24 @@ fuzz_target!(|data: &[u8]| {
             from,
             to,
             sealed,
+            verified,
             url,
-            too_many,
+            result,
         } => {
             let sealed: Vec<(String, String)> = sealed
                 .iter()
-                .map(|(n, v)| (name_of(n), (*v).to_owned()))
+                .map(|(n, v)| {
+                    let value = match v {
+                        SealedText::Hex(bytes) => {
+                            bytes.iter().map(|b| format!("{b:02x}")).collect()
+                        }
+                        SealedText::Any(text) => (*text).to_owned(),
+                    };
+                    (name_of(n), value)
+                })
                 .collect();
-            let result = if too_many {
-                GatherResult::TooManyAttempts
-            } else {
-                GatherResult::Success
-            };
+            let verified: Vec<String> = verified.iter().map(name_of).collect();
+            let result = RESULTS[usize::from(result) % RESULTS.len()];
             let submission = Submission {
                 call_sid,
                 account_sid,
@@ -526,16 +937,178 @@ fuzz_target!(|data: &[u8]| {
                 flow: "default",
                 result,
                 sealed: &sealed,
-                verified: &[],
+                verified: &verified,
             };
             let json = submission.to_json();
+            // Exactly the README's text: `verified` right after `result`, absent when empty.
+            assert_eq!(
+                json,
+                submission_json(
+                    call_sid,
+                    account_sid,
+                    from,
+                    to,
+                    "default",
+                    result.as_str(),
+                    &verified,
+                    &sealed
+                )
+            );
             let value: serde_json::Value =
                 serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json:?}"));
             assert_eq!(value["callSid"], call_sid);
             assert_eq!(value["from"], from);
             assert_eq!(value["result"], result.as_str());
-            let redirect = handoff::redirect_twiml(url, result, &sealed, &[]);
+            match verified.is_empty() {
+                true => assert!(value.get("verified").is_none(), "{json}"),
+                false => assert_eq!(value["verified"], serde_json::json!(verified)),
+            }
+            let url = match url {
+                SubmissionUrl::Plain => "https://app.example.com/next",
+                SubmissionUrl::WithQuery => {
+                    "https://webhooks.twilio.com/v1/Accounts/AC1/Flows/FW1?FlowEvent=return"
+                }
+                SubmissionUrl::Any(u) => u,
+            };
+            let out = handoff::redirect_url(url, result, &sealed, &verified);
+            check_redirect_url(&out, url, result.as_str(), &sealed, &verified);
+            let redirect = handoff::redirect_twiml(url, result, &sealed, &verified);
             check_twiml(&redirect);
+        }
+        Op::ReadCheck { status, body } => {
+            let status = match status {
+                Status::Ok => 200,
+                Status::Created => 201,
+                Status::NotFound => 404,
+                Status::TooMany => 429,
+                Status::ServerError => 503,
+                Status::Any(n) => n,
+            };
+            let body = check_body(&body);
+            let check = read_check(status, &body);
+            let allowed = expected_checks(status, &body);
+            assert!(
+                allowed.contains(&check),
+                "{status} {body:?}: {check:?}, expected one of {allowed:?}"
+            );
+            assert_eq!(twilio_verify::sent(status), status == 201);
+        }
+        Op::Recipient { from } => {
+            let from = match from {
+                FromText::Number(n, len, spaced) => {
+                    let digits = format!("{n:020}");
+                    let number = format!("+{}", &digits[..5 + usize::from(len) % 13]);
+                    match spaced {
+                        true => format!(" \t{number}\n"),
+                        false => number,
+                    }
+                }
+                FromText::Withheld(i, upper) => {
+                    let i = usize::from(i);
+                    let text = match i % 2 {
+                        0 => WITHHELD_WORDS[i / 2 % WITHHELD_WORDS.len()].to_owned(),
+                        _ => keypad(KEYPAD_WORDS[i / 2 % KEYPAD_WORDS.len()]),
+                    };
+                    match upper {
+                        true => text.to_ascii_uppercase(),
+                        false => text,
+                    }
+                }
+                FromText::Client(name) => format!("client:{name}"),
+                FromText::Any(text) => text.to_owned(),
+            };
+            assert_eq!(recipient(&from), expected_recipient(&from), "{from:?}");
+        }
+        Op::VerifySettings {
+            sid,
+            secret,
+            service,
+            base,
+            to,
+            code,
+            call,
+        } => {
+            let sid = sid_text(&sid, "SK", "VA");
+            let service = sid_text(&service, "VA", "SK");
+            let secret = match secret {
+                Secret::Good(s) => {
+                    let s: String = s.chars().filter(|c| c.is_ascii_graphic()).collect();
+                    format!("{s}{MARK}")
+                }
+                Secret::Padded(s) => format!(" \n{s}{MARK}\t"),
+                Secret::Any(s) => s.to_owned(),
+            };
+            let base = base.map(|b| match b {
+                Base::Known(i) => BASES[usize::from(i) % BASES.len()].to_owned(),
+                Base::Marked(s) => format!("{s}{MARK}"),
+                Base::Any(s) => s.to_owned(),
+            });
+            let trimmed = secret.trim();
+            let base_url = base
+                .as_deref()
+                .unwrap_or("https://verify.twilio.com")
+                .trim_end_matches('/');
+            // The settings by the README, in order: the first at fault is named.
+            let fault = if !is_sid(&sid, "SK") {
+                Some("TWILIO_API_KEY_SID")
+            } else if trimmed.is_empty()
+                || trimmed.chars().any(|c| c.is_control() || c.is_whitespace())
+            {
+                Some("TWILIO_API_KEY_SECRET")
+            } else if !is_sid(&service, "VA") {
+                Some("TWILIO_VERIFY_SERVICE_SID")
+            } else if check_url(base_url).is_err() || base_url.contains('?') {
+                Some("TWILIO_VERIFY_URL")
+            } else {
+                None
+            };
+            match (
+                Settings::new(&sid, &secret, &service, base.as_deref()),
+                fault,
+            ) {
+                (Err(e), Some(setting)) => {
+                    assert_eq!(e.setting, setting, "{e}");
+                    let shown = format!("{e} {e:?}");
+                    assert!(!shown.contains(MARK), "a value came back: {shown:?}");
+                    assert_eq!(e.to_string(), format!("setting {setting}: {}", e.problem));
+                    // Every fault with a secret: only "missing" when there is none.
+                    if setting == "TWILIO_API_KEY_SECRET" {
+                        assert_eq!(e.problem.contains("missing"), trimmed.is_empty(), "{e}");
+                    }
+                }
+                (Ok(settings), None) => {
+                    let credentials = format!("{sid}:{trimmed}");
+                    assert_eq!(
+                        settings.authorization(),
+                        format!("Basic {}", base64(credentials.as_bytes()))
+                    );
+                    let service_url = format!("{base_url}/v2/Services/{service}");
+                    let channel = if call { Channel::Call } else { Channel::Sms };
+                    let (url, body) = settings.send(to, channel);
+                    assert_eq!(url, format!("{service_url}/Verifications"));
+                    let word = if call { "call" } else { "sms" };
+                    assert_eq!(
+                        form_pairs(&body),
+                        [
+                            ("To".to_owned(), to.to_owned()),
+                            ("Channel".to_owned(), word.to_owned())
+                        ]
+                    );
+                    let (url, body) = settings.check(to, code);
+                    assert_eq!(url, format!("{service_url}/VerificationCheck"));
+                    assert_eq!(
+                        form_pairs(&body),
+                        [
+                            ("To".to_owned(), to.to_owned()),
+                            ("Code".to_owned(), code.to_owned())
+                        ]
+                    );
+                }
+                (Err(e), None) => panic!("refused ({e}): {sid:?} {secret:?} {service:?} {base:?}"),
+                (Ok(_), Some(setting)) => {
+                    panic!("accepted, {setting} at fault: {sid:?} {secret:?} {service:?} {base:?}")
+                }
+            }
         }
     }
 });

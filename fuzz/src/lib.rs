@@ -41,7 +41,9 @@ pub fn keys() -> &'static Keys {
 }
 
 /// Valid flows that between them use every field kind, both hand-offs, the bounds of
-/// `attempts` and `timeout`, and sentences that need escaping.
+/// `attempts` and `timeout`, and sentences that need escaping. `otp` has a `verify` field
+/// between two others and one last (both channels), so an approved code is carried on and
+/// handed off; `code` asks for nothing but a code, so the call's first turn sends one.
 pub const FLOWS_JSON: &str = r#"{
   "default": {
     "fields": [
@@ -68,6 +70,25 @@ pub const FLOWS_JSON: &str = r#"{
     ],
     "then": {"redirect": "http://127.0.0.1:8787/next"},
     "attempts": 9, "timeout": 60
+  },
+  "otp": {
+    "fields": [
+      {"name": "pin", "kind": "digits", "length": 4, "prompt": "Your 4 digit PIN?"},
+      {"name": "otp", "kind": "verify", "prompt": "The code we sent you by text, then pound."},
+      {"name": "zip", "kind": "digits", "min": 1, "max": 5, "prompt": "Your zip code, then pound."},
+      {"name": "call_code", "kind": "verify", "channel": "call", "prompt": "The code we read out, then pound."}
+    ],
+    "then": {"redirect": "https://app.example.com/next?from=otp"},
+    "attempts": 2,
+    "limits": {"failures": 5, "window_minutes": 15}, "anonymous": "shared",
+    "messages": {"locked": "Trop d'essais <encore> & adieu."}
+  },
+  "code": {
+    "fields": [
+      {"name": "otp", "kind": "verify", "channel": "call", "prompt": "The code, then pound."}
+    ],
+    "then": {"action": "https://app.example.com/otp"},
+    "attempts": 5
   }
 }"#;
 
@@ -218,4 +239,98 @@ pub fn form_get<'a, K: AsRef<str>, V: AsRef<str>>(
         .iter()
         .find(|(k, _)| k.as_ref() == name)
         .map(|(_, v)| v.as_ref())
+}
+
+/// What a carried `verify` field must open to (the README: "the bytes `verified`").
+pub const VERIFIED_MARKER: &[u8] = b"verified";
+
+/// The README's shape of a one-time code: 4 to 10 ASCII digits.
+pub fn is_code(digits: &str) -> bool {
+    (4..=10).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The README's submission key, written again here: `encrypted`, each `_` word with its first
+/// letter upper-cased, `Digits` (`last_four` → `encryptedLastFourDigits`).
+pub fn encrypted_key(field: &str) -> String {
+    let words: String = field
+        .split('_')
+        .map(|word| {
+            let mut chars = word.chars();
+            match chars.next() {
+                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect();
+    format!("encrypted{words}Digits")
+}
+
+/// A submission's JSON text exactly as the README gives it: `callSid`, `accountSid`, `from`,
+/// `to`, `flow`, `result`, then `verified` (a list of names, absent when empty), then each
+/// sealed value under its key, in order, with no spaces.
+#[allow(clippy::too_many_arguments)]
+pub fn submission_json(
+    call_sid: &str,
+    account_sid: &str,
+    from: &str,
+    to: &str,
+    flow: &str,
+    result: &str,
+    verified: &[String],
+    sealed: &[(String, String)],
+) -> String {
+    let s = |text: &str| serde_json::to_string(text).unwrap_or_default();
+    let mut out = format!(
+        "{{\"callSid\":{},\"accountSid\":{},\"from\":{},\"to\":{},\"flow\":{},\"result\":{}",
+        s(call_sid),
+        s(account_sid),
+        s(from),
+        s(to),
+        s(flow),
+        s(result)
+    );
+    if !verified.is_empty() {
+        let names: Vec<String> = verified.iter().map(|n| s(n)).collect();
+        out.push_str(&format!(",\"verified\":[{}]", names.join(",")));
+    }
+    for (name, value) in sealed {
+        out.push_str(&format!(",{}:{}", s(&encrypted_key(name)), s(value)));
+    }
+    out.push('}');
+    out
+}
+
+/// Checks a `then.redirect` URL against the README: the flow's URL as it is, then `?` (or `&`
+/// when it has a query already), `result`, `verified=<names joined by ,>` when any, and each
+/// sealed value under its key. Read back through `form_urlencoded` when names and values need
+/// no escaping (hex and field names never do).
+pub fn check_redirect_url(
+    out: &str,
+    url: &str,
+    result: &str,
+    sealed: &[(String, String)],
+    verified: &[String],
+) {
+    let rest = out
+        .strip_prefix(url)
+        .unwrap_or_else(|| panic!("{out:?} does not start with {url:?}"));
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let query = rest
+        .strip_prefix(sep)
+        .unwrap_or_else(|| panic!("{out:?}: no {sep:?} after the URL"));
+    let plain = |t: &str| t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !(sealed.iter().all(|(n, v)| plain(n) && plain(v)) && verified.iter().all(|n| plain(n))) {
+        return;
+    }
+    let mut want = vec![("result".to_owned(), result.to_owned())];
+    if !verified.is_empty() {
+        want.push(("verified".to_owned(), verified.join(",")));
+    }
+    for (name, value) in sealed {
+        want.push((encrypted_key(name), value.clone()));
+    }
+    let got: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    assert_eq!(got, want, "{out:?}");
 }
