@@ -29,7 +29,8 @@ pub async fn read_body(
         reply.header = Some(("Allow", "POST"));
         return Err(("wrong-method", reply));
     }
-    let header = |name: &str| req.headers().get(name).ok().flatten();
+    let headers = req.headers();
+    let header = |name: &str| headers.get(name).ok().flatten();
     let given = header("Content-Type").unwrap_or_default();
     let essence = given.split(';').next().unwrap_or("").trim();
     if !essence.eq_ignore_ascii_case(content_type) {
@@ -41,21 +42,28 @@ pub async fn read_body(
     let too_large = || ("too-large", Reply::plain(413, "Payload Too Large"));
     let unreadable = |_| ("unreadable-body", Reply::plain(400, "Bad Request"));
     let declared = header("Content-Length").and_then(|n| n.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > BODY_CAP as u64) {
-        return Err(too_large());
-    }
-    // Read piece by piece and stop at the cap, whatever Content-Length says.
-    read_capped(req)
+    let cap = match declared {
+        Some(n) if n > BODY_CAP as u64 => return Err(too_large()),
+        // A body longer than it said is refused like one over the cap.
+        Some(n) => n as usize,
+        None => BODY_CAP,
+    };
+    // Read piece by piece and stop at the cap, whatever the stream goes on to give.
+    read_capped(req, cap)
         .await
         .map_err(unreadable)?
         .ok_or_else(too_large)
 }
 
-/// The body read from its stream into one buffer of [`BODY_CAP`] bytes, allocated up front
-/// so that it never moves (a moved buffer would leave an unwiped copy of the digits behind);
-/// `None`, with the stream cancelled, as soon as it would go over.
-async fn read_capped(req: &web_sys::Request) -> Result<Option<Zeroizing<Vec<u8>>>, JsValue> {
-    let mut body = Zeroizing::new(Vec::with_capacity(BODY_CAP));
+/// The body read from its stream into one buffer of `cap` bytes (at most [`BODY_CAP`]),
+/// allocated up front so that it never moves (a moved buffer would leave an unwiped copy of the
+/// digits behind); `None`, with the stream cancelled, as soon as it would go over. Each chunk
+/// the runtime handed over is wiped once copied.
+async fn read_capped(
+    req: &web_sys::Request,
+    cap: usize,
+) -> Result<Option<Zeroizing<Vec<u8>>>, JsValue> {
+    let mut body = Zeroizing::new(Vec::with_capacity(cap));
     let Some(stream) = req.body() else {
         return Ok(Some(body));
     };
@@ -68,13 +76,15 @@ async fn read_capped(req: &web_sys::Request) -> Result<Option<Zeroizing<Vec<u8>>
         let value: Uint8Array = Reflect::get(&chunk, &JsValue::from_str("value"))?.unchecked_into();
         let start = body.len();
         let end = start + value.length() as usize;
-        if end > BODY_CAP {
+        if end > cap {
+            value.fill(0, 0, value.length());
             // Ignored: the request is refused either way.
             let _ = reader.cancel();
             return Ok(None);
         }
         body.resize(end, 0);
         value.copy_to(&mut body[start..end]);
+        value.fill(0, 0, value.length());
     }
 }
 

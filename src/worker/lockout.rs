@@ -19,7 +19,7 @@ use worker::js_sys::{self, Array, Reflect};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys::{self, AbortSignal, RequestInit, ResponseInit};
 use worker::worker_sys::{DurableObjectNamespace, DurableObjectState, DurableObjectStorage};
-use worker::{Date, Env};
+use worker::Env;
 
 use crate::config::{Anonymous, Flow};
 use crate::flow::GatherResult;
@@ -77,7 +77,7 @@ impl Lockout {
                 .map(|at| at as u64)
                 .collect(),
         };
-        let now = Date::now().as_millis();
+        let now = js_sys::Date::now() as u64;
         let answer = match op {
             Op::Begin => match counter.begin(limits, now) {
                 Verdict::Open => "open",

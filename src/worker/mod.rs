@@ -27,7 +27,7 @@ mod settings;
 
 use core::convert::Infallible;
 
-use worker::{event, web_sys, Context, Date, Env};
+use worker::{event, js_sys, web_sys, Context, Env};
 
 use self::http::{split_url, Reply};
 use self::log::LogLine;
@@ -48,7 +48,7 @@ async fn fetch(
     env: Env,
     _ctx: Context,
 ) -> Result<web_sys::Response, Infallible> {
-    let started = Date::now().as_millis();
+    let started = js_sys::Date::now();
     let mut log = LogLine::default();
     let url = req.url();
     let (origin, path_and_query) = split_url(&url);
@@ -60,7 +60,7 @@ async fn fetch(
     } else {
         log.refuse("unknown-path", Reply::plain(404, "Not Found"))
     };
-    log.write(Date::now().as_millis().saturating_sub(started));
+    log.write((js_sys::Date::now() - started).max(0.0) as u64);
     Ok(reply.into_response())
 }
 

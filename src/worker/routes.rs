@@ -1,7 +1,7 @@
 //! The route `POST /gather[/<flow>]`: one turn of a call. It only sequences; every decision is
 //! the core's.
 
-use worker::{Date, Env};
+use worker::{js_sys, Env};
 
 use super::http::{read_body, Form, Reply, FORM};
 use super::lockout;
@@ -16,7 +16,7 @@ use crate::{verify_twilio_signature, Error};
 
 /// The time now, in Unix seconds.
 pub fn now_unix() -> u64 {
-    Date::now().as_millis() / 1000
+    (js_sys::Date::now() / 1000.0) as u64
 }
 
 /// `/gather` → the `default` flow; `/gather/<name>` → that flow. `None`: not a gather route.
