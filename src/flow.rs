@@ -277,15 +277,20 @@ pub fn advance(
     let digits = digits.unwrap_or("");
     let is_code = matches!(field.kind, Kind::Verify(_));
     let valid = kinds::accepts(field.kind, digits, now_unix);
-    if is_code && valid && check != Some(CodeCheck::Denied) {
-        if check != Some(CodeCheck::Approved) {
+    // A try is wrong when it is not a valid entry, or a code Verify did not approve.
+    let wrong = match (valid, is_code, check) {
+        (false, _, _) | (true, true, Some(CodeCheck::Denied)) => true,
+        (true, false, _) | (true, true, Some(CodeCheck::Approved)) => false,
+        // A well-formed code Verify could not check.
+        (true, true, Some(CodeCheck::Unavailable) | None) => {
             return Ok(hand_off(
                 flow,
                 GatherResult::VerifyUnavailable,
                 state.sealed,
             ));
         }
-    } else if !valid || is_code {
+    };
+    if wrong {
         if state.attempt >= flow.attempts {
             let result = match is_code {
                 true => GatherResult::VerifyFailed,

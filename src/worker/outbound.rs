@@ -25,10 +25,8 @@ pub const VERIFY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Asks Twilio Verify to send a code to `to`; `false` on any error or timeout.
 pub async fn send_code(settings: &verify::Settings, to: &str, channel: Channel) -> bool {
     let (url, body) = settings.send(to, channel);
-    let signal = AbortSignal::timeout_with_u32(VERIFY_TIMEOUT.as_millis() as u32);
-    let auth = [("Authorization", settings.authorization())];
-    match post(&url, FORM, &auth, &body, &signal).await {
-        Ok((status, _, _)) => verify::sent(status),
+    match post_to_verify(settings, &url, &body).await {
+        Ok((status, _)) => verify::sent(status),
         Err(_) => false,
     }
 }
@@ -36,12 +34,22 @@ pub async fn send_code(settings: &verify::Settings, to: &str, channel: Channel) 
 /// Asks Twilio Verify whether `code` is the one sent to `to`.
 pub async fn check_code(settings: &verify::Settings, to: &str, code: &str) -> CodeCheck {
     let (url, body) = settings.check(to, code);
-    let signal = AbortSignal::timeout_with_u32(VERIFY_TIMEOUT.as_millis() as u32);
-    let auth = [("Authorization", settings.authorization())];
-    match post(&url, FORM, &auth, &body, &signal).await {
-        Ok((status, _, text)) => verify::read_check(status, text.as_deref().unwrap_or("")),
+    match post_to_verify(settings, &url, &body).await {
+        Ok((status, text)) => verify::read_check(status, text.as_deref().unwrap_or("")),
         Err(_) => CodeCheck::Unavailable,
     }
+}
+
+/// A form POST to Verify with the API key, within [`VERIFY_TIMEOUT`]: status and body.
+async fn post_to_verify(
+    settings: &verify::Settings,
+    url: &str,
+    body: &str,
+) -> Result<(u16, Option<String>), JsValue> {
+    let signal = AbortSignal::timeout_with_u32(VERIFY_TIMEOUT.as_millis() as u32);
+    let auth = [("Authorization", settings.authorization())];
+    let (status, _, text) = post(url, FORM, &auth, body, &signal).await?;
+    Ok((status, text))
 }
 
 /// POSTs `body` with its signature to `url` and reads the answer, and whether the application
