@@ -148,10 +148,15 @@ fn mac(secret: &[u8], timestamp: u64, body: &[u8]) -> HmacSha256 {
 /// Checks a submission's [`SIGNATURE_HEADER`] against the raw body, with any of `secrets`
 /// (several while a secret is being rotated), in constant time.
 ///
+/// The work is bounded by the receiver's secrets, not by what the sender writes: a header may
+/// carry at most 8 `v1` entries (the worker sends one; more are refused before any MAC is
+/// computed), each secret's MAC is computed once, and every `v1` is compared with every MAC in
+/// constant time.
+///
 /// Fails with [`Error::MissingSignature`] for an absent or blank header,
-/// [`Error::BadSignature`] when it is malformed or no `v1` matches under any secret (no
-/// secret at all included), and [`Error::StaleSignature`] when it matches but `t` is more than
-/// `tolerance_secs` from `now_unix`, either way.
+/// [`Error::BadSignature`] when it is malformed, has more than 8 `v1` entries, or no `v1`
+/// matches under any secret (no secret at all included), and [`Error::StaleSignature`] when it
+/// matches but `t` is more than `tolerance_secs` from `now_unix`, either way.
 ///
 /// ```
 /// use gather_seal::handoff::{sign, verify};
@@ -168,20 +173,28 @@ pub fn verify(
 ) -> Result<(), Error> {
     let header = header.map(str::trim).filter(|h| !h.is_empty());
     let header = header.ok_or(Error::MissingSignature)?;
+    const MAX_SIGNATURES: usize = 8;
     let mut timestamp = None;
-    let mut tags = Vec::new();
+    // Every `v1` entry counts towards the cap, a malformed one too; only hex of the right
+    // length can match.
+    let mut entries = 0;
+    let mut tags = [[0u8; 32]; MAX_SIGNATURES];
+    let mut valid = 0;
     for item in header.split(',') {
         match item.trim().split_once('=') {
             Some(("t", t)) if timestamp.is_none() => {
-                let valid = (1..=19).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit());
-                timestamp = valid.then(|| t.parse::<u64>().ok()).flatten();
+                let digits = (1..=19).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit());
+                timestamp = digits.then(|| t.parse::<u64>().ok()).flatten();
                 timestamp.ok_or(Error::BadSignature)?;
             }
             Some(("t", _)) => return Err(Error::BadSignature),
             Some(("v1", tag)) => {
-                let mut bytes = [0u8; 32];
-                if hex::decode_to_slice(tag, &mut bytes).is_ok() {
-                    tags.push(bytes);
+                entries += 1;
+                if entries > MAX_SIGNATURES {
+                    return Err(Error::BadSignature);
+                }
+                if hex::decode_to_slice(tag, &mut tags[valid]).is_ok() {
+                    valid += 1;
                 }
             }
             // Other schemes (a future v2) are skipped, as Stripe's receivers do.
@@ -189,13 +202,14 @@ pub fn verify(
         }
     }
     let timestamp = timestamp.ok_or(Error::BadSignature)?;
-    let mut matched = false;
+    let mut matched = subtle::Choice::from(0);
     for secret in secrets {
-        for tag in &tags {
-            matched |= mac(secret, timestamp, body).verify_slice(tag).is_ok();
+        let expected = mac(secret, timestamp, body).finalize().into_bytes();
+        for tag in &tags[..valid] {
+            matched |= subtle::ConstantTimeEq::ct_eq(&expected[..], &tag[..]);
         }
     }
-    if !matched {
+    if !bool::from(matched) {
         return Err(Error::BadSignature);
     }
     if now_unix.abs_diff(timestamp) > tolerance_secs {

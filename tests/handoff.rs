@@ -443,6 +443,113 @@ fn verify_reads_the_header_leniently_only_where_harmless() {
     }
 }
 
+/// A header with `t=T` and these `v1` tags, in order.
+fn header_with(tags: &[String]) -> String {
+    let mut header = format!("t={T}");
+    for tag in tags {
+        header.push_str(",v1=");
+        header.push_str(tag);
+    }
+    header
+}
+
+#[test]
+fn verify_takes_at_most_eight_v1_entries() {
+    let good = tag(NEW, T, BODY);
+    let wrong = |i: u8| tag(&[b'x', i], T, BODY);
+    for count in 1..=8u8 {
+        // The right tag last, after wrong ones: every entry up to the eighth is compared.
+        let mut tags: Vec<String> = (1..count).map(wrong).collect();
+        tags.push(good.clone());
+        assert_eq!(
+            check(Some(&header_with(&tags)), T),
+            Ok(()),
+            "{count} entries"
+        );
+    }
+    let nine = |at: usize| {
+        let mut tags: Vec<String> = (0..9).map(wrong).collect();
+        tags[at] = good.clone();
+        header_with(&tags)
+    };
+    for at in [0, 4, 8] {
+        assert_eq!(
+            check(Some(&nine(at)), T),
+            Err(Error::BadSignature),
+            "nine entries, the right one at {at}"
+        );
+    }
+    // Malformed entries count towards the cap; other schemes do not.
+    let mut tags = vec!["nothex".to_owned(); 8];
+    tags.push(good.clone());
+    assert_eq!(
+        check(Some(&header_with(&tags)), T),
+        Err(Error::BadSignature)
+    );
+    let mut tags = vec!["nothex".to_owned(); 7];
+    tags.push(good.clone());
+    assert_eq!(check(Some(&header_with(&tags)), T), Ok(()));
+    let header = format!(
+        "{},{}",
+        header_with(std::slice::from_ref(&good)),
+        "v0=old,".repeat(50)
+    );
+    assert_eq!(check(Some(&header), T), Ok(()), "fifty v0 entries");
+    // 235 entries, the forged request of issue 14: refused, the right tag among them or not.
+    let mut many: Vec<String> = (0..235).map(|i| wrong(i as u8)).collect();
+    assert_eq!(
+        check(Some(&header_with(&many)), T),
+        Err(Error::BadSignature)
+    );
+    many[117] = good;
+    assert_eq!(
+        check(Some(&header_with(&many)), T),
+        Err(Error::BadSignature)
+    );
+}
+
+#[test]
+fn verify_compares_every_tag_with_every_secret_s_mac() {
+    const THIRD: &[u8] = b"whsec-third";
+    let secrets = [OLD, NEW, THIRD];
+    let wrong: Vec<String> = (0..7u8).map(|i| tag(&[b'y', i], T, BODY)).collect();
+    for secret in secrets {
+        let good = tag(secret, T, BODY);
+        // The one right tag at every place among seven wrong ones.
+        for at in 0..=wrong.len() {
+            let mut tags = wrong.clone();
+            tags.insert(at, good.clone());
+            assert_eq!(
+                verify(BODY, Some(&header_with(&tags)), &secrets, 300, T),
+                Ok(()),
+                "secret {}, tag at {at}",
+                String::from_utf8_lossy(secret)
+            );
+            // The same header is refused by a receiver without that secret.
+            let others: Vec<&[u8]> = secrets.iter().copied().filter(|s| *s != secret).collect();
+            assert_eq!(
+                verify(BODY, Some(&header_with(&tags)), &others, 300, T),
+                Err(Error::BadSignature)
+            );
+        }
+    }
+    // Tags of two secrets side by side, and the same tag twice.
+    let both = [tag(OLD, T, BODY), tag(THIRD, T, BODY)];
+    assert_eq!(
+        verify(BODY, Some(&header_with(&both)), &secrets, 300, T),
+        Ok(())
+    );
+    let twice = [tag(NEW, T, BODY), tag(NEW, T, BODY)];
+    assert_eq!(
+        verify(BODY, Some(&header_with(&twice)), &[NEW], 300, T),
+        Ok(())
+    );
+    assert_eq!(
+        verify(BODY, Some(&header_with(&wrong)), &secrets, 300, T),
+        Err(Error::BadSignature)
+    );
+}
+
 #[test]
 fn verify_holds_the_time_to_the_tolerance_either_way() {
     for (t, now, expected) in [
