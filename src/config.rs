@@ -13,7 +13,7 @@
 use core::ops::RangeInclusive;
 
 use crate::json::{self, Json, Number};
-pub use crate::lockout::Limits;
+pub use crate::lockout::{CountBy, Limits};
 use crate::SettingError;
 
 /// The setting's name, and the first segment of every path reported.
@@ -59,9 +59,12 @@ pub struct Flow {
     pub voice: Option<String>,
     /// The sentences the caller can hear besides the prompts.
     pub messages: Messages,
-    /// Lockout across calls: at most this many failed tries per caller inside a window.
+    /// Lockout across calls: at most this many failed tries per counter inside a window.
     pub limits: Option<Limits>,
-    /// What a flow with `limits` does with a withheld caller ID.
+    /// What a flow with `limits` counts by (`limits.by`, default `["caller"]`); empty without
+    /// `limits`.
+    pub count_by: Vec<CountBy>,
+    /// What a flow that counts by caller does with a withheld caller ID.
     pub anonymous: Anonymous,
 }
 
@@ -434,10 +437,20 @@ fn read_flow(name: &str, at: At<'_>) -> Result<Flow, SettingError> {
         Some(at) => read_messages(at)?,
         None => Messages::default(),
     };
-    let limits = flow.get("limits").map(read_limits).transpose()?;
+    let (limits, count_by) = match flow.get("limits") {
+        Some(at) => {
+            let (limits, count_by) = read_limits(at, &fields)?;
+            (Some(limits), count_by)
+        }
+        None => (None, Vec::new()),
+    };
+    let by_caller = count_by.contains(&CountBy::Caller);
     let anonymous = match (flow.get("anonymous"), limits) {
         (None, _) => Anonymous::default(),
         (Some(at), None) => return Err(at.error("goes only with limits")),
+        (Some(at), Some(_)) if !by_caller => {
+            return Err(at.error("goes only with limits that count by caller"))
+        }
         (Some(at), Some(_)) => match at.text()? {
             "refuse" => Anonymous::Refuse,
             "shared" => Anonymous::Shared,
@@ -454,7 +467,36 @@ fn read_flow(name: &str, at: At<'_>) -> Result<Flow, SettingError> {
         voice,
         messages,
         limits,
+        count_by,
         anonymous,
+    })
+}
+
+/// Every secret value published in `.dev.vars.example`: throwaway development values that
+/// anyone can read in the repository. The production build refuses to run with any of them in
+/// any secret (a host test keeps this list equal to that file's values).
+pub const PUBLISHED_DEV_SECRETS: [&str; 5] = [
+    "808eaf0d8d0e0a2512f7e8f22ac68f1574ff1031be211d1ce27cd290e161e792",
+    "8c0c98643fe69863545651a66dc5551f",
+    "2b9d3c0f6e1a4d8b7c5e9f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e",
+    "SK0123456789abcdef0123456789abcdef",
+    "dev-verify-secret-not-a-real-key-0123",
+];
+
+/// Whether `value` (a secret's text, trimmed, in any case) is one of [`PUBLISHED_DEV_SECRETS`], or a
+/// comma-separated list (`AES_SECRET_PREVIOUS`) holding one. Compared in constant time: the
+/// published values are public, the secret compared with them is not.
+pub fn is_published_dev_secret(value: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    value.split(',').any(|part| {
+        // Any case: a hex key spelled in capitals is the same key.
+        let part = zeroize::Zeroizing::new(part.trim().to_ascii_lowercase());
+        PUBLISHED_DEV_SECRETS
+            .iter()
+            .fold(subtle::Choice::from(0), |found, dev| {
+                found | part.as_bytes().ct_eq(dev.to_ascii_lowercase().as_bytes())
+            })
+            .into()
     })
 }
 
@@ -573,8 +615,8 @@ fn read_then(at: At<'_>) -> Result<Then, SettingError> {
     }
 }
 
-fn read_limits(at: At<'_>) -> Result<Limits, SettingError> {
-    let limits = at.table(&["failures", "window_minutes"])?;
+fn read_limits(at: At<'_>, fields: &[Field]) -> Result<(Limits, Vec<CountBy>), SettingError> {
+    let limits = at.table(&["failures", "window_minutes", "by"])?;
     let failures = limits
         .required("failures")?
         .whole(1..=100, "must be a whole number from 1 to 100")?;
@@ -591,10 +633,44 @@ fn read_limits(at: At<'_>) -> Result<Limits, SettingError> {
     if !(0.01..=10_080.0).contains(&minutes) {
         return Err(window_at.error("must be a number of minutes from 0.01 to 10080 (a week)"));
     }
-    Ok(Limits {
+    let count_by = match limits.get("by") {
+        Some(by) => read_count_by(by, fields)?,
+        None => vec![CountBy::Caller],
+    };
+    let limits = Limits {
         failures: u32::from(failures),
         window_ms: (minutes * 60_000.0).round() as u64,
-    })
+    };
+    Ok((limits, count_by))
+}
+
+/// `limits.by`: a non-empty list of `"caller"` and names of the flow's fields (not `verify`
+/// fields, whose code is never kept), each once.
+fn read_count_by(at: At<'_>, fields: &[Field]) -> Result<Vec<CountBy>, SettingError> {
+    let listed = at.list()?;
+    if listed.is_empty() {
+        return Err(at.error("must list \"caller\" and/or field names"));
+    }
+    let mut count_by = Vec::with_capacity(listed.len());
+    for item in listed {
+        let by = match item.text()? {
+            "caller" => CountBy::Caller,
+            name => match fields.iter().find(|f| f.name == name) {
+                Some(f) if matches!(f.kind, Kind::Verify(_)) => {
+                    return Err(item.error("names a verify field, whose code is never kept"))
+                }
+                Some(f) => CountBy::Field(f.name.clone()),
+                None => {
+                    return Err(item.error("must be \"caller\" or the name of a field of this flow"))
+                }
+            },
+        };
+        if count_by.contains(&by) {
+            return Err(item.error(GIVEN_TWICE));
+        }
+        count_by.push(by);
+    }
+    Ok(count_by)
 }
 
 fn read_messages(at: At<'_>) -> Result<Messages, SettingError> {

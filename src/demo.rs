@@ -1,7 +1,7 @@
 //! The articles' demo backend, as a real `action` backend would be written: it checks the
 //! submission's signature, opens the values with their contexts, and answers TwiML. It knows
 //! one caller, card `1234` with PIN `4321`, as account `AC12345678` with balance `12.55`, and
-//! says `X-Gather-Seal-Result: rejected` for any other card and PIN.
+//! says `X-Gather-Seal-Result: accepted` for it, `rejected` for anything else.
 //!
 //! Only the worker's local development build (feature `demo`, `[env.dev]`) serves it, at
 //! `POST /decrypt-gather`; the build `wrangler deploy` publishes does not contain it.
@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 use crate::config::{GOODBYE, LOCKED};
 use crate::flow::context;
 use crate::handoff;
+use crate::lockout::AppVerdict;
 use crate::twilio::twiml::{Response, Speech};
 use crate::{open, KeyRing};
 
@@ -37,9 +38,9 @@ pub struct DemoReply {
     pub status: u16,
     /// The TwiML for a 200.
     pub twiml: Option<String>,
-    /// Whether the values were wrong: answered with `X-Gather-Seal-Result: rejected`, so that a
-    /// flow with `limits` counts the call as a failed try.
-    pub rejected: bool,
+    /// Whether the values were right, answered in `X-Gather-Seal-Result` with the TwiML: only
+    /// `accepted` gives a flow with `limits` its try back.
+    pub verdict: AppVerdict,
 }
 
 /// Answers one submission: `body` as received, the signature header, the worker's signing
@@ -54,7 +55,7 @@ pub fn answer(
     let refuse = |status| DemoReply {
         status,
         twiml: None,
-        rejected: false,
+        verdict: AppVerdict::Unconfirmed,
     };
     if handoff::verify(
         body,
@@ -70,19 +71,20 @@ pub fn answer(
     let Ok(submission) = serde_json::from_slice::<Submission>(body) else {
         return refuse(400);
     };
-    let say = |sentence: &str, hang_up: bool, rejected: bool| {
+    let say = |sentence: &str, hang_up: bool, verdict: AppVerdict| {
         let response = Response::new().say(&Speech::default(), sentence);
         let response = if hang_up { response.hangup() } else { response };
         DemoReply {
             status: 200,
             twiml: Some(response.finish()),
-            rejected,
+            verdict,
         }
     };
+    // Strict, as a backend should be: only a `success` is opened at all.
     match submission.result.as_str() {
         "success" => {}
-        "locked" => return say(LOCKED, true, false),
-        _ => return say(GOODBYE, true, false),
+        "locked" => return say(LOCKED, true, AppVerdict::Rejected),
+        _ => return say(GOODBYE, true, AppVerdict::Rejected),
     }
     let opened = |field: &str, sealed: Option<&str>| -> Option<Zeroizing<String>> {
         let context = context(&submission.call_sid, field);
@@ -96,8 +98,8 @@ pub fn answer(
         return refuse(400);
     };
     if card.as_str() == "1234" && pin.as_str() == "4321" {
-        say(FOUND, false, false)
+        say(FOUND, false, AppVerdict::Accepted)
     } else {
-        say(NOT_FOUND, true, true)
+        say(NOT_FOUND, true, AppVerdict::Rejected)
     }
 }

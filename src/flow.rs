@@ -14,7 +14,7 @@
 
 use zeroize::Zeroizing;
 
-use crate::config::{Channel, Flow, Kind};
+use crate::config::{Channel, Field, Flow, Kind};
 use crate::kinds;
 use crate::twilio::twiml::{Gather, Response, Speech};
 use crate::{open_bytes, seal, Error, KeyRing};
@@ -319,6 +319,21 @@ pub fn advance(
     } else {
         Ok(hand_off(flow, GatherResult::Success, state.sealed))
     }
+}
+
+/// The field a turn has just gathered: the one `asked` (the index the call state pointed at
+/// before [`advance`]) when the turn moves on to the next field or hands off `success`.
+pub fn just_gathered<'f>(flow: &'f Flow, asked: Option<usize>, turn: &Turn) -> Option<&'f Field> {
+    let asked = asked?;
+    let moved_on = match turn {
+        Turn::Ask {
+            state,
+            retry: false,
+        } => state.field == asked + 1,
+        Turn::HandOff { result, .. } => *result == GatherResult::Success,
+        Turn::Ask { retry: true, .. } => false,
+    };
+    moved_on.then(|| flow.field(asked)).flatten()
 }
 
 /// Whether a `CallSid` can bind values and be logged: 1 to 64 ASCII letters and digits.

@@ -25,14 +25,11 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// The header that carries a submission's signature.
 pub const SIGNATURE_HEADER: &str = "X-Gather-Seal-Signature";
-/// The header an `action` application answers with, alongside its TwiML, to say the values were
-/// wrong (`X-Gather-Seal-Result: rejected`): for a flow with `limits` the try counts as failed.
+/// The header an `action` application answers with, alongside its TwiML, to say whether the
+/// values were right: `X-Gather-Seal-Result: accepted` or `rejected`
+/// ([`crate::lockout::AppVerdict`]). For a flow with `limits` only `accepted` gives the call's
+/// tries back; `rejected`, or no header, leaves them counted as failures.
 pub const RESULT_HEADER: &str = "X-Gather-Seal-Result";
-
-/// Whether the application's [`RESULT_HEADER`] says it rejected the values.
-pub fn rejected(header: Option<&str>) -> bool {
-    header.is_some_and(|h| h.trim().eq_ignore_ascii_case("rejected"))
-}
 
 /// The largest application answer read, in bytes (Twilio's own limit for a TwiML document is
 /// 64 KB).

@@ -1,18 +1,36 @@
 //! Lockout across calls: who the caller is, which counter is theirs, and how failures count.
 //!
-//! Each flow with `limits` keeps one counter per caller, in a Durable Object named by a keyed
-//! hash of the flow and the caller's number ([`counter_name`]), so neither the object's name
-//! nor its storage holds a phone number. The counter keeps the times of failed tries inside the
-//! window. A call that enters the flow takes a try ([`Counter::begin`]): refused when the
-//! window already holds `failures` of them, otherwise recorded at once, so parallel calls from
-//! one number cannot each start with a clean slate. A call that ends well gives its try back
-//! ([`Counter::succeed`]); one that ends `too-many-attempts`, fails its one-time code, is
-//! rejected by the application, or is abandoned keeps it as a failure.
+//! Each flow with `limits` keeps counters in Durable Objects named by a keyed hash
+//! ([`counter_name`]), so neither an object's name nor its storage holds a phone number or a
+//! gathered value. What is counted is the flow's `limits.by` ([`CountBy`]): the caller (one
+//! counter per number) and/or a gathered field (one counter per value of that field, an
+//! account or a card), so that spoofing caller IDs does not multiply the guesses at one
+//! account.
 //!
-//! The counting here is pure and tested on the host; the Durable Object only stores the times.
+//! A counter keeps the times of failed tries inside the window. A call takes a try from its
+//! caller's counter as it comes in, and from a field's counter as soon as that field is
+//! gathered ([`Counter::begin`]): refused when the window already holds `failures` of them,
+//! otherwise recorded at once, so parallel calls cannot each start with a clean slate. A call
+//! gives its tries back ([`Counter::succeed`]) only when [`gives_back`] says so: it ended
+//! `success` and the application said `X-Gather-Seal-Result: accepted` (or, for a redirect
+//! flow, which cannot hear its application, it ended `success`). Everything else keeps them as
+//! failures: too-many-attempts, a failed code, a rejection, a missing answer header, an
+//! abandoned call.
+//!
+//! The object holding a call's first counter also remembers, for [`HAND_OFF_MEMORY_MS`], that
+//! the call's flow handed off ([`HandOffMark`]), so a replayed last-step webhook cannot hand off
+//! a second time.
+//!
+//! The counting here is pure and tested on the host; the Durable Object only stores it.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+
+use zeroize::Zeroizing;
+
+use crate::config::{Anonymous, Flow};
+use crate::flow::{context, GatherResult};
+use crate::{open_bytes, KeyRing};
 
 /// What Twilio sends as `From` when the caller's number is withheld or unknown, besides the
 /// words themselves: the keypad spellings of ANONYMOUS, RESTRICTED, BLOCKED, UNKNOWN and
@@ -57,26 +75,164 @@ pub fn caller(from: &str) -> Caller<'_> {
     }
 }
 
-/// The name of the counter of `caller` in `flow`: lowercase hex of
-/// HMAC-SHA256(`key`, `"gather-seal lockout v1" ‖ 0 ‖ flow ‖ 0 ‖ caller`). `None` as the
-/// caller is the one bucket all withheld callers share (`anonymous = "shared"`), which no
-/// number can hash to.
-pub fn counter_name(key: &[u8], flow: &str, caller: Option<&str>) -> String {
+/// What a flow with `limits` counts failed tries by (`limits.by`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CountBy {
+    /// `"caller"`: one counter per caller ID (the default).
+    Caller,
+    /// The name of a gathered field: one counter per value typed there (an account, a card).
+    Field(String),
+}
+
+/// Whose tries a counter holds, for [`counter_name`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject<'a> {
+    /// A caller's number, or `None` for the one bucket all withheld callers share
+    /// (`anonymous = "shared"`).
+    Caller(Option<&'a str>),
+    /// The value gathered at a field (`limits.by` names the field).
+    Field {
+        /// The field's name.
+        name: &'a str,
+        /// What the caller typed there.
+        value: &'a [u8],
+    },
+}
+
+/// The name of the counter of `subject` in `flow`: lowercase hex of HMAC-SHA256(`key`,
+/// `"gather-seal lockout v1" ‖ 0 ‖ flow ‖ …`), followed by `0 ‖ number` for a caller,
+/// `1 ‖ "withheld"` for the shared bucket of withheld callers, and `2 ‖ field ‖ 0 ‖ value` for a
+/// field's value. The three can never hash alike, and a caller's name is what it was before
+/// fields could be counted.
+pub fn counter_name(key: &[u8], flow: &str, subject: Subject<'_>) -> String {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
         .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
     mac.update(b"gather-seal lockout v1\0");
     mac.update(flow.as_bytes());
-    match caller {
-        Some(number) => {
+    match subject {
+        Subject::Caller(Some(number)) => {
             mac.update(b"\0");
             mac.update(number.as_bytes());
         }
-        None => mac.update(b"\x01withheld"),
+        Subject::Caller(None) => mac.update(b"\x01withheld"),
+        Subject::Field { name, value } => {
+            mac.update(b"\x02");
+            mac.update(name.as_bytes());
+            mac.update(b"\0");
+            mac.update(value);
+        }
     }
     hex::encode(mac.finalize().into_bytes())
 }
 
-/// A flow's `limits`: at most `failures` failed tries per caller inside `window_ms`.
+/// The caller's counter in a flow, as a call comes in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallerCounter {
+    /// The flow has no `limits`, or does not count by caller.
+    NotCounted,
+    /// The number is withheld and the flow refuses withheld callers (`anonymous = "refuse"`).
+    Refused,
+    /// The counter's name.
+    Named(String),
+}
+
+/// The counter of the caller `from` in `flow` ([`caller`] reads it), named with `key`.
+pub fn caller_counter(key: &[u8], flow: &Flow, from: &str) -> CallerCounter {
+    if flow.limits.is_none() || !flow.count_by.contains(&CountBy::Caller) {
+        return CallerCounter::NotCounted;
+    }
+    let number = match caller(from) {
+        Caller::Known(number) => Some(number),
+        Caller::Withheld if flow.anonymous == Anonymous::Shared => None,
+        Caller::Withheld => return CallerCounter::Refused,
+    };
+    CallerCounter::Named(counter_name(key, &flow.name, Subject::Caller(number)))
+}
+
+/// The counter of the value `typed` at the field `field` of `flow`, when the flow counts by
+/// that field.
+pub fn field_counter(key: &[u8], flow: &Flow, field: &str, typed: &[u8]) -> Option<String> {
+    let counted = flow.limits.is_some()
+        && flow
+            .count_by
+            .iter()
+            .any(|by| matches!(by, CountBy::Field(name) if name == field));
+    counted.then(|| {
+        let subject = Subject::Field {
+            name: field,
+            value: typed,
+        };
+        counter_name(key, &flow.name, subject)
+    })
+}
+
+/// Every counter a call that hands off `sealed` (field name, sealed hex) took a try from, in
+/// the order it took them: its caller's, then each counted field's (opened from `sealed` with
+/// the call's context, and wiped once named). A value that does not open names no counter; the
+/// core opened every carried value before, so that happens only to values it never carried.
+pub fn call_counters(
+    key: &[u8],
+    flow: &Flow,
+    ring: &KeyRing,
+    call_sid: &str,
+    from: &str,
+    sealed: &[(String, String)],
+) -> Vec<String> {
+    let mut names = Vec::new();
+    if let CallerCounter::Named(name) = caller_counter(key, flow, from) {
+        names.push(name);
+    }
+    for (field, value) in sealed {
+        let context = context(call_sid, field);
+        let Ok(typed) = open_bytes(value, ring, context.as_bytes()) else {
+            continue;
+        };
+        let typed = Zeroizing::new(typed);
+        names.extend(field_counter(key, flow, field, &typed));
+    }
+    names
+}
+
+/// What an `action` application said of the values in its answer's
+/// `X-Gather-Seal-Result` header ([`crate::handoff::RESULT_HEADER`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppVerdict {
+    /// `accepted` (any case): the values were right.
+    Accepted,
+    /// `rejected` (any case): the values were wrong.
+    Rejected,
+    /// No header, or another word: nothing was confirmed, so the try stays a failure.
+    Unconfirmed,
+}
+
+impl AppVerdict {
+    /// Reads the header's value.
+    pub fn from_header(header: Option<&str>) -> AppVerdict {
+        match header.map(str::trim) {
+            Some(h) if h.eq_ignore_ascii_case("accepted") => AppVerdict::Accepted,
+            Some(h) if h.eq_ignore_ascii_case("rejected") => AppVerdict::Rejected,
+            _ => AppVerdict::Unconfirmed,
+        }
+    }
+
+    /// The header's value: `accepted`, `rejected`; `None` for no header.
+    pub fn as_header(self) -> Option<&'static str> {
+        match self {
+            AppVerdict::Accepted => Some("accepted"),
+            AppVerdict::Rejected => Some("rejected"),
+            AppVerdict::Unconfirmed => None,
+        }
+    }
+}
+
+/// Whether a call that handed off with `result` gives its tries back. `verdict` is what the
+/// `action` application answered; `None` for a `redirect` flow, whose application the worker
+/// cannot hear (there a `success` hand-off gives the tries back).
+pub fn gives_back(result: GatherResult, verdict: Option<AppVerdict>) -> bool {
+    result == GatherResult::Success && matches!(verdict, None | Some(AppVerdict::Accepted))
+}
+
+/// A flow's `limits`: at most `failures` failed tries per counter inside `window_ms`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Failed tries that lock a caller out, 1 to 100.
@@ -125,4 +281,35 @@ impl Counter {
         self.times
             .retain(|&t| t <= now_ms && now_ms - t < limits.window_ms);
     }
+}
+
+/// The log's word for a `success` hand-off of a flow with `limits`, given what the application
+/// said (`None` for a redirect flow) and `delivery`, the word for how the hand-off went:
+/// `rejected`, or `unconfirmed` when an `action` application's TwiML came back without an
+/// `X-Gather-Seal-Result` header (so an operator sees the missing header in the first test call).
+/// An unusable answer keeps its own word; every other hand-off keeps `delivery`.
+pub fn hand_off_outcome(
+    result: GatherResult,
+    verdict: Option<AppVerdict>,
+    delivery: &'static str,
+) -> &'static str {
+    let answered = delivery.starts_with("handed-off");
+    match (result, verdict) {
+        (GatherResult::Success, Some(AppVerdict::Rejected)) if answered => "rejected",
+        (GatherResult::Success, Some(AppVerdict::Unconfirmed)) if answered => "unconfirmed",
+        _ => delivery,
+    }
+}
+
+/// How long a counter's object remembers that a call's flow handed off: a week, the longest
+/// window. A replay of a last-step webhook later than that is not recognised.
+pub const HAND_OFF_MEMORY_MS: u64 = 7 * 24 * 60 * 60 * 1000;
+
+/// What a counter's object says when a call's flow is about to hand off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HandOffMark {
+    /// The first hand-off of this call in this flow: go on.
+    First,
+    /// This call's flow has handed off before: a replayed webhook. Hand nothing off.
+    Replayed,
 }

@@ -6,7 +6,8 @@ mod common;
 
 use common::leaks;
 use gather_seal::config::{
-    check_url, Anonymous, Channel, Field, Flow, Flows, Kind, Limits, Messages, Then,
+    check_url, is_published_dev_secret, Anonymous, Channel, CountBy, Field, Flow, Flows, Kind,
+    Limits, Messages, Then,
 };
 use gather_seal::SettingError;
 use serde_json::{json, Value};
@@ -116,6 +117,7 @@ fn a_minimal_flow_takes_every_default() {
                 .into(),
         },
         limits: None,
+        count_by: Vec::new(),
         anonymous: Anonymous::Refuse,
     };
     assert_eq!(flows.get("default"), Some(&expected));
@@ -147,7 +149,7 @@ fn every_key_is_read() {
             "locked": "Trop d'essais. Au revoir.",
             "thanks": "Merci. Compte {account}, solde {balance}."
         },
-        "limits": {"failures": 5, "window_minutes": 60},
+        "limits": {"failures": 5, "window_minutes": 60, "by": ["account2", "caller"]},
         "anonymous": "shared"
     }}"#;
     let expected = Flow {
@@ -177,6 +179,7 @@ fn every_key_is_read() {
             failures: 5,
             window_ms: 3_600_000,
         }),
+        count_by: vec![CountBy::Field("account2".into()), CountBy::Caller],
         anonymous: Anonymous::Shared,
     };
     assert_eq!(login(text), expected);
@@ -463,6 +466,8 @@ const LANGUAGE: &str = "must be a language tag such as en-US or fr-FR";
 const VOICE: &str = "must be a Twilio voice name such as Polly.Celine";
 const FAILURES: &str = "must be a whole number from 1 to 100";
 const WINDOW: &str = "must be a number of minutes from 0.01 to 10080 (a week)";
+const BY_NOTHING: &str = "must list \"caller\" and/or field names";
+const BY_FIELD: &str = "must be \"caller\" or the name of a field of this flow";
 
 /// A string that lives as long as the table of cases.
 fn leak(text: String) -> &'static str {
@@ -551,6 +556,15 @@ fn rejections() -> Vec<Bad> {
         bad("a window over a week", Set("/login/limits", json!({"failures": 5, "window_minutes": 73519})), "GATHER_FLOWS.login.limits.window_minutes", WINDOW, Some("73519")),
         bad("a negative window", Set("/login/limits", json!({"failures": 5, "window_minutes": -60})), "GATHER_FLOWS.login.limits.window_minutes", WINDOW, None),
         bad("anonymous without limits", Set("/login/anonymous", json!("shared")), "GATHER_FLOWS.login.anonymous", "goes only with limits", None),
+        bad("limits by nothing", Set("/login/limits", json!({"failures": 5, "window_minutes": 60, "by": []})), "GATHER_FLOWS.login.limits.by", BY_NOTHING, None),
+        bad("limits by a word", Set("/login/limits", json!({"failures": 5, "window_minutes": 60, "by": "caller"})), "GATHER_FLOWS.login.limits.by", WRONG_TYPE, None),
+        bad("limits by a table", Set("/login/limits", json!({"failures": 5, "window_minutes": 60, "by": {"caller": true}})), "GATHER_FLOWS.login.limits.by", WRONG_TYPE, None),
+        bad("limits by an unknown field", Set("/login/limits", json!({"failures": 5, "window_minutes": 60, "by": ["caller", "LeakQ7"]})), "GATHER_FLOWS.login.limits.by[1]", BY_FIELD, Some("LeakQ7")),
+        bad("limits by a number", Set("/login/limits", json!({"failures": 5, "window_minutes": 60, "by": [73519]})), "GATHER_FLOWS.login.limits.by[0]", WRONG_TYPE, Some("73519")),
+        bad("limits by caller twice", Set("/login/limits", json!({"failures": 5, "window_minutes": 60, "by": ["caller", "caller"]})), "GATHER_FLOWS.login.limits.by[1]", "is given twice", None),
+        bad("limits by a field twice", Set("/login/limits", json!({"failures": 5, "window_minutes": 60, "by": ["card", "caller", "card"]})), "GATHER_FLOWS.login.limits.by[2]", "is given twice", None),
+        bad("limits by a field in another case", Set("/login/limits", json!({"failures": 5, "window_minutes": 60, "by": ["Card"]})), "GATHER_FLOWS.login.limits.by[0]", BY_FIELD, None),
+        bad("anonymous with limits not by caller", Text(base().to_string().replace(r#""then""#, r#""limits": {"failures": 5, "window_minutes": 60, "by": ["card"]}, "anonymous": "shared", "then""#)), "GATHER_FLOWS.login.anonymous", "goes only with limits that count by caller", None),
         bad("an unknown anonymous rule", Text(base().to_string().replace(r#""then""#, r#""limits": {"failures": 5, "window_minutes": 60}, "anonymous": "LeakQ7", "then""#)), "GATHER_FLOWS.login.anonymous", ONE_OF_KINDS, Some("LeakQ7")),
         bad("a blank locked message", Set("/login/messages", json!({"locked": "  "})), "GATHER_FLOWS.login.messages.locked", SENTENCE, None),
         bad("timeout 0", Set("/login/timeout", json!(0)), "GATHER_FLOWS.login.timeout", TIMEOUT, None),
@@ -612,6 +626,7 @@ fn rejections() -> Vec<Bad> {
         bad("length on a verify field", otp("length", json!(6)), "GATHER_FLOWS.login.fields[2].length", DIGITS_ONLY, None),
         bad("min on a verify field", otp("min", json!(4)), "GATHER_FLOWS.login.fields[2].min", DIGITS_ONLY, None),
         bad("max on a verify field", otp("max", json!(10)), "GATHER_FLOWS.login.fields[2].max", DIGITS_ONLY, None),
+        bad("limits by a verify field", Text({ let mut v = base(); v["login"]["fields"][2] = json!({"name": "otp", "kind": "verify", "prompt": "P"}); v["login"]["limits"] = json!({"failures": 5, "window_minutes": 60, "by": ["otp"]}); v.to_string() }), "GATHER_FLOWS.login.limits.by[0]", "names a verify field, whose code is never kept", None),
         bad("a verify field with no prompt", Set("/login/fields/2", json!({"name": "otp", "kind": "verify"})), "GATHER_FLOWS.login.fields[2].prompt", REQUIRED, None),
         bad("a verify field named like an earlier one", Set("/login/fields/2", json!({"name": "card", "prompt": "P", "kind": "verify"})), "GATHER_FLOWS.login.fields[2].name", "is the name of an earlier field", None),
         // Field names.
@@ -766,4 +781,57 @@ fn check_url_takes_https_anywhere_and_http_only_to_loopback() {
     assert_eq!(long.len(), 2048);
     assert_eq!(check_url(&long), Ok(()));
     assert!(check_url(&format!("{long}a")).is_err());
+}
+
+#[test]
+fn limits_count_by_caller_unless_they_say_otherwise() {
+    let with_limits = |limits: Value| {
+        let mut value = base();
+        value["login"]["limits"] = limits;
+        login(&value.to_string())
+    };
+    let default = with_limits(json!({"failures": 5, "window_minutes": 60}));
+    assert_eq!(default.count_by, vec![CountBy::Caller]);
+    let card_only = with_limits(json!({"failures": 5, "window_minutes": 60, "by": ["card"]}));
+    assert_eq!(card_only.count_by, vec![CountBy::Field("card".into())]);
+    let both = with_limits(json!({"failures": 3, "window_minutes": 10, "by": ["caller", "pin"]}));
+    assert_eq!(
+        both.count_by,
+        vec![CountBy::Caller, CountBy::Field("pin".into())]
+    );
+    // No limits: nothing is counted.
+    assert_eq!(login(&base().to_string()).count_by, vec![]);
+}
+
+/// Every value in `.dev.vars.example` is published with the repository: the production build
+/// must refuse each of them, in any case, alone or in a list, and nothing else.
+#[test]
+fn every_published_development_secret_is_refused() {
+    let example = include_str!("../.dev.vars.example");
+    let values: Vec<&str> = example
+        .lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .filter_map(|line| line.split_once('='))
+        .map(|(_, value)| value.trim())
+        .filter(|value| !value.is_empty())
+        .collect();
+    assert!(values.len() >= 4, "the example file has its values");
+    for value in &values {
+        assert!(
+            is_published_dev_secret(value),
+            "a published value is refused"
+        );
+        assert!(is_published_dev_secret(&value.to_ascii_uppercase()));
+        assert!(is_published_dev_secret(&format!(" {value} ")));
+        let listed = format!("{},{value}", "ab".repeat(32));
+        assert!(is_published_dev_secret(&listed), "inside a key list too");
+    }
+    for own in [
+        "",
+        "a154eb4c759711bc2538a7cc021e9e9f17dd8aa63151c62ca28a82a4a404203d",
+        "b7e4c2a9f1d3e5a7c9b1d3f5a7c9e1b3",
+        &values[0][1..],
+    ] {
+        assert!(!is_published_dev_secret(own), "a value of one's own runs");
+    }
 }

@@ -7,6 +7,7 @@ use common::{ring, CALL_SID, KEY_HEX, OTHER_CALL_SID, OTHER_KEY_HEX};
 use gather_seal::demo::{answer, DemoReply};
 use gather_seal::flow::GatherResult;
 use gather_seal::handoff::{sign, Submission};
+use gather_seal::lockout::AppVerdict;
 use gather_seal::{seal, KeyRing};
 
 const SECRET: &[u8] = b"whsec-demo";
@@ -75,18 +76,19 @@ fn signed(body: &str) -> DemoReply {
     answer(body.as_bytes(), Some(&header), SECRET, &ring(KEY_HEX), NOW)
 }
 
+/// The TwiML, with `X-Gather-Seal-Result: accepted`.
 fn ok(twiml: &str) -> DemoReply {
     DemoReply {
         status: 200,
         twiml: Some(twiml.to_owned()),
-        rejected: false,
+        verdict: AppVerdict::Accepted,
     }
 }
 
 /// The TwiML, with `X-Gather-Seal-Result: rejected`.
 fn rejected(twiml: &str) -> DemoReply {
     DemoReply {
-        rejected: true,
+        verdict: AppVerdict::Rejected,
         ..ok(twiml)
     }
 }
@@ -95,7 +97,7 @@ fn refused(status: u16) -> DemoReply {
     DemoReply {
         status,
         twiml: None,
-        rejected: false,
+        verdict: AppVerdict::Unconfirmed,
     }
 }
 
@@ -124,13 +126,13 @@ fn anyone_else_hears_not_found_is_hung_up_on_and_rejected() {
 fn too_many_attempts_says_goodbye_whatever_was_gathered() {
     let ring = ring(KEY_HEX);
     let none = body(CALL_SID, GatherResult::TooManyAttempts, &[]);
-    assert_eq!(signed(&none), ok(GOODBYE));
+    assert_eq!(signed(&none), rejected(GOODBYE));
     let card_only = body(
         CALL_SID,
         GatherResult::TooManyAttempts,
         &[("card", sealed(&ring, CALL_SID, "card", "1234"))],
     );
-    assert_eq!(signed(&card_only), ok(GOODBYE));
+    assert_eq!(signed(&card_only), rejected(GOODBYE));
 }
 
 #[test]
@@ -138,14 +140,14 @@ fn a_locked_out_caller_hears_the_locked_message() {
     let locked = body(CALL_SID, GatherResult::Locked, &[]);
     assert_eq!(
         signed(&locked),
-        ok(concat!(
+        rejected(concat!(
             r#"<?xml version="1.0" encoding="UTF-8"?><Response>"#,
             r#"<Say>Sorry, there have been too many attempts. Please try again later. Goodbye.</Say>"#,
             r#"<Hangup/></Response>"#
         ))
     );
     for result in [GatherResult::Anonymous, GatherResult::Unavailable] {
-        assert_eq!(signed(&body(CALL_SID, result, &[])), ok(GOODBYE));
+        assert_eq!(signed(&body(CALL_SID, result, &[])), rejected(GOODBYE));
     }
 }
 

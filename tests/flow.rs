@@ -55,6 +55,7 @@ fn flow() -> Flow {
         voice: None,
         messages: Messages::default(),
         limits: None,
+        count_by: Vec::new(),
         anonymous: Anonymous::Refuse,
     }
 }

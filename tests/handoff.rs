@@ -931,6 +931,7 @@ fn action_flow(fallback: Option<&str>) -> Flow {
         voice: None,
         messages: Messages::default(),
         limits: None,
+        count_by: Vec::new(),
         anonymous: Anonymous::Refuse,
     }
 }

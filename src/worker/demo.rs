@@ -41,9 +41,7 @@ pub async fn decrypt_gather(req: &worker::web_sys::Request, env: &Env, log: &mut
         (200, Some(xml)) => {
             log.outcome = "demo-answered";
             let mut answer = Reply::twiml(200, xml);
-            if reply.rejected {
-                answer.header = Some((RESULT_HEADER, "rejected"));
-            }
+            answer.header = reply.verdict.as_header().map(|v| (RESULT_HEADER, v));
             answer
         }
         (401, _) => log.refuse("demo-bad-signature", Reply::plain(401, "Unauthorized")),

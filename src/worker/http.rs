@@ -41,30 +41,45 @@ pub async fn read_body(
     }
     let too_large = || ("too-large", Reply::plain(413, "Payload Too Large"));
     let unreadable = |_| ("unreadable-body", Reply::plain(400, "Bad Request"));
-    let declared = header("Content-Length").and_then(|n| n.trim().parse::<u64>().ok());
-    let cap = match declared {
-        Some(n) if n > BODY_CAP as u64 => return Err(too_large()),
-        // A body longer than it said is refused like one over the cap.
-        Some(n) => n as usize,
-        None => BODY_CAP,
+    let Some(cap) = capped_length(header("Content-Length").as_deref(), BODY_CAP) else {
+        return Err(too_large());
     };
     // Read piece by piece and stop at the cap, whatever the stream goes on to give.
-    read_capped(req, cap)
+    read_capped(req.body(), cap)
         .await
         .map_err(unreadable)?
         .ok_or_else(too_large)
 }
 
-/// The body read from its stream into one buffer of `cap` bytes (at most [`BODY_CAP`]),
+/// How much of a body to read, given its `Content-Length` header and the most accepted: the
+/// declared length (a body longer than it said is then refused like one over the cap), or
+/// `most` when none is declared; `None` when the declared length is over `most`.
+pub fn capped_length(declared: Option<&str>, most: usize) -> Option<usize> {
+    match declared.and_then(|n| n.trim().parse::<u64>().ok()) {
+        Some(n) if n > most as u64 => None,
+        Some(n) => Some(n as usize),
+        None => Some(most),
+    }
+}
+
+/// Cancels a body that will not be read, so the other side stops sending it.
+pub fn cancel(stream: Option<web_sys::ReadableStream>) {
+    if let Some(stream) = stream {
+        // Ignored: the body is refused either way.
+        let _ = stream.cancel();
+    }
+}
+
+/// A body (a request's, or an answer's) read from its stream into one buffer of `cap` bytes,
 /// allocated up front so that it never moves (a moved buffer would leave an unwiped copy of the
 /// digits behind); `None`, with the stream cancelled, as soon as it would go over. Each chunk
 /// the runtime handed over is wiped once copied.
-async fn read_capped(
-    req: &web_sys::Request,
+pub async fn read_capped(
+    stream: Option<web_sys::ReadableStream>,
     cap: usize,
 ) -> Result<Option<Zeroizing<Vec<u8>>>, JsValue> {
     let mut body = Zeroizing::new(Vec::with_capacity(cap));
-    let Some(stream) = req.body() else {
+    let Some(stream) = stream else {
         return Ok(Some(body));
     };
     let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();

@@ -1,13 +1,16 @@
 //! Lockout across calls: the Durable Object class `Lockout` that keeps one counter, and the
 //! worker's side that asks it.
 //!
-//! The route calls [`enter`] as a call comes in and [`settle`] when it ended well.
+//! The route calls [`enter`] as a call comes in, [`take_field_try`] when a counted field has
+//! just been gathered, [`mark_hand_off`] before a call hands off and [`settle`] when its
+//! application accepted the values.
 //!
-//! One object per caller and flow, named by [`crate::lockout::counter_name`] (a keyed hash:
-//! no phone number in the name or the storage). A Durable Object runs one request at a time
-//! and its SQLite storage is strongly consistent, so parallel calls from one number see one
-//! count; Workers KV, eventually consistent, could not give that. The counting itself is
-//! [`crate::lockout::Counter`], tested on the host; this file only stores its times.
+//! One object per counter, named by [`crate::lockout::counter_name`] (a keyed hash: no phone
+//! number or gathered value in the name or the storage). A Durable Object runs one request at
+//! a time and its SQLite storage is strongly consistent, so parallel calls see one count;
+//! Workers KV, eventually consistent, could not give that. The counting itself is
+//! [`crate::lockout::Counter`], tested on the host; this file only stores its times, and the
+//! calls that handed off.
 //!
 //! Written against the runtime's own types rather than the `worker` crate's `durable_object`
 //! macro, whose request and response wrappers cost 12.7 KiB of the upload (gzip).
@@ -21,9 +24,10 @@ use worker::web_sys::{self, AbortSignal, RequestInit, ResponseInit};
 use worker::worker_sys::{DurableObjectNamespace, DurableObjectState, DurableObjectStorage};
 use worker::Env;
 
-use crate::config::{Anonymous, Flow};
+use crate::config::Flow;
 use crate::flow::GatherResult;
-use crate::lockout::{Caller, Counter, Limits, Verdict};
+use crate::lockout::{CallerCounter, Counter, HandOffMark, Limits, Verdict};
+use crate::KeyRing;
 
 /// The binding `wrangler.toml` gives the class.
 pub const BINDING: &str = "LOCKOUT";
@@ -31,7 +35,9 @@ pub const BINDING: &str = "LOCKOUT";
 const TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The Durable Object: `POST https://lockout/begin?failures=N&window_ms=M` answers `open` or
-/// `locked`; `POST https://lockout/succeed?…` gives the newest try back and answers `ok`.
+/// `locked`; `POST https://lockout/succeed?…` gives the newest try back and answers `ok`;
+/// `POST https://lockout/handoff?call=<CallSid>` answers `first` the first time a call's flow
+/// hands off and `replayed` after.
 #[wasm_bindgen]
 pub struct Lockout {
     storage: DurableObjectStorage,
@@ -51,7 +57,11 @@ impl Lockout {
     pub fn fetch(&self, req: web_sys::Request) -> web_sys::Response {
         let answer = parse_request(&req.url())
             .ok_or(JsValue::NULL)
-            .and_then(|(op, limits)| self.count(op, limits));
+            .and_then(|op| match op {
+                Op::Begin(limits) => self.count(true, limits),
+                Op::Succeed(limits) => self.count(false, limits),
+                Op::HandOff(call_sid) => self.mark(&call_sid),
+            });
         let status = if answer.is_ok() { 200 } else { 500 };
         let init = ResponseInit::new();
         init.set_status(status);
@@ -61,7 +71,7 @@ impl Lockout {
 }
 
 impl Lockout {
-    fn count(&self, op: Op, limits: Limits) -> Result<&'static str, JsValue> {
+    fn count(&self, begin: bool, limits: Limits) -> Result<&'static str, JsValue> {
         let sql = self.storage.sql();
         sql.exec(
             "CREATE TABLE IF NOT EXISTS tries (at INTEGER NOT NULL)",
@@ -79,12 +89,12 @@ impl Lockout {
             times: stored.clone(),
         };
         let now = js_sys::Date::now() as u64;
-        let answer = match op {
-            Op::Begin => match counter.begin(limits, now) {
+        let answer = match begin {
+            true => match counter.begin(limits, now) {
                 Verdict::Open => "open",
                 Verdict::Locked => "locked",
             },
-            Op::Succeed => {
+            false => {
                 counter.succeed(limits, now);
                 "ok"
             }
@@ -100,33 +110,56 @@ impl Lockout {
         }
         Ok(answer)
     }
+
+    /// Marks a call's hand-off: one indexed row per call, kept for
+    /// [`crate::lockout::HAND_OFF_MEMORY_MS`] (older rows, and any from the future, are
+    /// dropped first), so a busy counter is not rewritten whole on every call.
+    fn mark(&self, call_sid: &str) -> Result<&'static str, JsValue> {
+        let sql = self.storage.sql();
+        sql.exec(
+            "CREATE TABLE IF NOT EXISTS handoffs (call TEXT PRIMARY KEY, at INTEGER NOT NULL)",
+            Array::new(),
+        )?;
+        let now = js_sys::Date::now();
+        let oldest = now - crate::lockout::HAND_OFF_MEMORY_MS as f64;
+        let bounds = Array::of2(&JsValue::from_f64(oldest), &JsValue::from_f64(now));
+        sql.exec("DELETE FROM handoffs WHERE at <= ? OR at > ?", bounds)?;
+        let call = JsValue::from_str(call_sid);
+        let seen = sql
+            .exec("SELECT at FROM handoffs WHERE call = ?", Array::of1(&call))?
+            .to_array()
+            .length()
+            > 0;
+        if seen {
+            return Ok("replayed");
+        }
+        let row = Array::of2(&call, &JsValue::from_f64(now));
+        sql.exec("INSERT INTO handoffs (call, at) VALUES (?, ?)", row)?;
+        Ok("first")
+    }
 }
 
-#[derive(Clone, Copy)]
+/// What a request to the object asks.
 enum Op {
-    Begin,
-    Succeed,
+    Begin(Limits),
+    Succeed(Limits),
+    HandOff(String),
 }
 
-fn request_url(op: Op, limits: Limits) -> String {
-    let op = match op {
-        Op::Begin => "begin",
-        Op::Succeed => "succeed",
-    };
+fn counting_url(op: &str, limits: Limits) -> String {
     format!(
         "https://lockout/{op}?failures={}&window_ms={}",
         limits.failures, limits.window_ms
     )
 }
 
-fn parse_request(url: &str) -> Option<(Op, Limits)> {
+fn parse_request(url: &str) -> Option<Op> {
     let rest = url.strip_prefix("https://lockout/")?;
     let (op, query) = rest.split_once('?')?;
-    let op = match op {
-        "begin" => Op::Begin,
-        "succeed" => Op::Succeed,
-        _ => return None,
-    };
+    if op == "handoff" {
+        let call_sid = query.strip_prefix("call=")?;
+        return crate::flow::is_call_sid(call_sid).then(|| Op::HandOff(call_sid.to_owned()));
+    }
     let mut failures = None;
     let mut window_ms = None;
     for pair in query.split('&') {
@@ -136,16 +169,18 @@ fn parse_request(url: &str) -> Option<(Op, Limits)> {
             _ => return None,
         }
     }
-    Some((
-        op,
-        Limits {
-            failures: failures?,
-            window_ms: window_ms?,
-        },
-    ))
+    let limits = Limits {
+        failures: failures?,
+        window_ms: window_ms?,
+    };
+    match op {
+        "begin" => Some(Op::Begin(limits)),
+        "succeed" => Some(Op::Succeed(limits)),
+        _ => None,
+    }
 }
 
-/// What the worker learns from a caller's counter.
+/// What the worker learns from a counter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Answer {
     Open,
@@ -154,12 +189,15 @@ pub enum Answer {
     Unavailable,
 }
 
-/// A call entering a flow with `limits` takes a try from its caller's counter. `Some` when it
-/// may not go on: the result to hand off at once, and the log's word for it.
+/// A call entering a flow that counts by caller takes a try from its caller's counter. `Some`
+/// when it may not go on: the result to hand off at once, and the log's word for it.
 pub async fn enter(env: &Env, flow: &Flow, from: &str) -> Option<(GatherResult, &'static str)> {
     let limits = flow.limits?;
-    let Some(name) = counter_name(env, flow, from) else {
-        return Some((GatherResult::Anonymous, "anonymous-refused"));
+    let key = super::settings::counter_key(env);
+    let name = match crate::lockout::caller_counter(key.as_bytes(), flow, from) {
+        CallerCounter::NotCounted => return None,
+        CallerCounter::Refused => return Some((GatherResult::Anonymous, "anonymous-refused")),
+        CallerCounter::Named(name) => name,
     };
     match begin(env, &name, limits).await {
         Answer::Open => None,
@@ -168,27 +206,57 @@ pub async fn enter(env: &Env, flow: &Flow, from: &str) -> Option<(GatherResult, 
     }
 }
 
-/// A call that ended well gives its try back.
-pub async fn settle(env: &Env, flow: &Flow, from: &str, limits: Limits) {
-    if let Some(name) = counter_name(env, flow, from) {
-        // If this fails the try stays counted: the caller loses one, no one gains one.
-        let _ = succeed(env, &name, limits).await;
+/// A field the flow counts by (`limits.by`) has just been gathered: the call takes a try from
+/// the counter of the value typed there. `Some` when it may not go on, as for [`enter`].
+pub async fn take_field_try(
+    env: &Env,
+    flow: &Flow,
+    field: &str,
+    typed: &str,
+) -> Option<(GatherResult, &'static str)> {
+    let limits = flow.limits?;
+    let key = super::settings::counter_key(env);
+    let name = crate::lockout::field_counter(key.as_bytes(), flow, field, typed.as_bytes())?;
+    match begin(env, &name, limits).await {
+        Answer::Open => None,
+        Answer::Locked => Some((GatherResult::Locked, "account-locked")),
+        Answer::Unavailable => Some((GatherResult::Unavailable, "lockout-unavailable")),
     }
 }
 
-/// The counter of this caller in this flow; `None` for a withheld number the flow refuses.
-fn counter_name(env: &Env, flow: &Flow, from: &str) -> Option<String> {
-    let caller = match crate::lockout::caller(from) {
-        Caller::Known(number) => Some(number),
-        Caller::Withheld if flow.anonymous == Anonymous::Shared => None,
-        Caller::Withheld => return None,
-    };
+/// The counters a call handing off `sealed` took tries from ([`crate::lockout::call_counters`]).
+pub fn call_counters(
+    env: &Env,
+    flow: &Flow,
+    ring: &KeyRing,
+    call_sid: &str,
+    from: &str,
+    sealed: &[(String, String)],
+) -> Vec<String> {
+    if flow.limits.is_none() {
+        return Vec::new();
+    }
     let key = super::settings::counter_key(env);
-    Some(crate::lockout::counter_name(
-        key.as_bytes(),
-        &flow.name,
-        caller,
-    ))
+    crate::lockout::call_counters(key.as_bytes(), flow, ring, call_sid, from, sealed)
+}
+
+/// Before a call hands off: marks it in its first counter's object. `None` when that object
+/// could not be reached (the caller is then handed off as `unavailable`).
+pub async fn mark_hand_off(env: &Env, counter: &str, call_sid: &str) -> Option<HandOffMark> {
+    let url = format!("https://lockout/handoff?call={call_sid}");
+    match ask(env, counter, url).await.as_deref() {
+        Ok("first") => Some(HandOffMark::First),
+        Ok("replayed") => Some(HandOffMark::Replayed),
+        _ => None,
+    }
+}
+
+/// A call whose application accepted the values gives back the try it took from each counter.
+pub async fn settle(env: &Env, counters: &[String], limits: Limits) {
+    for name in counters {
+        // If this fails the try stays counted: the caller loses one, no one gains one.
+        let _ = ask(env, name, counting_url("succeed", limits)).await;
+    }
 }
 
 /// Whether the binding is there (settings check it before a call is let in).
@@ -196,9 +264,9 @@ pub fn bound(env: &Env) -> bool {
     Reflect::get(env, &JsValue::from_str(BINDING)).is_ok_and(|b| b.is_object())
 }
 
-/// A call entering a flow takes a try from the counter `name`.
+/// A call takes a try from the counter `name`.
 async fn begin(env: &Env, name: &str, limits: Limits) -> Answer {
-    match ask(env, name, request_url(Op::Begin, limits))
+    match ask(env, name, counting_url("begin", limits))
         .await
         .as_deref()
     {
@@ -206,14 +274,6 @@ async fn begin(env: &Env, name: &str, limits: Limits) -> Answer {
         Ok("locked") => Answer::Locked,
         _ => Answer::Unavailable,
     }
-}
-
-/// Gives the newest try of the counter `name` back; `true` when the object said so.
-async fn succeed(env: &Env, name: &str, limits: Limits) -> bool {
-    ask(env, name, request_url(Op::Succeed, limits))
-        .await
-        .as_deref()
-        == Ok("ok")
 }
 
 async fn ask(env: &Env, name: &str, url: String) -> Result<String, JsValue> {

@@ -11,10 +11,11 @@ use worker::web_sys::{
     self, AbortSignal, Headers, RequestInit, RequestRedirect, WorkerGlobalScope,
 };
 
-use super::http::{FORM, JSON};
+use super::http::{cancel, capped_length, read_capped, FORM, JSON};
 use crate::config::Channel;
 use crate::flow::CodeCheck;
 use crate::handoff::{self, Answer, ANSWER_CAP, RESULT_HEADER, SIGNATURE_HEADER};
+use crate::lockout::AppVerdict;
 use crate::verify;
 
 /// How long the application has to answer, body included.
@@ -52,10 +53,10 @@ async fn post_to_verify(
     Ok((status, text))
 }
 
-/// POSTs `body` with its signature to `url` and reads the answer, and whether the application
-/// rejected the values (its [`RESULT_HEADER`]). A redirect, a timeout (the request is then
-/// aborted) or a network failure is [`Answer::Unusable`].
-pub async fn post_submission(url: &str, body: &str, signature: &str) -> (Answer, bool) {
+/// POSTs `body` with its signature to `url` and reads the answer, and what the application said
+/// of the values (its [`RESULT_HEADER`]). A redirect, a timeout (the request is then aborted)
+/// or a network failure is [`Answer::Unusable`], with nothing confirmed.
+pub async fn post_submission(url: &str, body: &str, signature: &str) -> (Answer, AppVerdict) {
     let signal = AbortSignal::timeout_with_u32(ACTION_TIMEOUT.as_millis() as u32);
     let signed = [(SIGNATURE_HEADER, signature)];
     match post(url, JSON, &signed, body, &signal).await {
@@ -63,10 +64,13 @@ pub async fn post_submission(url: &str, body: &str, signature: &str) -> (Answer,
             let header = |name: &str| headers.get(name).ok().flatten();
             let answer =
                 handoff::read_answer(status, header("Content-Type").as_deref(), text.as_deref());
-            (answer, handoff::rejected(header(RESULT_HEADER).as_deref()))
+            (
+                answer,
+                AppVerdict::from_header(header(RESULT_HEADER).as_deref()),
+            )
         }
-        Err(_) if signal.aborted() => (Answer::Unusable("app-timeout"), false),
-        Err(_) => (Answer::Unusable("app-unreachable"), false),
+        Err(_) if signal.aborted() => (Answer::Unusable("app-timeout"), AppVerdict::Unconfirmed),
+        Err(_) => (Answer::Unusable("app-unreachable"), AppVerdict::Unconfirmed),
     }
 }
 
@@ -98,15 +102,22 @@ async fn post(
         .unchecked_into();
     let status = response.status();
     let headers = response.headers();
-    let declared = response
-        .headers()
-        .get("Content-Length")
-        .ok()
-        .flatten()
-        .and_then(|n| n.trim().parse::<usize>().ok());
-    if declared.is_some_and(|n| n > ANSWER_CAP) {
-        return Ok((status, headers, None));
-    }
-    let text = JsFuture::from(response.text()?).await?.as_string();
-    Ok((status, headers, text.filter(|t| t.len() <= ANSWER_CAP)))
+    let declared = headers.get("Content-Length").ok().flatten();
+    // Read through the same capped reader as request bodies: the stream is cancelled as soon
+    // as the answer would pass ANSWER_CAP, however much the other side goes on sending.
+    let bytes = match capped_length(declared.as_deref(), ANSWER_CAP) {
+        Some(cap) => read_capped(response.body(), cap).await?,
+        None => {
+            cancel(response.body());
+            None
+        }
+    };
+    Ok((status, headers, bytes.map(|b| decode_utf8(&b))))
+}
+
+/// The body as `Response.text()` reads it: UTF-8 without a leading byte order mark, each
+/// malformed sequence as U+FFFD.
+fn decode_utf8(bytes: &[u8]) -> String {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    String::from_utf8_lossy(bytes).into_owned()
 }

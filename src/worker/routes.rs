@@ -11,6 +11,7 @@ use super::settings;
 use crate::config::{Flow, Then, DEFAULT_FLOW};
 use crate::flow::{self, CallState, CodeCheck, GatherResult, Turn};
 use crate::handoff::{self, Submission};
+use crate::lockout::{AppVerdict, HandOffMark};
 use crate::twilio::twiml::Speech;
 use crate::{verify_twilio_signature, Error};
 
@@ -44,6 +45,11 @@ pub async fn gather(
     };
     let form = Form::parse(&body);
 
+    // Published development secrets would let anyone sign calls and open values: refused
+    // before they are used for anything.
+    if let Err(setting) = settings::no_published_secret(env) {
+        return log.misconfigured(setting);
+    }
     // The signature is checked before anything else is read from the request.
     let (token, public_url) = match settings::signing(env) {
         Ok(settings) => settings,
@@ -119,7 +125,7 @@ pub async fn gather(
 
     // A flow with limits: the call takes a try from its caller's counter as it comes in, or is
     // handed off at once (locked, anonymous, counter unreachable) without being asked anything.
-    let refused = match call_comes_in {
+    let mut refused = match call_comes_in {
         true => lockout::enter(env, flow, from).await,
         false => None,
     };
@@ -131,6 +137,7 @@ pub async fn gather(
         }),
         _ => None,
     };
+    let asked = state.as_ref().map(|s| s.field);
     let turn = match refused {
         Some((result, _)) => Ok(flow::hand_off(flow, result, Vec::new())),
         None => flow::advance(flow, &ring, call_sid, state, digits, now, check),
@@ -143,6 +150,14 @@ pub async fn gather(
         Err(Error::BadCallState) => return log.broken_call(400, "bad-state", &speech, apology),
         Err(_) => return log.broken_call(200, "seal-failed", &speech, apology),
     };
+    // A field the flow counts by (an account, a card) was just gathered: the call takes a try
+    // from that value's counter, and a locked value ends the call here.
+    if let (Some(field), Some(typed)) = (flow::just_gathered(flow, asked, &turn), digits) {
+        refused = lockout::take_field_try(env, flow, &field.name, typed).await;
+        if let Some((result, _)) = refused {
+            turn = flow::hand_off(flow, result, Vec::new());
+        }
+    }
     // Asking a verify field for the first time: Twilio Verify sends the code first.
     let mut code_sent = false;
     if let (Some(channel), Turn::Ask { state, .. }) = (flow::code_to_send(flow, &turn), &turn) {
@@ -171,22 +186,42 @@ pub async fn gather(
             }
         }
         Turn::HandOff {
-            result,
-            sealed,
+            mut result,
+            mut sealed,
             verified,
         } => {
-            let submission = submission(&form, flow, result, &sealed, &verified);
-            let (reply, delivery, rejected) =
-                hand_off(flow, &submission, secret.as_deref(), now).await;
-            let outcome = match (result, flow.limits) {
-                _ if refused.is_some() => refused.map_or(delivery, |(_, word)| word),
-                // The application said the values were wrong: the try stays a failure.
-                (GatherResult::Success, Some(_)) if rejected => "rejected",
-                (GatherResult::Success, Some(limits)) => {
-                    lockout::settle(env, flow, from, limits).await;
-                    delivery
+            // The counters this call took tries from; the first one's object remembers that
+            // the call handed off, so a replayed last step cannot hand off again.
+            let counters = lockout::call_counters(env, flow, &ring, call_sid, from, &sealed);
+            if let (Some(first), true) = (counters.first(), flow::is_call_sid(call_sid)) {
+                match lockout::mark_hand_off(env, first, call_sid).await {
+                    Some(HandOffMark::First) => {}
+                    Some(HandOffMark::Replayed) => {
+                        return log.broken_call(200, "replayed", &speech, apology)
+                    }
+                    None => {
+                        result = GatherResult::Unavailable;
+                        sealed.clear();
+                        refused = Some((result, "lockout-unavailable"));
+                    }
                 }
-                _ => delivery,
+            }
+            let verified = match refused {
+                Some(_) => Vec::new(),
+                None => verified,
+            };
+            let submission = submission(&form, flow, result, &sealed, &verified);
+            let (reply, delivery, verdict) =
+                hand_off(flow, &submission, secret.as_deref(), now).await;
+            let outcome = match (refused, flow.limits) {
+                (Some((_, word)), _) => word,
+                (None, Some(limits)) => {
+                    if crate::lockout::gives_back(result, verdict) {
+                        lockout::settle(env, &counters, limits).await;
+                    }
+                    crate::lockout::hand_off_outcome(result, verdict, delivery)
+                }
+                (None, None) => delivery,
             };
             log.hand_off(outcome, result);
             reply
@@ -215,13 +250,14 @@ fn submission<'a>(
 }
 
 /// Hands the gathered values on as the flow's `then` says: the TwiML for Twilio, the log's word
-/// for how the hand-off went, and whether the application rejected the values.
+/// for how the hand-off went, and what an `action` application said of the values (`None` for
+/// a redirect, whose application the worker cannot hear).
 async fn hand_off(
     flow: &Flow,
     submission: &Submission<'_>,
     secret: Option<&String>,
     now: u64,
-) -> (Reply, &'static str, bool) {
+) -> (Reply, &'static str, Option<AppVerdict>) {
     match &flow.then {
         Then::Redirect { url } => {
             let xml = handoff::redirect_twiml(
@@ -230,19 +266,20 @@ async fn hand_off(
                 submission.sealed,
                 submission.verified,
             );
-            (Reply::twiml(200, xml), "redirected", false)
+            (Reply::twiml(200, xml), "redirected", None)
         }
         Then::Action { url, .. } => {
             // `signing_secret` has made sure there is one when any flow uses `action`.
             let Some(secret) = secret else {
                 let xml = flow::goodbye_twiml(&flow::speech(flow), &flow.messages.apology);
-                return (Reply::twiml(200, xml), "no-signing-secret", false);
+                let unheard = Some(AppVerdict::Unconfirmed);
+                return (Reply::twiml(200, xml), "no-signing-secret", unheard);
             };
             let body = submission.to_json();
             let signature = handoff::sign(secret.as_bytes(), now, body.as_bytes());
-            let (answer, rejected) = outbound::post_submission(url, &body, &signature).await;
+            let (answer, verdict) = outbound::post_submission(url, &body, &signature).await;
             let (outcome, xml) = handoff::answer_twiml(flow, submission.result, answer);
-            (Reply::twiml(200, xml), outcome, rejected)
+            (Reply::twiml(200, xml), outcome, Some(verdict))
         }
     }
 }

@@ -70,6 +70,35 @@ pub fn signing(env: &Env) -> Result<(Zeroizing<String>, Option<String>), Setting
     Ok((token, Some(url.to_owned())))
 }
 
+/// The secrets whose `.dev.vars.example` values are published.
+const SECRETS: [&str; 6] = [
+    "AES_SECRET",
+    "AES_SECRET_PREVIOUS",
+    "TWILIO_AUTH_TOKEN",
+    "BACKEND_SIGNING_SECRET",
+    "TWILIO_API_KEY_SID",
+    "TWILIO_API_KEY_SECRET",
+];
+
+/// The production build refuses to run with any secret set to a value published in
+/// `.dev.vars.example` ([`config::is_published_dev_secret`]): the first such secret is the
+/// setting at fault. The development build (feature `demo`) runs with them.
+pub fn no_published_secret(env: &Env) -> Result<(), SettingError> {
+    if cfg!(feature = "demo") {
+        return Ok(());
+    }
+    for name in SECRETS {
+        let value = Zeroizing::new(text(env, name).unwrap_or_default());
+        if config::is_published_dev_secret(&value) {
+            return Err(SettingError::new(
+                name,
+                "is a development value published in .dev.vars.example: set your own with wrangler secret put",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A key ring prepared from these secret texts, kept for the isolate's next requests.
 struct PreparedRing {
     current: Zeroizing<String>,
