@@ -101,6 +101,48 @@ async function startSlowApp(delayMs, { headersFirst = false } = {}) {
   };
 }
 
+/**
+ * An application that answers 200 text/xml and then streams `total` bytes of TwiML, as fast as
+ * the connection takes them, chunked (or with the true Content-Length when `declare`). It
+ * counts what it could write before the worker closed the connection.
+ */
+async function startFloodApp(total, { declare = false } = {}) {
+  const requests = [];
+  const chunk = Buffer.alloc(64 * 1024, 'a');
+  const server = http.createServer((req, res) => {
+    const request = { sent: 0, closed: null, finished: false };
+    requests.push(request);
+    req.resume();
+    res.on('close', () => {
+      request.closed = Date.now();
+    });
+    res.writeHead(200, { 'Content-Type': 'text/xml', ...(declare && { 'Content-Length': String(total) }) });
+    const pump = () => {
+      while (!res.destroyed && request.sent < total) {
+        const piece = chunk.subarray(0, Math.min(chunk.length, total - request.sent));
+        request.sent += piece.length;
+        if (!res.write(piece)) return res.once('drain', pump);
+      }
+      if (!res.destroyed) {
+        request.finished = true;
+        res.end();
+      }
+      return undefined;
+    };
+    pump();
+  });
+  server.on('clientError', () => {});
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    requests,
+    url: `http://127.0.0.1:${server.address().port}/flood`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
 describe('action: the application answers TwiML or an account', () => {
   let both;
   let worker;
@@ -258,12 +300,16 @@ describe('action: when the application cannot continue the call', () => {
   let elsewhere;
   let slow;
   let trickle;
+  let flood;
+  let declared;
   let refusedUrl;
 
   before(async () => {
     elsewhere = await h.startBackend(() => ({ status: 200, body: '<Response><Say>followed</Say></Response>', type: 'text/xml' }));
     slow = await startSlowApp(9000);
     trickle = await startSlowApp(9000, { headersFirst: true });
+    flood = await startFloodApp(96 * 1024 * 1024);
+    declared = await startFloodApp(96 * 1024 * 1024, { declare: true });
     refusedUrl = `http://127.0.0.1:${await h.freePort()}/gather-result`;
     both = await h.startWorkerWithBackend(() => ({ status: 500 }), {}, {
       flows: (b) => ({
@@ -273,6 +319,8 @@ describe('action: when the application cannot continue the call', () => {
         downfb: h.articlesFlow({ action: refusedUrl, fallback: FALLBACK }),
         slow: h.articlesFlow({ action: slow.url }),
         trickle: h.articlesFlow({ action: trickle.url }),
+        flood: h.articlesFlow({ action: flood.url }),
+        declared: h.articlesFlow({ action: declared.url }),
       }),
     });
     ({ worker, backend } = both);
@@ -283,6 +331,8 @@ describe('action: when the application cannot continue the call', () => {
     await elsewhere?.close();
     await slow?.close();
     await trickle?.close();
+    await flood?.close();
+    await declared?.close();
   });
 
   /** Plays the demo call on `path` and checks the last reply and the log's outcome. */
@@ -350,6 +400,21 @@ describe('action: when the application cannot continue the call', () => {
     assert.equal(played.reply.text, xml);
     assert.equal((await lastLine(worker, played)).outcome, 'handed-off');
   });
+
+  for (const [what, path, app] of [
+    ['a 96 MiB answer, chunked', '/gather/flood', () => flood],
+    ['a 96 MiB answer with its Content-Length', '/gather/declared', () => declared],
+  ]) {
+    test(`${what}: the read stops at 64 KiB and the connection is dropped (app-answer-too-large)`, async () => {
+      await expectUnusable(path, 'app-answer-too-large', h.expectedGoodbye(h.APOLOGY));
+      const [request] = app().requests;
+      for (let i = 0; i < 100 && request.closed === null; i++) await h.sleep(20);
+      assert.ok(request.closed !== null, 'the worker let the answer run on');
+      assert.equal(request.finished, false, 'the whole answer was read');
+      // What the sockets' buffers take before the worker stops reading; never the 96 MiB.
+      assert.ok(request.sent < 16 * 1024 * 1024, `${request.sent} bytes were sent before the worker stopped`);
+    });
+  }
 
   for (const status of [302, 307]) {
     test(`a ${status} to another URL is not followed: that URL receives nothing`, async () => {

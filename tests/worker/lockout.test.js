@@ -2,7 +2,7 @@
 // Lockout across calls, end to end in workerd: a flow with `limits` counts each caller's failed
 // tries in the Lockout Durable Object (SQLite-backed, as wrangler.toml binds it). Calls are
 // signed by the twilio package; the application is a stub that answers TwiML and says
-// `X-Gather-Seal-Result: rejected` when the card and PIN are wrong.
+// `X-Gather-Seal-Result: accepted` for the right card and PIN, `rejected` otherwise.
 
 const assert = require('node:assert/strict');
 const { describe, test } = require('node:test');
@@ -21,7 +21,7 @@ function application(request) {
     return { status: 200, type: 'text/xml', body: `<Response><Say>${result}</Say><Dial>+15005550009</Dial></Response>` };
   }
   if (request.opened.card === '1234' && request.opened.pin === '4321') {
-    return { status: 200, type: 'text/xml', body: WELCOME };
+    return { status: 200, type: 'text/xml', body: WELCOME, headers: { 'X-Gather-Seal-Result': 'accepted' } };
   }
   return { status: 200, type: 'text/xml', body: WRONG, headers: { 'X-Gather-Seal-Result': 'rejected' } };
 }
@@ -210,6 +210,54 @@ describe('lockout across calls', () => {
     }
   });
 
+  test('an answer without X-Gather-Seal-Result keeps the try, and the log says unconfirmed', async () => {
+    const env = await start({ failures: 2, window_minutes: 60 });
+    try {
+      const from = '+15005550115';
+      // The application forgot the header: the right PIN, the caller welcomed, yet not confirmed.
+      env.backend.answer = () => ({ status: 200, type: 'text/xml', body: WELCOME });
+      for (let i = 0; i < 2; i++) {
+        const call = await callFrom(env, from, RIGHT);
+        assert.equal(call.reply.text, WELCOME, 'the caller hears the application');
+        assert.equal(call.line.outcome, 'unconfirmed');
+        assert.equal(call.line.result, 'success');
+      }
+      // Two unconfirmed calls are two failures.
+      assertRefused(await callFrom(env, from, RIGHT), 'locked', 'locked');
+      // Any other word counts the same.
+      env.backend.answer = () => ({ status: 200, type: 'text/xml', body: WELCOME, headers: { 'X-Gather-Seal-Result': 'ok' } });
+      assert.equal((await callFrom(env, '+15005550116', RIGHT)).line.outcome, 'unconfirmed');
+    } finally {
+      await env.close();
+    }
+  });
+
+  test('a replayed last step hands off no second time and gives no try back', async () => {
+    const env = await start({ failures: 2, window_minutes: 60 });
+    try {
+      const from = '+15005550117';
+      const good = await callFrom(env, from, RIGHT);
+      assert.equal(good.reply.text, WELCOME);
+      assert.equal((await callFrom(env, from, WRONG_PIN)).line.outcome, 'rejected');
+      // The captured last webhook of the good call, sent again exactly as Twilio signed it.
+      const last = good.played.steps.at(-1);
+      const before = env.backend.requests.length;
+      for (let i = 0; i < 3; i++) {
+        const replay = await h.signedPost(last.url, last.params);
+        assert.equal(replay.status, 200);
+        assert.equal(replay.text, h.expectedGoodbye(h.APOLOGY), 'the replay hears the apology');
+      }
+      assert.equal(env.backend.requests.length, before, 'nothing is posted again');
+      const lines = await h.logLinesOf(env.worker, good.played.callSid, good.steps + 3);
+      assert.deepEqual(lines.slice(-3).map((l) => l.outcome), ['replayed', 'replayed', 'replayed']);
+      // Had a replay given a try back, one more wrong call would not lock the caller out.
+      assert.equal((await callFrom(env, from, WRONG_PIN)).line.outcome, 'rejected');
+      assertRefused(await callFrom(env, from, RIGHT), 'locked', 'locked');
+    } finally {
+      await env.close();
+    }
+  });
+
   test('a flow without limits never counts', async () => {
     const env = await start(undefined);
     try {
@@ -217,6 +265,65 @@ describe('lockout across calls', () => {
         assert.equal((await callFrom(env, '+15005550112', WRONG_PIN)).line.outcome, 'handed-off');
       }
       assert.equal((await callFrom(env, 'anonymous', RIGHT)).reply.text, WELCOME);
+    } finally {
+      await env.close();
+    }
+  });
+});
+
+describe('lockout by account (limits.by)', () => {
+  const byCard = (by) => ({ failures: 5, window_minutes: 60, by });
+  const numbers = (n) => Array.from({ length: n }, (_, i) => `+1500555020${i}`);
+
+  test('five spoofed numbers against one card lock the card, not the next number', async () => {
+    const env = await start(byCard(['caller', 'card']));
+    try {
+      for (const from of numbers(5)) {
+        const call = await callFrom(env, from, WRONG_PIN);
+        assert.equal(call.line.outcome, 'rejected', 'each fresh number guesses once');
+      }
+      // A sixth number typing the same card is stopped as soon as the card is gathered.
+      const sixth = await callFrom(env, '+15005550299', RIGHT);
+      assert.equal(sixth.steps, 2, 'asked the card, then handed off at once');
+      assert.equal(sixth.submission.result, 'locked');
+      assert.deepEqual(Object.keys(sixth.submission).filter((k) => k.startsWith('encrypted')), []);
+      assert.equal(sixth.line.outcome, 'account-locked');
+      assert.equal(sixth.line.result, 'locked');
+      // Another card from that number goes through; the numbers themselves are not locked.
+      const other = await h.walkCall(env.worker, ['5678', '4321'], { from: '+15005550299' });
+      assert.equal(env.backend.requests.at(-1).json.result, 'success');
+      assert.equal(other.steps.length, 3);
+      h.assertCleanLog(env.worker.output(), { digits: ['5005550', '1234', '4321', '0000', '5678'] });
+    } finally {
+      await env.close();
+    }
+  });
+
+  test('without "caller", withheld numbers are let in and counted by the card alone', async () => {
+    const env = await start({ failures: 2, window_minutes: 60, by: ['card'] });
+    try {
+      assert.equal((await callFrom(env, 'anonymous', RIGHT)).reply.text, WELCOME);
+      assert.equal((await callFrom(env, 'anonymous', WRONG_PIN)).line.outcome, 'rejected');
+      assert.equal((await callFrom(env, '+15005550210', WRONG_PIN)).line.outcome, 'rejected');
+      const locked = await callFrom(env, '+15005550211', RIGHT);
+      assert.equal(locked.line.outcome, 'account-locked');
+      // The accepted call gave the card's try back: only the two rejections count.
+      assert.equal(locked.submission.result, 'locked');
+    } finally {
+      await env.close();
+    }
+  });
+
+  test('an accepted call gives back both the caller\'s try and the card\'s', async () => {
+    const env = await start({ failures: 1, window_minutes: 60, by: ['caller', 'card'] });
+    try {
+      for (let i = 0; i < 3; i++) {
+        assert.equal((await callFrom(env, '+15005550212', RIGHT)).reply.text, WELCOME, `call ${i + 1}`);
+      }
+      // One rejection locks both the number and the card (failures = 1).
+      assert.equal((await callFrom(env, '+15005550212', WRONG_PIN)).line.outcome, 'rejected');
+      assertRefused(await callFrom(env, '+15005550212', RIGHT), 'locked', 'locked');
+      assert.equal((await callFrom(env, '+15005550213', RIGHT)).line.outcome, 'account-locked');
     } finally {
       await env.close();
     }

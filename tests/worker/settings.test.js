@@ -71,6 +71,75 @@ describe('a missing or malformed setting', () => {
   }
 });
 
+describe('the development secrets cannot go live', () => {
+  const fs = require('node:fs');
+  const path = require('node:path');
+  /** NAME=value pairs of .dev.vars.example, the values published with the repository. */
+  const published = fs
+    .readFileSync(path.join(__dirname, '..', '..', '.dev.vars.example'), 'utf8')
+    .split('\n')
+    .filter((line) => !line.trimStart().startsWith('#'))
+    .map((line) => line.split('='))
+    .filter(([name, value]) => name && value && value.trim() !== '')
+    .map(([name, value]) => [name.trim(), value.trim()]);
+  let backend;
+
+  before(async () => {
+    backend = await h.startBackend(() => ({ status: 200, json: { account: 'AC1', balance: '1' } }));
+  });
+
+  after(async () => {
+    await backend?.close();
+  });
+
+  test('.dev.vars.example publishes the secrets checked below', () => {
+    assert.deepEqual(published.map(([name]) => name).sort(), [
+      'AES_SECRET', 'BACKEND_SIGNING_SECRET', 'TWILIO_API_KEY_SECRET', 'TWILIO_API_KEY_SID', 'TWILIO_AUTH_TOKEN',
+    ]);
+  });
+
+  const spellings = [
+    ['as published', (name, value) => ({ [name]: value })],
+    ['in capitals', (name, value) => ({ [name]: value.toUpperCase() })],
+    ['among previous keys', (name, value) => (name === 'AES_SECRET' ? { AES_SECRET_PREVIOUS: `${h.OLD_KEY}, ${value}` } : null)],
+  ];
+  for (const [name, value] of published) {
+    for (const [how, bindingsFor] of spellings) {
+      const changed = bindingsFor(name, value);
+      if (changed === null) continue;
+      const setting = Object.keys(changed)[0];
+      test(`the production build refuses ${setting} set to the published ${name} ${how}`, async () => {
+        const worker = await h.startWorker({ ...baseBindings(backend.url), ...changed });
+        try {
+          // Signed with the published token where that is the one set: still refused.
+          const token = name === 'TWILIO_AUTH_TOKEN' ? value : h.TOKEN;
+          const reply = await h.signedPost(worker.url('/gather'), h.callParams(h.newCallSid()), { token });
+          assert.equal(reply.text, h.expectedGoodbye(h.APOLOGY));
+          assert.equal(h.gatherAction(reply.text), null, 'nothing is asked');
+          const [line] = await worker.waitForLogLines(1);
+          assert.equal(line.outcome, 'misconfigured');
+          assert.equal(line.setting, setting);
+          assert.match(line.problem, /published in \.dev\.vars\.example/);
+          h.assertCleanLog(worker.output(), { secrets: [value, value.toUpperCase(), h.KEY, h.TOKEN] });
+        } finally {
+          await worker.dispose();
+        }
+      });
+    }
+  }
+
+  test('the development build runs with them', async () => {
+    const devSecrets = Object.fromEntries(published);
+    const worker = await h.startWorker({ ...baseBindings(backend.url), ...devSecrets }, { build: 'build-dev' });
+    try {
+      const reply = await h.signedPost(worker.url('/gather'), h.callParams(h.newCallSid()), { token: devSecrets.TWILIO_AUTH_TOKEN });
+      assert.notEqual(h.gatherAction(reply.text), null, 'the call is asked its first field');
+    } finally {
+      await worker.dispose();
+    }
+  });
+});
+
 describe('key rotation', () => {
   let backend;
   let rotated;
