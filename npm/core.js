@@ -6,7 +6,9 @@
 // Every argument is read and checked here, in JavaScript, before anything enters the
 // WebAssembly module: objects and arrays once each, into copies of our own, so that no caller's
 // code runs while the module is working and a getter or a Proxy cannot change a value after its
-// check. Only strings, fresh byte arrays and numbers reach the module.
+// check. Only strings, fresh byte arrays and numbers reach the module; secrets (plaintexts, keys,
+// tokens, signing secrets, what a Twilio signature covers) only through withInput, written
+// straight into the module's memory, where it wipes them.
 //
 // Each entry point (index.js, index.cjs, deno.js, workerd.js) gets the compiled module the way
 // its runtime allows and calls start() once, before anything below runs.
@@ -27,12 +29,16 @@ export function start(module, Buffer) {
   NodeBuffer = Buffer;
 }
 
-function output() {
+function freshView() {
   // A grown memory has a new buffer and detaches the old one: the view then has no bytes.
   // (Cheaper than asking for memory.buffer on every call.)
   if (view === undefined || view.byteLength === 0) {
     view = NodeBuffer ? NodeBuffer.from(memory.buffer) : new Uint8Array(memory.buffer);
   }
+}
+
+function output() {
+  freshView();
   return outputPointer();
 }
 
@@ -84,6 +90,40 @@ export function isPlainObject(value) {
 }
 
 const encoder = new TextEncoder();
+
+/**
+ * Writes `first` and then `second` (well-formed strings as UTF-8, or byte arrays of our own;
+ * `second` may be left out) into the module's input buffer, for an export that reads them there
+ * and wipes them before it returns; calls `take` with their byte lengths. Secrets enter the
+ * module only this way: never as wasm-bindgen string or array arguments, whose copies are freed
+ * unwiped, and with no temporary copy on the JavaScript side. Nothing else may run between the
+ * write and the export: every check comes first.
+ */
+export function withInput(first, second, take) {
+  const room = roomFor(first) + (second === undefined ? 0 : roomFor(second));
+  // Asked every time, never remembered: after a trap the module has a new buffer, and a host
+  // callback that re-enters the package during a call gets one of its own instead of
+  // overwriting the one that call is reading.
+  const at = glue.inputBuffer(room);
+  freshView(); // growing the buffer may have grown the memory
+  const firstLength = put(first, at, at + room);
+  if (second === undefined) return take(firstLength);
+  return take(firstLength, put(second, at + firstLength, at + room));
+}
+
+// UTF-8 takes at most 3 bytes for each UTF-16 unit.
+const roomFor = (part) => (typeof part === 'string' ? 3 * part.length : part.length);
+
+/** Writes `part` into wasm memory at `at` (with room up to `end`); the bytes written. */
+function put(part, at, end) {
+  if (typeof part !== 'string') {
+    view.set(part, at);
+    return part.length;
+  }
+  if (NodeBuffer) return view.write(part, at, 'utf8');
+  return encoder.encodeInto(part, view.subarray(at, end)).written;
+}
+
 // The internal slots of a typed array, read with the built-in getters, which no property of the
 // array itself can override: its kind ('Uint8Array' for Buffers too, undefined for anything
 // else) and its length.

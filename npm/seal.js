@@ -1,7 +1,7 @@
 // Sealing (encrypt, decrypt, sealFields, openFields, generateKey) and the worker's submissions
 // (verifySubmission, openSubmission): argument checks here, the work in WebAssembly.
 
-import { sealedHex, plainText, fail, text, wellFormed, isPlainObject, toTag, bodyBytes } from './core.js';
+import { sealedHex, plainText, fail, text, wellFormed, isPlainObject, toTag, bodyBytes, withInput } from './core.js';
 import * as wasm from './gather_seal_wasm_bg.js';
 
 function oneKey(value) {
@@ -58,17 +58,23 @@ function plainObject(value, name) {
 
 /** Seals `plainText` under `keyHex`: hex(nonce 12 ‖ ciphertext ‖ tag 16). */
 export function encrypt(plainText, keyHex, options) {
-  return sealedHex(wasm.encryptToBuffer(text(plainText, 'plainText'), oneKey(keyHex), contextOption(options)));
+  const plain = text(plainText, 'plainText');
+  const key = oneKey(keyHex);
+  const context = contextOption(options);
+  return sealedHex(withInput(plain, key, (plainLen, keyLen) => wasm.encryptToBuffer(plainLen, keyLen, context)));
 }
 
 /** Opens a sealed value with one key, or with an array of keys (current first, then older). */
 export function decrypt(cipherHex, keys, options) {
-  return plainText(wasm.decryptToBuffer(text(cipherHex, 'cipherHex'), keyRing(keys), contextOption(options)));
+  const sealed = text(cipherHex, 'cipherHex');
+  const ring = keyRing(keys);
+  const context = contextOption(options);
+  return plainText(withInput(ring, undefined, (ringLen) => wasm.decryptToBuffer(sealed, ringLen, context)));
 }
 
 /** A new random key: 64 lowercase hex characters. */
 export function generateKey() {
-  return wasm.generateKey();
+  return plainText(wasm.generateKeyToBuffer());
 }
 
 /**
@@ -81,8 +87,9 @@ export function sealFields(object, keyHex, options) {
   const key = oneKey(keyHex);
   const how = fieldOptions(options);
   const entries = fieldEntries(fields, how, 'sealFields seals strings');
-  wasm.prepareKeys(key); // a bad key fails even when there is nothing to seal
-  return fieldsThrough(entries, how, (value, context) => sealedHex(wasm.encryptToBuffer(value, key, context)));
+  withInput(key, undefined, wasm.prepareKeys); // a bad key fails even when there is nothing to seal
+  return fieldsThrough(entries, how, (value, context) =>
+    sealedHex(withInput(value, key, (plainLen, keyLen) => wasm.encryptToBuffer(plainLen, keyLen, context))));
 }
 
 /** The reverse of sealFields: every field opened, but those named in `options.copy`. */
@@ -91,8 +98,9 @@ export function openFields(object, keys, options) {
   const ring = keyRing(keys);
   const how = fieldOptions(options);
   const entries = fieldEntries(fields, how, 'openFields opens sealed values, which are strings');
-  wasm.prepareKeys(ring);
-  return fieldsThrough(entries, how, (value, context) => plainText(wasm.decryptToBuffer(value, ring, context)));
+  withInput(ring, undefined, wasm.prepareKeys);
+  return fieldsThrough(entries, how, (value, context) =>
+    plainText(withInput(ring, undefined, (ringLen) => wasm.decryptToBuffer(value, ringLen, context))));
 }
 
 /** sealFields' and openFields' options: { context, copy, sharedContext }, each read once. */
@@ -188,7 +196,8 @@ export function verifySubmission(rawBody, signatureHeader, secrets, options) {
   }
   const joined = signingSecrets(secrets);
   const { tolerance, nowSeconds } = verifyOptions(options);
-  wasm.verifySubmission(body, signatureHeader ?? undefined, joined, tolerance, nowSeconds);
+  withInput(joined, undefined, (secretsLen) =>
+    wasm.verifySubmission(body, signatureHeader ?? undefined, secretsLen, tolerance, nowSeconds));
   let submission;
   try {
     submission = JSON.parse(utf8.decode(body));
@@ -258,7 +267,8 @@ export function openSubmission(submission, keys, options) {
   for (const [key, name, value] of sealed) {
     let plain;
     try {
-      plain = plainText(wasm.decryptToBuffer(value, ring, `${sid}:${name}`));
+      const context = `${sid}:${name}`;
+      plain = plainText(withInput(ring, undefined, (ringLen) => wasm.decryptToBuffer(value, ringLen, context)));
     } catch (error) {
       // Which value failed, never what it held: the key is a field's public name.
       throw new Error(`gather-seal: ${key}: ${String(error.message).replace(/^gather-seal: /, '')}`);

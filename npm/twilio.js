@@ -12,7 +12,7 @@
 // surrogate, so a URL, a parameter or a body with one is not a request Twilio signed: `false`,
 // where the twilio package gives the verdict for its U+FFFD replacement.
 
-import { fail, wellFormed, isPlainObject, bodyBytes } from './core.js';
+import { fail, wellFormed, isPlainObject, bodyBytes, withInput } from './core.js';
 import * as wasm from './gather_seal_wasm_bg.js';
 
 /**
@@ -36,13 +36,18 @@ export function validateRequestWithBody(authToken, signature, url, body) {
   const token = authTokenOf(authToken);
   const digest = signatureDigest(signature);
   if (typeof url !== 'string') fail('url must be a string');
-  const bytes = bodyBytes(body, 'body');
-  const parsed = parsedUrl(url);
-  // The twilio package throws on a URL that `new URL()` refuses; no request is valid there.
-  if (digest === undefined || parsed === undefined || !wellFormed(url) || bytes === undefined) return false;
-  const signed = signedBy(token, digest, candidateUrls(url, parsed), '');
-  const hashed = wasm.bodyHashMatches(bytes, parsed.searchParams.get('bodySHA256') || '');
-  return signed && hashed;
+  const bytes = bodyBytes(body, 'body'); // a copy of our own, zeroed once it is in the module
+  try {
+    const parsed = parsedUrl(url);
+    // The twilio package throws on a URL that `new URL()` refuses; no request is valid there.
+    if (digest === undefined || parsed === undefined || !wellFormed(url) || bytes === undefined) return false;
+    const signed = signedBy(token, digest, candidateUrls(url, parsed), '');
+    const hash = parsed.searchParams.get('bodySHA256') || '';
+    const hashed = withInput(bytes, undefined, (bodyLen) => wasm.bodyHashMatches(bodyLen, hash));
+    return signed && hashed;
+  } finally {
+    bytes?.fill(0);
+  }
 }
 
 function authTokenOf(value) {
@@ -84,9 +89,14 @@ function paramText(name, value) {
   return name + value;
 }
 
-/** Whether the digest signs any of `urls` + `data`; every candidate is checked first. */
+/**
+ * Whether the digest signs any of `urls` + `data`; every candidate is checked first. The token
+ * and the signed text (which holds the caller's Digits) go through the input buffer, where the
+ * module wipes them.
+ */
 function signedBy(token, digest, urls, data) {
-  const verdicts = urls.map((url) => wasm.twilioSignatureMatches(token, digest, url + data));
+  const verdicts = urls.map((url) => withInput(token, url + data,
+    (tokenLen, signedLen) => wasm.twilioSignatureMatches(tokenLen, digest, signedLen)));
   return verdicts.includes(true);
 }
 
