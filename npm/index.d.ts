@@ -109,10 +109,32 @@ export interface VerifyOptions {
   now?: Date | number;
 }
 
+/** How a gather ended, as the worker says it in a submission's `result`. */
+export type GatherResult =
+  | 'success'
+  | 'too-many-attempts'
+  | 'locked'
+  | 'anonymous'
+  | 'unavailable'
+  | 'verify-failed'
+  | 'verify-unavailable';
+
 /** Options of {@link openSubmission}. */
 export interface OpenSubmissionOptions {
-  /** Field names that must be present, e.g. `["card", "pin"]`. */
+  /** Field names whose sealed values must be present, e.g. `["card", "pin"]`. */
   fields?: readonly string[];
+  /**
+   * The `result`s accepted; any other is refused before anything is opened. Default
+   * `["success"]`: only a complete gather opens. Name others to open the fields a caller gave
+   * before running out of tries, e.g. `["success", "too-many-attempts"]`.
+   */
+  results?: readonly GatherResult[];
+  /**
+   * `verify` fields whose one-time code must have been approved, e.g. `["otp"]`: each must be
+   * listed in the submission's `verified` (a JSON array from an `action` POST, or the
+   * comma-separated `verified` query parameter of a redirect). Default: none required.
+   */
+  verified?: readonly string[];
 }
 
 /**
@@ -133,11 +155,15 @@ export function verifySubmission(
 
 /**
  * Opens every `encrypted<Name>Digits` value of a submission, or of a Twilio Function's `event`
- * after a redirect (`CallSid` instead of `callSid`), with the context `${callSid}:${name}`.
- * Other members are ignored.
+ * after a redirect (`CallSid` instead of `callSid`), with the context `${callSid}:${name}`,
+ * once the submission passes the rules: its `result` is one of `options.results` (only
+ * `"success"` by default), every field of `options.verified` is listed as verified, and every
+ * field of `options.fields` is present. Other members are ignored.
  * @returns `{ <field name>: plaintext }`, e.g. `{ card: "1234", pin: "4321" }`.
- * @throws Error("gather-seal: …") when there is no valid callSid, a sealed value is not a string
- * or does not open, or a field listed in `options.fields` is missing.
+ * @throws Error("gather-seal: …") naming the rule that failed (never a value): no valid callSid,
+ * no `result` or one not accepted, a required verified field not listed, a required field
+ * missing, or a sealed value that is not a string or does not open; a TypeError for malformed
+ * options.
  */
 export function openSubmission(
   submission: Submission | Readonly<Record<string, unknown>>,

@@ -223,33 +223,81 @@ function fieldName(key) {
   return name !== undefined && wasm.isFieldName(name) ? name : undefined;
 }
 
-function requiredFields(options) {
-  if (options === undefined || options === null) return [];
-  if (!isPlainObject(options)) fail('options must be an object such as { fields: [...] }');
-  const { fields } = options;
-  if (fields === undefined || fields === null) return [];
-  const list = Array.isArray(fields) ? Array.from(fields) : null;
+/**
+ * openSubmission's options, each read once: `fields` (names whose values must be present),
+ * `results` (the result words accepted; `['success']` unless given) and `verified` (the `verify`
+ * fields whose code must have passed).
+ */
+function openOptions(options) {
+  const { fields, results, verified } = optionsOf(options, '{ fields: [...], results: [...], verified: [...] }');
+  return {
+    fields: fieldNames(fields, 'options.fields'),
+    results: resultWords(results),
+    verified: fieldNames(verified, 'options.verified'),
+  };
+}
+
+/** A list of field names as an array of our own ([] when missing). */
+function fieldNames(value, name) {
+  if (value === undefined || value === null) return [];
+  const list = Array.isArray(value) ? Array.from(value) : null;
   if (!list || !list.every((f) => typeof f === 'string' && wellFormed(f) && wasm.isFieldName(f))) {
-    fail('options.fields must be an array of field names (a-z and 0-9 words joined by _)');
+    fail(`${name} must be an array of field names (a-z and 0-9 words joined by _)`);
+  }
+  return list;
+}
+
+const ONLY_SUCCESS = Object.freeze(['success']);
+
+/** options.results as an array of our own; only success when missing. */
+function resultWords(value) {
+  if (value === undefined || value === null) return ONLY_SUCCESS;
+  const list = Array.isArray(value) ? Array.from(value) : null;
+  if (!list || list.length === 0 || !list.every((word) => typeof word === 'string')) {
+    fail('options.results must be a non-empty array of result words');
   }
   return list;
 }
 
 /**
+ * The `verify` fields a submission says passed: a JSON array in an action submission
+ * (`"verified":["otp"]`), a comma-separated text in a redirect's query (`verified=otp,otp2`).
+ * Anything else is none.
+ */
+function passedFields(value) {
+  if (typeof value === 'string') return value.split(',');
+  return Array.isArray(value) ? Array.from(value).filter((name) => typeof name === 'string') : [];
+}
+
+/**
  * Opens every `encrypted<Name>Digits` value of a submission (or of a Twilio Function's `event`
  * in redirect mode) with the context `<callSid>:<name>`: `{ card: '1234', pin: '4321' }`.
+ * Strict: a submission whose `result` is not one of `options.results` (only `success` unless
+ * given), or that does not list every field of `options.verified` as verified, is refused
+ * before anything is opened.
  */
 export function openSubmission(submission, keys, options) {
   plainObject(submission, 'submission');
   const ring = keyRing(keys);
-  const required = requiredFields(options);
+  const rules = openOptions(options);
   // The worker's submissions say callSid; Twilio's requests (a redirect) say CallSid.
   const sid = own(submission, 'callSid') ? submission.callSid
     : own(submission, 'CallSid') ? submission.CallSid : undefined;
   if (typeof sid !== 'string' || !CALL_SID.test(sid)) {
     throw new Error('gather-seal: submission has no valid callSid (or CallSid)');
   }
-  for (const name of required) {
+  // Which rule failed, never the value that failed it: not even the result word given.
+  const result = own(submission, 'result') ? submission.result : undefined;
+  if (typeof result !== 'string') throw new Error('gather-seal: submission has no result');
+  if (!rules.results.includes(result)) {
+    throw new Error('gather-seal: submission\'s result is not accepted (see options.results)');
+  }
+  const passed = rules.verified.length === 0 ? []
+    : passedFields(own(submission, 'verified') ? submission.verified : undefined);
+  if (!rules.verified.every((name) => passed.includes(name))) {
+    throw new Error('gather-seal: submission does not list as verified every field that options.verified requires');
+  }
+  for (const name of rules.fields) {
     if (!own(submission, jsonKey(name))) {
       throw new Error(`gather-seal: submission has no ${jsonKey(name)}, which options.fields requires`);
     }

@@ -64,7 +64,7 @@ test("openFields opens the worker's values with the CallSid as the context", () 
     last_four: reference.seal('1111', key, `${callSid}:last_four`),
   };
   assert.deepEqual(gs.openFields(fromWorker, key, { context: callSid }), { card: '4111', last_four: '1111' });
-  const submission = { callSid, encryptedCardDigits: fromWorker.card, encryptedLastFourDigits: fromWorker.last_four };
+  const submission = { callSid, result: 'success', encryptedCardDigits: fromWorker.card, encryptedLastFourDigits: fromWorker.last_four };
   assert.deepEqual(gs.openSubmission(submission, key), gs.openFields(fromWorker, key, { context: callSid }));
 });
 

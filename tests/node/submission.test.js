@@ -74,6 +74,22 @@ test('secrets: an array where the matching secret is second; a header with sever
   assert.ok(gs.verifySubmission(body, both, OLD_SECRET));
 });
 
+test('a header may carry at most 8 v1 entries: a forged one with 235 is refused, the right tag among them', () => {
+  const [body] = signed();
+  const t = nowSeconds();
+  const right = reference.sign(body, SECRET, t).split('v1=')[1];
+  const wrong = (i) => reference.sign(body, `not-the-secret-${i}-${'x'.repeat(24)}`, t).split('v1=')[1];
+  const header = (tags) => `t=${t},${tags.map((tag) => `v1=${tag}`).join(',')}`;
+  const tags = (count) => [...Array.from({ length: count - 1 }, (_, i) => wrong(i)), right];
+  assert.ok(gs.verifySubmission(body, header(tags(8)), SECRET), 'eight, the right one last');
+  assert.ok(gs.verifySubmission(body, header(tags(8)), [OLD_SECRET, SECRET]));
+  for (const count of [9, 235]) {
+    expectSealError(gs.verifySubmission, [body, header(tags(count)), SECRET], BAD_SIGNATURE);
+    const first = tags(count).reverse(); // the right one first: refused all the same
+    expectSealError(gs.verifySubmission, [body, header(first), [OLD_SECRET, SECRET]], BAD_SIGNATURE);
+  }
+});
+
 test('a tampered body, a wrong secret or a wrong signature is refused', () => {
   const [body, header] = signed();
   const t = header.split(',')[0].slice(2);
@@ -258,15 +274,107 @@ test('other members and keys that are not encrypted<Name>Digits of a valid name 
   // The longest names, with digits and several words.
   const callSid = newCallSid();
   const long = 'a'.repeat(32);
-  const odd = { callSid, encryptedLast4Digits: reference.seal('1', KEY, `${callSid}:last4`),
+  const odd = { callSid, result: 'success', encryptedLast4Digits: reference.seal('1', KEY, `${callSid}:last4`),
     encryptedA1B2CDigits: reference.seal('2', KEY, `${callSid}:a1_b2_c`),
     [`encrypted${'A'}${'a'.repeat(31)}Digits`]: reference.seal('3', KEY, `${callSid}:${long}`),
     encryptedPinDigitsDigits: reference.seal('4', KEY, `${callSid}:pin_digits`) };
   assert.deepEqual(gs.openSubmission(odd, KEY), { last4: '1', a1_b2_c: '2', [long]: '3', pin_digits: '4' });
 });
 
-test('no sealed values (the caller gave up): an empty object', () => {
-  assert.deepEqual(gs.openSubmission(submission({ digits: {}, result: 'too-many-attempts' }), KEY), {});
+test('no sealed values (the caller gave up, and the application accepts that result): an empty object', () => {
+  const gaveUp = submission({ digits: {}, result: 'too-many-attempts' });
+  assert.deepEqual(gs.openSubmission(gaveUp, KEY, { results: ['success', 'too-many-attempts'] }), {});
+});
+
+// ---- openSubmission is strict: the result, and the verified fields ----
+
+const NOT_ACCEPTED = /^gather-seal: submission's result is not accepted \(see options\.results\)$/;
+const NO_RESULT = /^gather-seal: submission has no result$/;
+const NOT_VERIFIED = /^gather-seal: submission does not list as verified every field that options\.verified requires$/;
+const OTHER_RESULTS = ['too-many-attempts', 'locked', 'anonymous', 'unavailable', 'verify-failed', 'verify-unavailable'];
+
+/**
+ * expectSealError(gs.openSubmission, args, kind); but every stack trace has "<anonymous>"
+ * frames, so where the result word "anonymous" is among the arguments, it is looked for in the
+ * message only.
+ */
+function expectRefusal(args, kind) {
+  if (!JSON.stringify(args).includes('anonymous')) return expectSealError(gs.openSubmission, args, kind);
+  return assert.throws(() => gs.openSubmission(...args),
+    (e) => e instanceof Error && kind.test(e.message) && !e.message.includes('anonymous'));
+}
+
+test('only a success opens unless options.results names the result; nothing else is opened first', () => {
+  assert.deepEqual(gs.openSubmission(submission(), KEY, { results: ['success'] }), DIGITS);
+  for (const result of OTHER_RESULTS) {
+    const value = submission({ result, digits: { card: '1234' } });
+    expectRefusal([value, KEY], NOT_ACCEPTED);
+    expectRefusal([value, KEY, { results: ['success'] }], NOT_ACCEPTED);
+    expectRefusal([value, KEY, { fields: ['card'] }], NOT_ACCEPTED);
+    const others = OTHER_RESULTS.filter((r) => r !== result);
+    expectRefusal([value, KEY, { results: ['success', ...others] }], NOT_ACCEPTED);
+    assert.deepEqual(gs.openSubmission(value, KEY, { results: [result] }), { card: '1234' }, result);
+    assert.deepEqual(gs.openSubmission(value, KEY, { results: ['success', result] }), { card: '1234' }, result);
+    // A value that would not open is not even tried: the result is refused first.
+    const tampered = { ...value, [KEYS.card]: flipByte(value[KEYS.card], 13) };
+    expectRefusal([tampered, KEY], NOT_ACCEPTED);
+  }
+  // Words are compared exactly.
+  for (const result of ['Success', 'success ', ' success', 'succes', 'SUCCESS', 'success\0']) {
+    expectSealError(gs.openSubmission, [{ ...submission(), result }, KEY], NOT_ACCEPTED);
+  }
+});
+
+test('a submission without a result, or with one that is not a string, is refused', () => {
+  const { result, ...rest } = submission();
+  expectSealError(gs.openSubmission, [rest, KEY], NO_RESULT);
+  expectSealError(gs.openSubmission, [rest, KEY, { results: ['success', 'verify-failed'] }], NO_RESULT);
+  for (const bad of [undefined, null, 42, true, ['success'], { toString: () => 'success' }, new String('success')]) {
+    expectSealError(gs.openSubmission, [{ ...rest, result: bad }, KEY, { results: ['success'] }], NO_RESULT);
+  }
+  // Inherited is not enough.
+  expectSealError(gs.openSubmission, [Object.assign(Object.create({ result }), rest), KEY], NO_RESULT);
+});
+
+test('options.verified: every field named must be listed as verified, in either shape', () => {
+  const value = submission({ digits: { card: '1234' } });
+  const verified = NOT_VERIFIED;
+  // An action submission lists them as a JSON array; a redirect's query as "otp,otp2".
+  for (const listed of [['otp'], ['otp', 'otp2'], ['otp2', 'otp'], 'otp', 'otp,otp2', 'otp2,otp']) {
+    assert.deepEqual(gs.openSubmission({ ...value, verified: listed }, KEY, { verified: ['otp'] }), { card: '1234' });
+  }
+  assert.deepEqual(gs.openSubmission({ ...value, verified: 'otp,otp2' }, KEY, { verified: ['otp', 'otp2'] }), { card: '1234' });
+  assert.deepEqual(gs.openSubmission({ ...value, verified: ['otp'] }, KEY, { verified: [] }), { card: '1234' });
+  expectSealError(gs.openSubmission, [{ ...value, verified: ['otp'] }, KEY, { verified: ['otp', 'otp2'] }], verified);
+  // Missing, or in any other shape, is none passed.
+  const { verified: _, ...none } = value;
+  for (const listed of [undefined, null, '', [], ['otp2'], 'otp2', 'otp ,otp2', ' otp', 'OTP', ['OTP'], [['otp']],
+    [{ toString: () => 'otp' }], { otp: true }, { 0: 'otp', length: 1 }, 42, true, new String('otp'), 'otp2,otpx']) {
+    expectSealError(gs.openSubmission, [{ ...none, verified: listed }, KEY, { verified: ['otp'] }], verified);
+  }
+  expectSealError(gs.openSubmission, [none, KEY, { verified: ['otp'] }], verified);
+  expectSealError(gs.openSubmission, [Object.assign(Object.create({ verified: ['otp'] }), none), KEY, { verified: ['otp'] }], verified);
+  // In a redirect (a Twilio Function's event) too.
+  const { callSid, ...rest } = value;
+  const event = { ...rest, CallSid: callSid, verified: 'otp' };
+  assert.deepEqual(gs.openSubmission(event, KEY, { verified: ['otp'], fields: ['card'] }), { card: '1234' });
+  expectSealError(gs.openSubmission, [{ ...event, verified: undefined }, KEY, { verified: ['otp'] }], verified);
+});
+
+test('the skipped one-time code of issue 14: verify-failed and verify-unavailable do not open as a login', () => {
+  // After three wrong codes (verify-failed), or none sent (verify-unavailable), the worker still
+  // hands on the card and PIN gathered before; a backend written from the README must not let
+  // that caller in.
+  for (const result of ['verify-failed', 'verify-unavailable']) {
+    const value = submission({ result });
+    expectSealError(gs.openSubmission, [value, KEY], NOT_ACCEPTED);
+    expectSealError(gs.openSubmission, [value, KEY, { verified: ['otp'] }], NOT_ACCEPTED);
+    // An application that accepts the result to route the caller still cannot require the code.
+    expectSealError(gs.openSubmission, [value, KEY, { results: [result], verified: ['otp'] }], NOT_VERIFIED);
+  }
+  // A success where the code passed opens.
+  const value = { ...submission(), verified: ['otp'] };
+  assert.deepEqual(gs.openSubmission(value, KEY, { verified: ['otp'], fields: ['card', 'pin'] }), DIGITS);
 });
 
 test('a value moved to another field does not open', () => {
@@ -352,7 +460,7 @@ test('a sealed value that is not a string is refused', () => {
 
 test('the result cannot be polluted through __proto__', () => {
   const callSid = newCallSid();
-  const parsed = JSON.parse(`{"__proto__": {"polluted": "yes"}, "callSid": "${callSid}",
+  const parsed = JSON.parse(`{"__proto__": {"polluted": "yes"}, "callSid": "${callSid}", "result": "success",
     "encryptedPinDigits": "${reference.seal('4321', KEY, `${callSid}:pin`)}"}`);
   const opened = gs.openSubmission(parsed, KEY);
   assert.deepEqual(opened, { pin: '4321' });
@@ -368,7 +476,11 @@ test('openSubmission: wrong argument types give gather-seal errors', () => {
     keys: [undefined, null, 42, [], [KEY, 42], [, KEY], Buffer.from(KEY, 'hex'), { key: KEY }], // eslint-disable-line no-sparse-arrays
     options: ['card', 42, ['card'], true, { fields: 'card' }, { fields: [42] }, { fields: ['CARD'] },
       { fields: ['step'] }, { fields: ['pin-code'] }, { fields: ['last__four'] }, { fields: [''] },
-      { fields: { 0: 'card', length: 1 } }, { fields: [, 'card'] }], // eslint-disable-line no-sparse-arrays
+      { fields: { 0: 'card', length: 1 } }, { fields: [, 'card'] }, // eslint-disable-line no-sparse-arrays
+      { results: 'success' }, { results: [] }, { results: [42] }, { results: [['success']] },
+      { results: { 0: 'success', length: 1 } }, { results: new Set(['success']) },
+      { verified: 'otp' }, { verified: [42] }, { verified: ['OTP'] }, { verified: ['step'] }, { verified: [''] },
+      { verified: new Set(['otp']) }],
   };
   const call = { submission: (v) => [v, KEY], keys: (v) => [value, v], options: (v) => [value, KEY, v] };
   for (const [position, values] of Object.entries(wrong)) {

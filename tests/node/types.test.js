@@ -27,6 +27,7 @@ const old: { pin: string } = openFields({ pin: sealed }, [key], { context: 'CA1'
 const submission = verifySubmission('{}', undefined, ['x'.repeat(32)], { now: new Date(), toleranceSeconds: 60 });
 const callSid: string = submission.callSid;
 const values: Record<string, string> = openSubmission(submission, key, { fields: ['pin'] });
+const strict: Record<string, string> = openSubmission(submission, key, { results: ['success', 'too-many-attempts'], verified: ['otp'] });
 const valid: boolean = validateRequest('token', 'sig', 'https://example.com/voice', { Digits: '1234', Multi: ['a', 'b'] });
 const noParams: boolean = validateRequest('token', null, 'https://example.com/voice');
 const withBody: boolean = validateRequestWithBody('token', undefined, 'https://example.com/?bodySHA256=00', new Uint8Array(2));
@@ -51,7 +52,13 @@ validateRequest(undefined, 'sig', 'https://example.com/', {});
 validateRequestWithBody('token', 'sig', 'https://example.com/', { a: 1 });
 // @ts-expect-error the URL is required
 validateRequestWithBody('token', 'sig');
-export const used = [opened, back, old, copied, callSid, values, valid, noParams, withBody, withText, notText];
+// @ts-expect-error results are the worker's result words: a typo does not compile
+openSubmission(submission, key, { results: ['sucess'] });
+// @ts-expect-error results is an array
+openSubmission(submission, key, { results: 'success' });
+// @ts-expect-error verified is an array of field names
+openSubmission(submission, key, { verified: 'otp' });
+export const used = [opened, back, old, copied, callSid, values, strict, valid, noParams, withBody, withText, notText];
 `;
 
 const NAMES = 'encrypt, decrypt, generateKey, sealFields, openFields, verifySubmission, openSubmission, ' +

@@ -89,12 +89,13 @@ test('verifySubmission refuses lone surrogates in the body, the header and the s
 });
 
 test('openSubmission refuses lone surrogates in sealed values and keys; they are never field names', () => {
-  const submission = { callSid: CALL_SID, encryptedPinDigits: reference.seal('4321', KEY, `${CALL_SID}:pin`) };
+  const submission = { callSid: CALL_SID, result: 'success', encryptedPinDigits: reference.seal('4321', KEY, `${CALL_SID}:pin`) };
   assert.deepEqual(gs.openSubmission(submission, KEY), { pin: '4321' });
   for (const lone of LONE) {
     expectSealError(gs.openSubmission, [{ ...submission, encryptedPinDigits: `${submission.encryptedPinDigits}${lone}` }, KEY], WELL_FORMED);
     expectSealError(gs.openSubmission, [submission, `${KEY}${lone}`], WELL_FORMED);
     expectSealError(gs.openSubmission, [submission, KEY, { fields: [`pin${lone}`] }], /^gather-seal: options\.fields/);
+    expectSealError(gs.openSubmission, [submission, KEY, { verified: [`otp${lone}`] }], /^gather-seal: options\.verified/);
   }
 });
 
