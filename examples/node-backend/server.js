@@ -3,10 +3,14 @@
 // lookup (card 1234 with PIN 4321) written as a real backend would be.
 //
 // POST (any path), the worker's signed JSON submission:
-//   200 text/xml  TwiML the worker relays to the call
+//   200 text/xml  TwiML the worker relays to the call, with X-Gather-Seal-Result: accepted when
+//                 the card and PIN were right, rejected otherwise (for a flow with `limits` the
+//                 worker gives the caller's try back only on accepted)
 //   401           no valid X-Gather-Seal-Signature (missing, wrong, or older than 300 s)
 //   409           a replay: this callSid + flow was already handed off
 //   400           the values are missing or do not open for this call
+// Every answer says X-Gather-Seal-Result: accepted only for the right values, rejected for
+// anything else (wrong values, a result other than success, unopenable, refused).
 // Settings (environment): BACKEND_SIGNING_SECRET, the worker's; AES_SECRET and, during a
 // rotation, AES_SECRET_PREVIOUS (comma-separated), the worker's keys. Nothing is logged, and no
 // answer repeats what was sent.
@@ -22,6 +26,12 @@ const REPLAY_WINDOW_MS = 600_000;
 const FOUND = 'Thank you. Your account number is AC12345678 and your balance is 12.55';
 const NOT_FOUND = 'We were not able to locate you in our system. Goodbye.';
 const NO_DETAILS = 'Sorry, we could not get your details. Goodbye.';
+
+// What the worker reads from the answer: with a flow's `limits`, only `accepted` gives the
+// caller's try back; `rejected`, or no header at all, counts the call as a failed try.
+const RESULT_HEADER = 'X-Gather-Seal-Result';
+const ACCEPTED = { [RESULT_HEADER]: 'accepted' };
+const REJECTED = { [RESULT_HEADER]: 'rejected' };
 
 /** An http.Server (not yet listening) answering with the settings in `env`. */
 function createServer(env = process.env) {
@@ -53,15 +63,17 @@ function createServer(env = process.env) {
       if (typeof callSid !== 'string' || typeof flow !== 'string') return send(res, 400);
       if (!seen(`${callSid}:${flow}`)) return send(res, 409);
 
-      if (result !== 'success') return say(res, NO_DETAILS, true);
+      // The caller gave up, or a one-time code failed: nothing to look up.
+      if (result !== 'success') return say(res, NO_DETAILS, true, REJECTED);
       let digits;
       try {
+        // Strict: only a success opens (options.results), and both values must be there.
         digits = openSubmission(submission, keys, { fields: ['card', 'pin'] });
       } catch {
         return send(res, 400);
       }
-      if (digits.card === '1234' && digits.pin === '4321') return say(res, FOUND, false);
-      return say(res, NOT_FOUND, true);
+      if (digits.card === '1234' && digits.pin === '4321') return say(res, FOUND, false, ACCEPTED);
+      return say(res, NOT_FOUND, true, REJECTED);
     } catch {
       return send(res, 500);
     }
@@ -98,14 +110,15 @@ async function readBody(req) {
   return size <= MAX_BODY ? Buffer.concat(chunks) : null;
 }
 
+/** An answer without TwiML; it always says rejected. */
 function send(res, status) {
-  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' });
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', ...REJECTED });
   res.end(`${http.STATUS_CODES[status]}\n`);
 }
 
 /** TwiML that says one of the fixed sentences above (nothing from the request: no escaping). */
-function say(res, sentence, hangUp) {
-  res.writeHead(200, { 'Content-Type': 'text/xml' });
+function say(res, sentence, hangUp, verdict) {
+  res.writeHead(200, { 'Content-Type': 'text/xml', ...verdict });
   res.end(`<?xml version="1.0" encoding="UTF-8"?><Response><Say>${sentence}</Say>${hangUp ? '<Hangup/>' : ''}</Response>`);
 }
 

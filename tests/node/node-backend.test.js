@@ -81,32 +81,46 @@ async function post(value, { sign = (body) => reference.sign(body, SECRET), body
   const text = await res.text();
   const sealed = Object.values(value ?? {}).filter((v) => typeof v === 'string' && v.length > 56);
   for (const secret of [SECRET, KEY, ...OLD_KEYS, ...sealed]) assert.ok(!text.includes(secret), 'echoes');
-  return { status: res.status, type: res.headers.get('content-type'), text, body, header };
+  return { status: res.status, type: res.headers.get('content-type'), verdict: res.headers.get('x-gather-seal-result'),
+    text, body, header };
 }
 
 const twiml = (sentence, hangUp) =>
   `<?xml version="1.0" encoding="UTF-8"?><Response><Say>${sentence}</Say>${hangUp ? '<Hangup/>' : ''}</Response>`;
 
-test('the demo caller hears the account; the TwiML is text/xml', async () => {
+test('the demo caller hears the account; the TwiML is text/xml, and the answer says accepted', async () => {
   const res = await post(submission());
   assert.equal(res.status, 200);
   assert.equal(res.type, 'text/xml');
   assert.equal(res.text, twiml(FOUND, false));
+  assert.equal(res.verdict, 'accepted');
 });
 
-test('anyone else hears that they were not found, and the call hangs up', async () => {
+test('anyone else hears that they were not found, the call hangs up, and the answer says rejected', async () => {
   for (const digits of [{ card: '1234', pin: '0000' }, { card: '4321', pin: '4321' }]) {
     const res = await post(submission({ digits }));
     assert.equal(res.status, 200);
     assert.equal(res.text, twiml(NOT_FOUND, true));
+    assert.equal(res.verdict, 'rejected', 'a wrong PIN counts as a failed try');
   }
 });
 
-test('a caller who gave up hears the goodbye, and the call hangs up', async () => {
+test('a caller who gave up hears the goodbye, the call hangs up, and the answer says rejected', async () => {
   for (const result of ['too-many-attempts', 'no-input']) {
     const res = await post(submission({ result, digits: {} }));
     assert.equal(res.status, 200);
     assert.equal(res.text, twiml(NO_DETAILS, true));
+    assert.equal(res.verdict, 'rejected');
+  }
+});
+
+test('the right card and PIN after a failed or unsent one-time code are not let in', async () => {
+  // The worker hands the values gathered before a verify field on (issue 14's skipped code).
+  for (const result of ['verify-failed', 'verify-unavailable', 'locked']) {
+    const res = await post(submission({ result }));
+    assert.equal(res.status, 200, result);
+    assert.equal(res.text, twiml(NO_DETAILS, true), result);
+    assert.equal(res.verdict, 'rejected', result);
   }
 });
 
@@ -133,6 +147,7 @@ test('401 for a missing, wrong, malformed or stale signature, or a tampered body
     const res = await post(submission(), { sign });
     assert.equal(res.status, 401, name);
     assert.doesNotMatch(res.text, /Response/, name);
+    assert.equal(res.verdict, 'rejected', name);
   }
 });
 
@@ -147,7 +162,9 @@ test('400 for values that are missing, moved or from another call', async () => 
     'no callSid': (value) => ({ ...value, callSid: undefined }),
   };
   for (const [name, change] of Object.entries(cases)) {
-    assert.equal((await post(change(submission()))).status, 400, name);
+    const res = await post(change(submission()));
+    assert.equal(res.status, 400, name);
+    assert.equal(res.verdict, 'rejected', name);
   }
 });
 
@@ -160,6 +177,7 @@ test('a replayed callSid + flow is refused, even freshly signed; another flow of
     method: 'POST', headers: { 'X-Gather-Seal-Signature': first.header }, body: first.body,
   });
   assert.equal(replay.status, 409);
+  assert.equal(replay.headers.get('x-gather-seal-result'), 'rejected');
   // A new submission of the same call and flow (new nonces, new signature).
   assert.equal((await post(submission({ callSid, digits: { card: '9999', pin: '9999' } }))).status, 409);
   assert.equal((await post(submission({ callSid, result: 'too-many-attempts', digits: {} }))).status, 409);
