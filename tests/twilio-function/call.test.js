@@ -222,6 +222,11 @@ test('studio-check-pin opens the PIN a Studio flow got back from the worker, and
   assert.deepEqual(await check({ result: 'success', encryptedPinDigits: sealPin('4321') }), { verified: true });
   assert.deepEqual(await check({ result: 'success', encryptedPinDigits: sealPin('4322') }), { verified: false });
   assert.deepEqual(await check({ result: 'too-many-attempts' }), { verified: false, reason: 'too-many-attempts' });
+  // The right PIN under any other result is not checked, let alone accepted.
+  for (const result of ['verify-failed', 'verify-unavailable', 'locked']) {
+    assert.deepEqual(await check({ result, encryptedPinDigits: sealPin('4321') }), { verified: false, reason: result });
+  }
+  assert.deepEqual(await check({ encryptedPinDigits: sealPin('4321') }), { verified: false, reason: 'missing-result' });
   // Sealed for another call, under another key, as another field, or in clear: never opened.
   for (const encryptedPinDigits of [
     sealPin('4321', newSid()),

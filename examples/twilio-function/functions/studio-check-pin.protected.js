@@ -16,8 +16,13 @@ exports.handler = function (context, event, callback) {
   }
   let pin;
   try {
+    // `result` goes in too: openSubmission opens only a success (its options.results), so the
+    // PIN stays shut even if the check above is ever changed. With a `verify` field in the
+    // worker's flow (say `otp`), also pass `verified: event.verified` (add
+    // { "key": "verified", "value": "{{widgets.secure_pin.verified}}" } to the widget's
+    // parameters) and `verified: ['otp']` in the options, so a failed code never opens.
     ({ pin } = openSubmission(
-      { CallSid: event.CallSid, encryptedPinDigits: event.encryptedPinDigits },
+      { CallSid: event.CallSid, result: event.result, encryptedPinDigits: event.encryptedPinDigits },
       keys,
       { fields: ['pin'] },
     ));
