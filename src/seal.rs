@@ -103,6 +103,9 @@ pub fn open_bytes(sealed: &str, ring: &KeyRing, context: &[u8]) -> Result<Vec<u8
     }
     raw.truncate(tag_at);
     raw.drain(..NONCE_LEN);
+    // The shift left the plaintext's last bytes behind in the spare capacity: wipe them, so a
+    // caller that wipes only the value's length (or shrinks it) leaves no copy.
+    raw.spare_capacity_mut().zeroize();
     Ok(raw)
 }
 
