@@ -43,10 +43,12 @@ const SPEC = path.join(
   'twilio_verify_v2.json',
 );
 
-// Throwaway test identifiers (the shapes the description demands: prefix + 32 hex digits).
+// Throwaway test identifiers (the shapes the description demands: prefix + 32 hex digits). The
+// API key SID differs from the one published in .dev.vars.example, which the production build
+// refuses to run with.
 const SERVICE_SID = 'VA0123456789abcdef0123456789abcdef';
 const ACCOUNT_SID = 'AC0123456789abcdef0123456789abcdef';
-const API_KEY_SID = 'SK0123456789abcdef0123456789abcdef';
+const API_KEY_SID = 'SK00112233445566778899aabbccddeeff';
 const API_KEY_SECRET = 'test-verify-secret-0123456789abcd';
 
 const CHANNELS = ['sms', 'call', 'email', 'whatsapp', 'sna'];
