@@ -13,7 +13,6 @@
 use core::ops::RangeInclusive;
 
 use crate::json::{self, Json, Number};
-pub use crate::lockout::{CountBy, Limits};
 use crate::SettingError;
 
 /// The setting's name, and the first segment of every path reported.
@@ -66,6 +65,24 @@ pub struct Flow {
     pub count_by: Vec<CountBy>,
     /// What a flow that counts by caller does with a withheld caller ID.
     pub anonymous: Anonymous,
+}
+
+/// A flow's `limits`: at most `failures` failed tries per counter ([`crate::lockout`]) inside `window_ms`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Failed tries that lock a counter, 1 to 100.
+    pub failures: u32,
+    /// How long a failed try counts, in milliseconds.
+    pub window_ms: u64,
+}
+
+/// What a flow with `limits` counts failed tries by (`limits.by`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CountBy {
+    /// `"caller"`: one counter per caller ID (the default).
+    Caller,
+    /// The name of a gathered field: one counter per value typed there (an account, a card).
+    Field(String),
 }
 
 /// What a flow with `limits` does when the caller's number is withheld.

@@ -29,6 +29,7 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::config::{Anonymous, Flow};
+pub use crate::config::{CountBy, Limits};
 use crate::flow::{context, GatherResult};
 use crate::{open_bytes, KeyRing};
 
@@ -73,15 +74,6 @@ pub fn caller(from: &str) -> Caller<'_> {
     } else {
         Caller::Known(from)
     }
-}
-
-/// What a flow with `limits` counts failed tries by (`limits.by`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CountBy {
-    /// `"caller"`: one counter per caller ID (the default).
-    Caller,
-    /// The name of a gathered field: one counter per value typed there (an account, a card).
-    Field(String),
 }
 
 /// Whose tries a counter holds, for [`counter_name`].
@@ -230,15 +222,6 @@ impl AppVerdict {
 /// cannot hear (there a `success` hand-off gives the tries back).
 pub fn gives_back(result: GatherResult, verdict: Option<AppVerdict>) -> bool {
     result == GatherResult::Success && matches!(verdict, None | Some(AppVerdict::Accepted))
-}
-
-/// A flow's `limits`: at most `failures` failed tries per counter inside `window_ms`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// Failed tries that lock a caller out, 1 to 100.
-    pub failures: u32,
-    /// How long a failed try counts, in milliseconds.
-    pub window_ms: u64,
 }
 
 /// What a counter says to a call entering the flow.
