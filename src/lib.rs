@@ -50,6 +50,8 @@
 //! - [`handoff`]: the signed submission to the application, the redirect, and the
 //!   application's answer;
 //! - [`twilio`]: request signatures and TwiML;
+//! - [`lockout`]: lockout across calls: caller IDs, counter names, how failed tries count;
+//! - [`verify`]: Twilio Verify for one-time codes: the two requests and reading their answers;
 //! - [`demo`]: the articles' demo backend, for local development.
 //!
 //! Two thin glue modules sit behind features: `worker` (the Cloudflare Worker serving the
