@@ -23,7 +23,7 @@ bash scripts/build-worker.sh
 bash scripts/build-worker.sh --demo
 
 echo "== Node: package, worker and Twilio Functions end-to-end tests; the package in workerd, Deno, Bun"
-node --test --test-concurrency=1 tests/node/ tests/worker/ tests/twilio-function/ tests/runtimes/
+node --test --test-concurrency=1 tests/support/ tests/node/ tests/worker/ tests/twilio-function/ tests/runtimes/
 
 echo "== Node 22 and 24 (Twilio Functions' runtimes): the package's tests"
 for runtime in node22 node24; do
