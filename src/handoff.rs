@@ -18,6 +18,7 @@ use sha2::Sha256;
 use crate::config::{Flow, Then};
 use crate::flow::{self, GatherResult};
 use crate::json::{self, Json, Number};
+use crate::outcome::Outcome;
 use crate::twilio::twiml::Response;
 use crate::Error;
 
@@ -256,18 +257,18 @@ pub enum Answer {
         /// The balance, likewise.
         balance: String,
     },
-    /// Anything else; the word says what, for the log.
-    Unusable(&'static str),
+    /// Anything else; the outcome says what, for the log.
+    Unusable(Outcome),
 }
 
 /// Reads the application's answer: its status, `Content-Type` and body (the caller caps it at
 /// [`ANSWER_CAP`]; a longer body should arrive here as `None`).
 pub fn read_answer(status: u16, content_type: Option<&str>, body: Option<&str>) -> Answer {
     if !(200..300).contains(&status) {
-        return Answer::Unusable("app-error-status");
+        return Answer::Unusable(Outcome::AppErrorStatus);
     }
     let Some(body) = body else {
-        return Answer::Unusable("app-answer-too-large");
+        return Answer::Unusable(Outcome::AppAnswerTooLarge);
     };
     let essence = content_type
         .and_then(|c| c.split(';').next())
@@ -276,10 +277,10 @@ pub fn read_answer(status: u16, content_type: Option<&str>, body: Option<&str>) 
     match essence.as_str() {
         "text/xml" | "application/xml" => match is_twiml(body) {
             true => Answer::Twiml(body.to_owned()),
-            false => Answer::Unusable("app-bad-twiml"),
+            false => Answer::Unusable(Outcome::AppBadTwiml),
         },
-        "application/json" => account(body).unwrap_or(Answer::Unusable("app-bad-json")),
-        _ => Answer::Unusable("app-wrong-content-type"),
+        "application/json" => account(body).unwrap_or(Answer::Unusable(Outcome::AppBadJson)),
+        _ => Answer::Unusable(Outcome::AppWrongContentType),
     }
 }
 
@@ -422,9 +423,9 @@ fn spoken(value: &Json) -> Option<String> {
 
 /// The TwiML Twilio gets after an `action` hand-off, and a word for the log: the application's
 /// TwiML as it is; for an account, the flow's `thanks`; otherwise [`unusable_twiml`].
-pub fn answer_twiml(flow: &Flow, result: GatherResult, answer: Answer) -> (&'static str, String) {
+pub fn answer_twiml(flow: &Flow, result: GatherResult, answer: Answer) -> (Outcome, String) {
     match answer {
-        Answer::Twiml(xml) => ("handed-off", xml),
+        Answer::Twiml(xml) => (Outcome::HandedOff, xml),
         Answer::Account { account, balance } => {
             // One pass over the flow's sentence, so that an account written as "{balance}"
             // is spoken as written rather than read as a placeholder.
@@ -436,7 +437,7 @@ pub fn answer_twiml(flow: &Flow, result: GatherResult, answer: Answer) -> (&'sta
                 .collect::<Vec<_>>()
                 .join(&account);
             let xml = Response::new().say(&flow::speech(flow), &sentence).finish();
-            ("handed-off-account", xml)
+            (Outcome::HandedOffAccount, xml)
         }
         Answer::Unusable(why) => (why, unusable_twiml(flow, result)),
     }

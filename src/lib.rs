@@ -68,10 +68,12 @@ mod seal;
 
 pub mod config;
 pub mod demo;
+pub mod engine;
 pub mod flow;
 pub mod handoff;
 pub mod kinds;
 pub mod lockout;
+pub mod outcome;
 pub mod twilio;
 pub mod verify;
 

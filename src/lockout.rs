@@ -31,6 +31,7 @@ use zeroize::Zeroizing;
 use crate::config::{Anonymous, Flow};
 pub use crate::config::{CountBy, Limits};
 use crate::flow::{context, GatherResult};
+use crate::outcome::Outcome;
 use crate::{open_bytes, KeyRing};
 
 /// What Twilio sends as `From` when the caller's number is withheld or unknown, besides the
@@ -266,20 +267,20 @@ impl Counter {
     }
 }
 
-/// The log's word for a `success` hand-off of a flow with `limits`, given what the application
-/// said (`None` for a redirect flow) and `delivery`, the word for how the hand-off went:
+/// The log's outcome for a `success` hand-off of a flow with `limits`, given what the
+/// application said (`None` for a redirect flow) and `delivery`, how the hand-off went:
 /// `rejected`, or `unconfirmed` when an `action` application's TwiML came back without an
 /// `X-Gather-Seal-Result` header (so an operator sees the missing header in the first test call).
-/// An unusable answer keeps its own word; every other hand-off keeps `delivery`.
+/// An unusable answer keeps its own outcome; every other hand-off keeps `delivery`.
 pub fn hand_off_outcome(
     result: GatherResult,
     verdict: Option<AppVerdict>,
-    delivery: &'static str,
-) -> &'static str {
-    let answered = delivery.starts_with("handed-off");
+    delivery: Outcome,
+) -> Outcome {
+    let answered = delivery.is_answered_hand_off();
     match (result, verdict) {
-        (GatherResult::Success, Some(AppVerdict::Rejected)) if answered => "rejected",
-        (GatherResult::Success, Some(AppVerdict::Unconfirmed)) if answered => "unconfirmed",
+        (GatherResult::Success, Some(AppVerdict::Rejected)) if answered => Outcome::Rejected,
+        (GatherResult::Success, Some(AppVerdict::Unconfirmed)) if answered => Outcome::Unconfirmed,
         _ => delivery,
     }
 }

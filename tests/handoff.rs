@@ -11,6 +11,7 @@ use gather_seal::handoff::{
     unusable_twiml, verify, Answer, Submission, ANSWER_CAP, DEFAULT_TOLERANCE_SECS,
     SIGNATURE_HEADER,
 };
+use gather_seal::outcome::Outcome;
 use gather_seal::Error;
 use sha2::{Digest, Sha256};
 
@@ -674,18 +675,18 @@ fn status_and_size_come_first() {
     for status in [0, 100, 199, 300, 302, 400, 401, 404, 500, 503] {
         assert_eq!(
             read_answer(status, Some("text/xml"), Some(TWIML)),
-            Answer::Unusable("app-error-status"),
+            Answer::Unusable(Outcome::AppErrorStatus),
             "{status}"
         );
         assert_eq!(
             read_answer(status, Some("text/xml"), None),
-            Answer::Unusable("app-error-status"),
+            Answer::Unusable(Outcome::AppErrorStatus),
             "{status}, too large"
         );
     }
     assert_eq!(
         read_answer(200, Some("text/xml"), None),
-        Answer::Unusable("app-answer-too-large")
+        Answer::Unusable(Outcome::AppAnswerTooLarge)
     );
     assert_eq!(ANSWER_CAP, 65_536);
 }
@@ -717,7 +718,7 @@ fn only_xml_and_json_content_types_are_read() {
     ] {
         assert_eq!(
             read_answer(200, content_type, Some(TWIML)),
-            Answer::Unusable("app-wrong-content-type"),
+            Answer::Unusable(Outcome::AppWrongContentType),
             "{content_type:?}"
         );
     }
@@ -827,7 +828,7 @@ fn anything_else_in_xml_is_bad_twiml() {
     for (why, body) in cases {
         assert_eq!(
             twiml(body),
-            Answer::Unusable("app-bad-twiml"),
+            Answer::Unusable(Outcome::AppBadTwiml),
             "{why}: {body}"
         );
     }
@@ -905,7 +906,7 @@ fn json_that_cannot_be_spoken_is_bad_json() {
         &format!(r#"{{"account":"{sixty_five}","balance":"1"}}"#),
         r#"{"account":"AC1","balance":"1"} trailing"#,
     ] {
-        assert_eq!(json(body), Answer::Unusable("app-bad-json"), "{body}");
+        assert_eq!(json(body), Answer::Unusable(Outcome::AppBadJson), "{body}");
     }
 }
 
@@ -942,7 +943,7 @@ fn application_twiml_is_relayed_as_it_is() {
     for result in [GatherResult::Success, GatherResult::TooManyAttempts] {
         assert_eq!(
             answer_twiml(&flow, result, Answer::Twiml(TWIML.into())),
-            ("handed-off", TWIML.to_owned())
+            (Outcome::HandedOff, TWIML.to_owned())
         );
     }
 }
@@ -953,7 +954,7 @@ fn an_account_is_thanked_in_the_flow_s_words() {
     assert_eq!(
         answer_twiml(&flow, GatherResult::Success, account("AC12345678", "12.55")),
         (
-            "handed-off-account",
+            Outcome::HandedOffAccount,
             format!("{XML}<Response><Say>Thank you. Your account number is AC12345678 and your balance is 12.55</Say></Response>")
         )
     );
@@ -963,7 +964,7 @@ fn an_account_is_thanked_in_the_flow_s_words() {
     assert_eq!(
         answer_twiml(&flow, GatherResult::Success, account("<AC1>", "3")),
         (
-            "handed-off-account",
+            Outcome::HandedOffAccount,
             format!(
                 r#"{XML}<Response><Say voice="Polly.Celine" language="fr-FR">Solde 3 &amp; compte &lt;AC1&gt;, je répète : &lt;AC1&gt;.</Say></Response>"#
             )
@@ -997,8 +998,8 @@ fn an_unusable_answer_redirects_to_the_fallback() {
     for result in [GatherResult::Success, GatherResult::TooManyAttempts] {
         assert_eq!(unusable_twiml(&flow, result), redirect);
         assert_eq!(
-            answer_twiml(&flow, result, Answer::Unusable("app-bad-json")),
-            ("app-bad-json", redirect.clone())
+            answer_twiml(&flow, result, Answer::Unusable(Outcome::AppBadJson)),
+            (Outcome::AppBadJson, redirect.clone())
         );
     }
 }
@@ -1018,10 +1019,10 @@ fn without_a_fallback_the_caller_hears_goodbye_or_the_apology() {
         answer_twiml(
             &flow,
             GatherResult::Success,
-            Answer::Unusable("app-error-status")
+            Answer::Unusable(Outcome::AppErrorStatus)
         ),
         (
-            "app-error-status",
+            Outcome::AppErrorStatus,
             unusable_twiml(&flow, GatherResult::Success)
         )
     );

@@ -11,6 +11,7 @@ use common::{ring, CALL_SID, KEY_HEX, OTHER_CALL_SID};
 use gather_seal::config::{Flow, Flows};
 use gather_seal::flow::{advance, just_gathered, GatherResult, Turn};
 use gather_seal::lockout::{call_counters, caller_counter, field_counter, CallerCounter};
+use gather_seal::outcome::Outcome;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -293,6 +294,12 @@ fn only_an_explicit_yes_gives_the_tries_back() {
     }
 }
 
+/// The outcome spelled `text`.
+fn word(text: &str) -> Outcome {
+    let found = Outcome::ALL.into_iter().find(|o| o.as_str() == text);
+    found.unwrap_or_else(|| panic!("no outcome {text}"))
+}
+
 #[test]
 fn the_log_says_rejected_or_unconfirmed_only_for_an_answered_success() {
     use gather_seal::flow::GatherResult::*;
@@ -356,8 +363,8 @@ fn the_log_says_rejected_or_unconfirmed_only_for_an_answered_success() {
     ];
     for (result, verdict, delivery, expected) in cases {
         assert_eq!(
-            hand_off_outcome(result, verdict, delivery),
-            expected,
+            hand_off_outcome(result, verdict, word(delivery)),
+            word(expected),
             "{result:?} {verdict:?} {delivery}"
         );
     }

@@ -10,6 +10,7 @@ use super::routes::now_unix;
 use super::settings;
 use crate::demo;
 use crate::handoff::{RESULT_HEADER, SIGNATURE_HEADER};
+use crate::outcome::Outcome;
 
 /// `POST /decrypt-gather`: the demo backend, checking the submission like a real backend.
 pub async fn decrypt_gather(req: &worker::web_sys::Request, env: &Env, log: &mut LogLine) -> Reply {
@@ -22,11 +23,17 @@ pub async fn decrypt_gather(req: &worker::web_sys::Request, env: &Env, log: &mut
     let (ring, secret) = match settings {
         Ok((ring, Some(secret))) => (ring, secret),
         Ok((_, None)) => {
-            return log.refuse("misconfigured", Reply::plain(503, "Service Unavailable"))
+            return log.refuse(
+                Outcome::Misconfigured,
+                Reply::plain(503, "Service Unavailable"),
+            )
         }
         Err(setting) => {
             log.note_setting(setting);
-            return log.refuse("misconfigured", Reply::plain(503, "Service Unavailable"));
+            return log.refuse(
+                Outcome::Misconfigured,
+                Reply::plain(503, "Service Unavailable"),
+            );
         }
     };
     let signature = req.headers().get(SIGNATURE_HEADER).ok().flatten();
@@ -39,12 +46,12 @@ pub async fn decrypt_gather(req: &worker::web_sys::Request, env: &Env, log: &mut
     );
     match (reply.status, reply.twiml) {
         (200, Some(xml)) => {
-            log.outcome = "demo-answered";
+            log.outcome = Outcome::DemoAnswered;
             let mut answer = Reply::twiml(200, xml);
             answer.header = reply.verdict.as_header().map(|v| (RESULT_HEADER, v));
             answer
         }
-        (401, _) => log.refuse("demo-bad-signature", Reply::plain(401, "Unauthorized")),
-        _ => log.refuse("demo-bad-request", Reply::plain(400, "Bad Request")),
+        (401, _) => log.refuse(Outcome::DemoBadSignature, Reply::plain(401, "Unauthorized")),
+        _ => log.refuse(Outcome::DemoBadRequest, Reply::plain(400, "Bad Request")),
     }
 }

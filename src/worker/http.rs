@@ -9,6 +9,8 @@ use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys::{self, Headers, ReadableStreamDefaultReader, ResponseInit};
 use zeroize::{Zeroize, Zeroizing};
 
+use crate::outcome::Outcome;
+
 /// The largest request body read, in bytes. A Twilio webhook is well under 4 KiB, a
 /// submission to the demo backend about 1 KiB.
 pub const BODY_CAP: usize = 16 * 1024;
@@ -23,11 +25,11 @@ const XML: &str = "text/xml";
 pub async fn read_body(
     req: &web_sys::Request,
     content_type: &str,
-) -> Result<Zeroizing<Vec<u8>>, (&'static str, Reply)> {
+) -> Result<Zeroizing<Vec<u8>>, (Outcome, Reply)> {
     if req.method() != "POST" {
         let mut reply = Reply::plain(405, "Method Not Allowed");
         reply.header = Some(("Allow", "POST"));
-        return Err(("wrong-method", reply));
+        return Err((Outcome::WrongMethod, reply));
     }
     let headers = req.headers();
     let header = |name: &str| headers.get(name).ok().flatten();
@@ -35,12 +37,12 @@ pub async fn read_body(
     let essence = given.split(';').next().unwrap_or("").trim();
     if !essence.eq_ignore_ascii_case(content_type) {
         return Err((
-            "wrong-content-type",
+            Outcome::WrongContentType,
             Reply::plain(415, "Unsupported Media Type"),
         ));
     }
-    let too_large = || ("too-large", Reply::plain(413, "Payload Too Large"));
-    let unreadable = |_| ("unreadable-body", Reply::plain(400, "Bad Request"));
+    let too_large = || (Outcome::TooLarge, Reply::plain(413, "Payload Too Large"));
+    let unreadable = |_| (Outcome::UnreadableBody, Reply::plain(400, "Bad Request"));
     let Some(cap) = capped_length(header("Content-Length").as_deref(), BODY_CAP) else {
         return Err(too_large());
     };

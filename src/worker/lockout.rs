@@ -1,9 +1,9 @@
 //! Lockout across calls: the Durable Object class `Lockout` that keeps one counter, and the
 //! worker's side that asks it.
 //!
-//! The route calls [`enter`] as a call comes in, [`take_field_try`] when a counted field has
-//! just been gathered, [`mark_hand_off`] before a call hands off and [`settle`] when its
-//! application accepted the values.
+//! The worker carries out the engine's lockout effects here: [`take_try`], [`mark_hand_off`]
+//! and [`give_back`]; which counter, when, and what an answer means are the engine's decisions
+//! ([`crate::engine`]).
 //!
 //! One object per counter, named by [`crate::lockout::counter_name`] (a keyed hash: no phone
 //! number or gathered value in the name or the storage). A Durable Object runs one request at
@@ -24,10 +24,8 @@ use worker::web_sys::{self, AbortSignal, RequestInit, ResponseInit};
 use worker::worker_sys::{DurableObjectNamespace, DurableObjectState, DurableObjectStorage};
 use worker::Env;
 
-use crate::config::Flow;
-use crate::flow::GatherResult;
-use crate::lockout::{CallerCounter, Counter, HandOffMark, Limits, Verdict};
-use crate::KeyRing;
+use crate::engine::CounterAnswer;
+use crate::lockout::{Counter, HandOffMark, Limits, Verdict};
 
 /// The binding `wrangler.toml` gives the class.
 pub const BINDING: &str = "LOCKOUT";
@@ -180,68 +178,20 @@ fn parse_request(url: &str) -> Option<Op> {
     }
 }
 
-/// What the worker learns from a counter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Answer {
-    Open,
-    Locked,
-    /// The object could not be reached, answered something else, or took too long.
-    Unavailable,
-}
-
-/// A call entering a flow that counts by caller takes a try from its caller's counter. `Some`
-/// when it may not go on: the result to hand off at once, and the log's word for it.
-pub async fn enter(env: &Env, flow: &Flow, from: &str) -> Option<(GatherResult, &'static str)> {
-    let limits = flow.limits?;
-    let key = super::settings::counter_key(env);
-    let name = match crate::lockout::caller_counter(key.as_bytes(), flow, from) {
-        CallerCounter::NotCounted => return None,
-        CallerCounter::Refused => return Some((GatherResult::Anonymous, "anonymous-refused")),
-        CallerCounter::Named(name) => name,
-    };
-    match begin(env, &name, limits).await {
-        Answer::Open => None,
-        Answer::Locked => Some((GatherResult::Locked, "locked")),
-        Answer::Unavailable => Some((GatherResult::Unavailable, "lockout-unavailable")),
+/// A call takes a try from the counter `counter` ([`crate::engine::Effect::TakeTry`]).
+pub async fn take_try(env: &Env, counter: &str, limits: Limits) -> CounterAnswer {
+    match ask(env, counter, counting_url("begin", limits))
+        .await
+        .as_deref()
+    {
+        Ok("open") => CounterAnswer::Open,
+        Ok("locked") => CounterAnswer::Locked,
+        _ => CounterAnswer::Unavailable,
     }
 }
 
-/// A field the flow counts by (`limits.by`) has just been gathered: the call takes a try from
-/// the counter of the value typed there. `Some` when it may not go on, as for [`enter`].
-pub async fn take_field_try(
-    env: &Env,
-    flow: &Flow,
-    field: &str,
-    typed: &str,
-) -> Option<(GatherResult, &'static str)> {
-    let limits = flow.limits?;
-    let key = super::settings::counter_key(env);
-    let name = crate::lockout::field_counter(key.as_bytes(), flow, field, typed.as_bytes())?;
-    match begin(env, &name, limits).await {
-        Answer::Open => None,
-        Answer::Locked => Some((GatherResult::Locked, "account-locked")),
-        Answer::Unavailable => Some((GatherResult::Unavailable, "lockout-unavailable")),
-    }
-}
-
-/// The counters a call handing off `sealed` took tries from ([`crate::lockout::call_counters`]).
-pub fn call_counters(
-    env: &Env,
-    flow: &Flow,
-    ring: &KeyRing,
-    call_sid: &str,
-    from: &str,
-    sealed: &[(String, String)],
-) -> Vec<String> {
-    if flow.limits.is_none() {
-        return Vec::new();
-    }
-    let key = super::settings::counter_key(env);
-    crate::lockout::call_counters(key.as_bytes(), flow, ring, call_sid, from, sealed)
-}
-
-/// Before a call hands off: marks it in its first counter's object. `None` when that object
-/// could not be reached (the caller is then handed off as `unavailable`).
+/// Marks in the counter's object that the call hands off
+/// ([`crate::engine::Effect::MarkHandOff`]); `None` when the object could not be reached.
 pub async fn mark_hand_off(env: &Env, counter: &str, call_sid: &str) -> Option<HandOffMark> {
     let url = format!("https://lockout/handoff?call={call_sid}");
     match ask(env, counter, url).await.as_deref() {
@@ -251,8 +201,8 @@ pub async fn mark_hand_off(env: &Env, counter: &str, call_sid: &str) -> Option<H
     }
 }
 
-/// A call whose application accepted the values gives back the try it took from each counter.
-pub async fn settle(env: &Env, counters: &[String], limits: Limits) {
+/// Gives back the try the call took from each counter ([`crate::engine::Effect::GiveBack`]).
+pub async fn give_back(env: &Env, counters: &[String], limits: Limits) {
     for name in counters {
         // If this fails the try stays counted: the caller loses one, no one gains one.
         let _ = ask(env, name, counting_url("succeed", limits)).await;
@@ -262,18 +212,6 @@ pub async fn settle(env: &Env, counters: &[String], limits: Limits) {
 /// Whether the binding is there (settings check it before a call is let in).
 pub fn bound(env: &Env) -> bool {
     Reflect::get(env, &JsValue::from_str(BINDING)).is_ok_and(|b| b.is_object())
-}
-
-/// A call takes a try from the counter `name`.
-async fn begin(env: &Env, name: &str, limits: Limits) -> Answer {
-    match ask(env, name, counting_url("begin", limits))
-        .await
-        .as_deref()
-    {
-        Ok("open") => Answer::Open,
-        Ok("locked") => Answer::Locked,
-        _ => Answer::Unavailable,
-    }
 }
 
 async fn ask(env: &Env, name: &str, url: String) -> Result<String, JsValue> {

@@ -10,18 +10,18 @@ use serde::Serialize;
 use worker::console_log;
 
 use super::http::Reply;
-use crate::config::APOLOGY;
-use crate::flow::{self, GatherResult};
-use crate::twilio::twiml::Speech;
+use crate::engine;
+use crate::outcome::Outcome;
 use crate::SettingError;
 
-#[derive(Default, Serialize)]
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LogLine {
     pub call_sid: Option<String>,
     pub flow: Option<String>,
     pub step: Option<String>,
-    pub outcome: &'static str,
+    #[serde(serialize_with = "outcome_word")]
+    pub outcome: Outcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<&'static str>,
     pub ms: u64,
@@ -31,42 +31,48 @@ pub struct LogLine {
     pub problem: Option<&'static str>,
 }
 
+/// The outcome as its word (the enum is the only place the words are spelled).
+fn outcome_word<S: serde::Serializer>(outcome: &Outcome, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(outcome.as_str())
+}
+
 impl LogLine {
+    /// A new line; its outcome is set by whatever answers the request.
+    pub fn new() -> LogLine {
+        LogLine {
+            call_sid: None,
+            flow: None,
+            step: None,
+            outcome: Outcome::UnknownPath,
+            result: None,
+            ms: 0,
+            setting: None,
+            problem: None,
+        }
+    }
+
     /// A 4xx (or 404) with a plain body.
-    pub fn refuse(&mut self, outcome: &'static str, reply: Reply) -> Reply {
+    pub fn refuse(&mut self, outcome: Outcome, reply: Reply) -> Reply {
         self.outcome = outcome;
         reply
     }
 
-    /// A broken call: a 4xx with the apology, so a caller who somehow got here still hears why
-    /// the call ends.
-    pub fn broken_call(
-        &mut self,
-        status: u16,
-        outcome: &'static str,
-        speech: &Speech<'_>,
-        apology: &str,
-    ) -> Reply {
+    /// TwiML with this status and outcome: a turn's answer, or a call broken before one.
+    pub fn answer(&mut self, status: u16, outcome: Outcome, twiml: String) -> Reply {
         self.outcome = outcome;
-        Reply::twiml(status, flow::goodbye_twiml(speech, apology))
+        Reply::twiml(status, twiml)
     }
 
     /// A missing or malformed setting: the default apology (the flow's own may be what is
     /// broken), and the setting's name in the log.
     pub fn misconfigured(&mut self, setting: SettingError) -> Reply {
         self.note_setting(setting);
-        self.outcome = "misconfigured";
-        Reply::twiml(200, flow::goodbye_twiml(&Speech::default(), APOLOGY))
+        self.answer(200, Outcome::Misconfigured, engine::apology_twiml(None))
     }
 
     pub fn note_setting(&mut self, setting: SettingError) {
         self.problem = Some(setting.problem);
         self.setting = Some(setting.setting);
-    }
-
-    pub fn hand_off(&mut self, outcome: &'static str, result: GatherResult) {
-        self.outcome = outcome;
-        self.result = Some(result.as_str());
     }
 
     pub fn write(&mut self, ms: u64) {

@@ -1,16 +1,16 @@
 //! Edge glue: the Cloudflare Worker that serves the gather flows (feature `worker`).
 //!
-//! It only sequences: check the request's shape, verify Twilio's signature, parse, call
-//! [`crate::flow::advance`], hand the sealed values on, answer. Every decision is made by the
-//! pure core ([`crate::config`], [`crate::flow`], [`crate::handoff`], [`crate::twilio`]),
-//! which is tested on the host.
+//! It only carries out: check the request's shape, verify Twilio's signature, read the
+//! settings, then drive the engine's turn ([`crate::engine`]) by performing each effect it asks
+//! for (a lockout counter, Twilio Verify, the application) and writing its answer and log line.
+//! Every decision is made by the pure core, which is tested on the host.
 //!
 //! - [`routes`]: `POST /gather` (the `default` flow) and `POST /gather/<flow>`, the voice
 //!   webhook and every `<Gather>` action after it;
 //! - `demo`: `POST /decrypt-gather`, the demo backend, only in the local development build
 //!   (feature `demo`);
 //! - [`settings`]: bindings, and the flows parsed once per isolate;
-//! - [`outbound`]: the signed POST to a flow's `then.action`;
+//! - [`outbound`]: the signed POST to a flow's `then.action`, and Twilio Verify's requests;
 //! - [`lockout`]: the `Lockout` Durable Object that counts failed tries across calls, and the
 //!   worker's side of it;
 //! - [`http`]: bodies within limits, form parameters, responses;
@@ -31,6 +31,7 @@ use worker::{event, js_sys, web_sys, Context, Env};
 
 use self::http::{split_url, Reply};
 use self::log::LogLine;
+use crate::outcome::Outcome;
 
 /// A small free-list allocator (coalescing, O(free blocks) per call) instead of dlmalloc: a
 /// request makes a few dozen small allocations, and it is ~3 KiB gzip smaller.
@@ -49,7 +50,7 @@ async fn fetch(
     _ctx: Context,
 ) -> Result<web_sys::Response, Infallible> {
     let started = js_sys::Date::now();
-    let mut log = LogLine::default();
+    let mut log = LogLine::new();
     let url = req.url();
     let (origin, path_and_query) = split_url(&url);
     let path = path_and_query.split('?').next().unwrap_or("");
@@ -58,7 +59,7 @@ async fn fetch(
     } else if cfg!(feature = "demo") && path == "/decrypt-gather" {
         demo_backend(&req, &env, &mut log).await
     } else {
-        log.refuse("unknown-path", Reply::plain(404, "Not Found"))
+        log.refuse(Outcome::UnknownPath, Reply::plain(404, "Not Found"))
     };
     log.write((js_sys::Date::now() - started).max(0.0) as u64);
     Ok(reply.into_response())
@@ -71,5 +72,5 @@ async fn demo_backend(req: &web_sys::Request, env: &Env, log: &mut LogLine) -> R
 
 #[cfg(not(feature = "demo"))]
 async fn demo_backend(_: &web_sys::Request, _: &Env, log: &mut LogLine) -> Reply {
-    log.refuse("unknown-path", Reply::plain(404, "Not Found"))
+    log.refuse(Outcome::UnknownPath, Reply::plain(404, "Not Found"))
 }

@@ -1,6 +1,6 @@
-//! The outbound calls, each with a timeout: POSTing a signed submission to a flow's
-//! `then.action` and reading the application's answer into a [`handoff::Answer`]; sending and
-//! checking a `verify` field's code with Twilio Verify ([`crate::verify`]).
+//! The outbound calls the engine asks for, each with a timeout: POSTing a signed submission to a
+//! flow's `then.action` and reporting the application's answer; the requests to Twilio Verify
+//! ([`crate::verify`]). What the answers mean is the engine's to decide.
 
 use core::time::Duration;
 
@@ -12,10 +12,8 @@ use worker::web_sys::{
 };
 
 use super::http::{cancel, capped_length, read_capped, FORM, JSON};
-use crate::config::Channel;
-use crate::flow::CodeCheck;
-use crate::handoff::{self, Answer, ANSWER_CAP, RESULT_HEADER, SIGNATURE_HEADER};
-use crate::lockout::AppVerdict;
+use crate::engine::AppAnswer;
+use crate::handoff::{ANSWER_CAP, RESULT_HEADER, SIGNATURE_HEADER};
 use crate::verify;
 
 /// How long the application has to answer, body included.
@@ -23,54 +21,38 @@ pub const ACTION_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long Twilio Verify has to answer, body included.
 pub const VERIFY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Asks Twilio Verify to send a code to `to`; `false` on any error or timeout.
-pub async fn send_code(settings: &verify::Settings, to: &str, channel: Channel) -> bool {
-    let (url, body) = settings.send(to, channel);
-    match post_to_verify(settings, &url, &body).await {
-        Ok((status, _)) => verify::sent(status),
-        Err(_) => false,
-    }
-}
-
-/// Asks Twilio Verify whether `code` is the one sent to `to`.
-pub async fn check_code(settings: &verify::Settings, to: &str, code: &str) -> CodeCheck {
-    let (url, body) = settings.check(to, code);
-    match post_to_verify(settings, &url, &body).await {
-        Ok((status, text)) => verify::read_check(status, text.as_deref().unwrap_or("")),
-        Err(_) => CodeCheck::Unavailable,
-    }
-}
-
-/// A form POST to Verify with the API key, within [`VERIFY_TIMEOUT`]: status and body.
-async fn post_to_verify(
+/// POSTs a request the engine built for Twilio Verify ([`crate::engine::Effect::SendCode`],
+/// [`crate::engine::Effect::CheckCode`]) with the API key, within [`VERIFY_TIMEOUT`]: status
+/// and body, `None` on an error or a timeout.
+pub async fn post_to_verify(
     settings: &verify::Settings,
     url: &str,
     body: &str,
-) -> Result<(u16, Option<String>), JsValue> {
+) -> Option<(u16, String)> {
     let signal = AbortSignal::timeout_with_u32(VERIFY_TIMEOUT.as_millis() as u32);
     let auth = [("Authorization", settings.authorization())];
-    let (status, _, text) = post(url, FORM, &auth, body, &signal).await?;
-    Ok((status, text))
+    let (status, _, text) = post(url, FORM, &auth, body, &signal).await.ok()?;
+    Some((status, text.unwrap_or_default()))
 }
 
-/// POSTs `body` with its signature to `url` and reads the answer, and what the application said
-/// of the values (its [`RESULT_HEADER`]). A redirect, a timeout (the request is then aborted)
-/// or a network failure is [`Answer::Unusable`], with nothing confirmed.
-pub async fn post_submission(url: &str, body: &str, signature: &str) -> (Answer, AppVerdict) {
+/// POSTs a signed submission to `url` ([`crate::engine::Effect::Submit`]) and reports what the
+/// application answered. A redirect is not followed (it arrives as its 3xx); a timeout aborts
+/// the request.
+pub async fn post_submission(url: &str, body: &str, signature: &str) -> AppAnswer {
     let signal = AbortSignal::timeout_with_u32(ACTION_TIMEOUT.as_millis() as u32);
     let signed = [(SIGNATURE_HEADER, signature)];
     match post(url, JSON, &signed, body, &signal).await {
-        Ok((status, headers, text)) => {
+        Ok((status, headers, body)) => {
             let header = |name: &str| headers.get(name).ok().flatten();
-            let answer =
-                handoff::read_answer(status, header("Content-Type").as_deref(), text.as_deref());
-            (
-                answer,
-                AppVerdict::from_header(header(RESULT_HEADER).as_deref()),
-            )
+            AppAnswer::Answered {
+                status,
+                content_type: header("Content-Type"),
+                body,
+                result_header: header(RESULT_HEADER),
+            }
         }
-        Err(_) if signal.aborted() => (Answer::Unusable("app-timeout"), AppVerdict::Unconfirmed),
-        Err(_) => (Answer::Unusable("app-unreachable"), AppVerdict::Unconfirmed),
+        Err(_) if signal.aborted() => AppAnswer::TimedOut,
+        Err(_) => AppAnswer::Unreachable,
     }
 }
 

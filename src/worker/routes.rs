@@ -1,5 +1,6 @@
-//! The route `POST /gather[/<flow>]`: one turn of a call. It only sequences; every decision is
-//! the core's.
+//! The route `POST /gather[/<flow>]`: the webhook transport. It reads the request, checks the
+//! signature and the settings, then drives the engine's turn ([`crate::engine`]): it carries
+//! out each effect, feeds back what came of it, and writes the answer and the log line.
 
 use worker::{js_sys, Env};
 
@@ -8,12 +9,11 @@ use super::lockout;
 use super::log::LogLine;
 use super::outbound;
 use super::settings;
-use crate::config::{Flow, Then, DEFAULT_FLOW};
-use crate::flow::{self, CallState, CodeCheck, GatherResult, Turn};
-use crate::handoff::{self, Submission};
-use crate::lockout::{AppVerdict, HandOffMark};
-use crate::twilio::twiml::Speech;
-use crate::{verify_twilio_signature, Error};
+use crate::config::DEFAULT_FLOW;
+use crate::engine::{self, Answer, Call, Effect, Facts, Feedback, Step, Turn};
+use crate::flow::{self, CallState, GatherResult};
+use crate::outcome::Outcome;
+use crate::{verify, verify_twilio_signature};
 
 /// The time now, in Unix seconds.
 pub fn now_unix() -> u64 {
@@ -61,7 +61,7 @@ pub async fn gather(
     let signed =
         signature.is_some_and(|s| verify_twilio_signature(&token, &signed_url, &form.pairs, &s));
     if !signed {
-        return log.refuse("bad-signature", Reply::plain(403, "Forbidden"));
+        return log.refuse(Outcome::BadSignature, Reply::plain(403, "Forbidden"));
     }
 
     let call_sid = form.get("CallSid").unwrap_or("");
@@ -94,12 +94,7 @@ pub async fn gather(
         ));
     }
     let Some(flow) = flows.get(flow_name) else {
-        return log.broken_call(
-            404,
-            "unknown-flow",
-            &Speech::default(),
-            crate::config::APOLOGY,
-        );
+        return log.answer(404, Outcome::UnknownFlow, engine::apology_twiml(None));
     };
     log.flow = Some(flow.name.clone());
 
@@ -107,179 +102,82 @@ pub async fn gather(
         .split_once('?')
         .unwrap_or((path_and_query, ""));
     let query: Vec<_> = form_urlencoded::parse(query.as_bytes()).collect();
-    let speech = flow::speech(flow);
-    let apology = &flow.messages.apology;
     let state = match CallState::from_query(flow, &query) {
         Ok(state) => state,
-        Err(_) => return log.broken_call(400, "bad-state", &speech, apology),
+        Err(_) => return log.answer(400, Outcome::BadState, engine::apology_twiml(Some(flow))),
     };
     let step = state
         .as_ref()
         .and_then(|s| flow.field(s.field))
         .map_or("start", |f| f.name.as_str());
     log.step = Some(step.to_owned());
-    let call_comes_in = state.is_none();
-    let now = now_unix();
-    let from = form.get("From").unwrap_or("");
-    let digits = form.get("Digits");
 
-    // A flow with limits: the call takes a try from its caller's counter as it comes in, or is
-    // handed off at once (locked, anonymous, counter unreachable) without being asked anything.
-    let mut refused = match call_comes_in {
-        true => lockout::enter(env, flow, from).await,
-        false => None,
+    let counter_key = settings::counter_key(env);
+    let action_base = format!("{base}{path}");
+    let facts = Facts {
+        flow,
+        ring: &ring,
+        counter_key: counter_key.as_bytes(),
+        verify: verify.as_ref(),
+        signing_secret: secret.as_ref().map(|s| s.as_bytes()),
+        call: Call {
+            call_sid,
+            account_sid: form.get("AccountSid").unwrap_or(""),
+            from: form.get("From").unwrap_or(""),
+            to: form.get("To").unwrap_or(""),
+        },
+        state,
+        digits: form.get("Digits"),
+        now_unix: now_unix(),
+        action_base: &action_base,
     };
-    // A code typed at a verify field is checked with Twilio Verify before the core decides.
-    let check = match (flow::code_to_check(flow, state.as_ref(), digits), &verify) {
-        (Some(code), Some(verify)) => Some(match crate::verify::recipient(from) {
-            Some(to) => outbound::check_code(verify, to, code).await,
-            None => CodeCheck::Unavailable,
-        }),
-        _ => None,
-    };
-    let asked = state.as_ref().map(|s| s.field);
-    let turn = match refused {
-        Some((result, _)) => Ok(flow::hand_off(flow, result, Vec::new())),
-        None => flow::advance(flow, &ring, call_sid, state, digits, now, check),
-    };
-    let mut turn = match turn {
-        Ok(turn) => turn,
-        Err(Error::MissingCallSid) => {
-            return log.broken_call(400, "missing-call-sid", &speech, apology)
-        }
-        Err(Error::BadCallState) => return log.broken_call(400, "bad-state", &speech, apology),
-        Err(_) => return log.broken_call(200, "seal-failed", &speech, apology),
-    };
-    // A field the flow counts by (an account, a card) was just gathered: the call takes a try
-    // from that value's counter, and a locked value ends the call here.
-    if let (Some(field), Some(typed)) = (flow::just_gathered(flow, asked, &turn), digits) {
-        refused = lockout::take_field_try(env, flow, &field.name, typed).await;
-        if let Some((result, _)) = refused {
-            turn = flow::hand_off(flow, result, Vec::new());
-        }
-    }
-    // Asking a verify field for the first time: Twilio Verify sends the code first.
-    let mut code_sent = false;
-    if let (Some(channel), Turn::Ask { state, .. }) = (flow::code_to_send(flow, &turn), &turn) {
-        let to = crate::verify::recipient(from);
-        code_sent = match (to, &verify) {
-            (Some(to), Some(verify)) => outbound::send_code(verify, to, channel).await,
-            _ => false,
+    let answer = run(Turn::new(facts), env, verify.as_ref()).await;
+    log.result = answer.result.map(GatherResult::as_str);
+    log.answer(answer.status, answer.outcome, answer.twiml)
+}
+
+/// Drives a turn: carries out each effect the engine asks for and feeds back what came of it,
+/// until the engine answers.
+async fn run(mut turn: Turn<'_>, env: &Env, verify: Option<&verify::Settings>) -> Answer {
+    let mut step = turn.step(None);
+    loop {
+        let effect = match step {
+            Step::Answer(answer) => return answer,
+            Step::Do(effect) => effect,
         };
-        if !code_sent {
-            turn = flow::hand_off(flow, GatherResult::VerifyUnavailable, state.sealed.clone());
-        }
-    }
-    match turn {
-        Turn::Ask { state, retry } => {
-            log.outcome = match (retry, call_comes_in) {
-                _ if code_sent => "code-sent",
-                (true, _) if check == Some(CodeCheck::Denied) => "code-denied",
-                (true, _) => "reprompted",
-                (false, true) => "asked",
-                (false, false) => "sealed",
-            };
-            let action_base = format!("{base}{path}");
-            match flow::ask_twiml(flow, &state, retry, &action_base) {
-                Some(xml) => Reply::twiml(200, xml),
-                None => log.broken_call(200, "no-twiml", &speech, apology),
+        let feedback = match effect {
+            Effect::TakeTry { counter, limits } => {
+                Feedback::Counter(lockout::take_try(env, &counter, limits).await)
             }
-        }
-        Turn::HandOff {
-            mut result,
-            mut sealed,
-            verified,
-        } => {
-            // The counters this call took tries from; the first one's object remembers that
-            // the call handed off, so a replayed last step cannot hand off again.
-            let counters = lockout::call_counters(env, flow, &ring, call_sid, from, &sealed);
-            if let (Some(first), true) = (counters.first(), flow::is_call_sid(call_sid)) {
-                match lockout::mark_hand_off(env, first, call_sid).await {
-                    Some(HandOffMark::First) => {}
-                    Some(HandOffMark::Replayed) => {
-                        return log.broken_call(200, "replayed", &speech, apology)
-                    }
-                    None => {
-                        result = GatherResult::Unavailable;
-                        sealed.clear();
-                        refused = Some((result, "lockout-unavailable"));
-                    }
-                }
+            Effect::SendCode { url, body } => {
+                Feedback::Verify(post_to_verify(verify, &url, &body).await)
             }
-            let verified = match refused {
-                Some(_) => Vec::new(),
-                None => verified,
-            };
-            let submission = submission(&form, flow, result, &sealed, &verified);
-            let (reply, delivery, verdict) =
-                hand_off(flow, &submission, secret.as_deref(), now).await;
-            let outcome = match (refused, flow.limits) {
-                (Some((_, word)), _) => word,
-                (None, Some(limits)) => {
-                    if crate::lockout::gives_back(result, verdict) {
-                        lockout::settle(env, &counters, limits).await;
-                    }
-                    crate::lockout::hand_off_outcome(result, verdict, delivery)
-                }
-                (None, None) => delivery,
-            };
-            log.hand_off(outcome, result);
-            reply
-        }
-    }
-}
-
-/// What the application is told: the call as Twilio posted it, the result, the sealed values.
-fn submission<'a>(
-    form: &'a Form<'_>,
-    flow: &'a Flow,
-    result: GatherResult,
-    sealed: &'a [(String, String)],
-    verified: &'a [String],
-) -> Submission<'a> {
-    Submission {
-        call_sid: form.get("CallSid").unwrap_or(""),
-        account_sid: form.get("AccountSid").unwrap_or(""),
-        from: form.get("From").unwrap_or(""),
-        to: form.get("To").unwrap_or(""),
-        flow: &flow.name,
-        result,
-        sealed,
-        verified,
-    }
-}
-
-/// Hands the gathered values on as the flow's `then` says: the TwiML for Twilio, the log's word
-/// for how the hand-off went, and what an `action` application said of the values (`None` for
-/// a redirect, whose application the worker cannot hear).
-async fn hand_off(
-    flow: &Flow,
-    submission: &Submission<'_>,
-    secret: Option<&String>,
-    now: u64,
-) -> (Reply, &'static str, Option<AppVerdict>) {
-    match &flow.then {
-        Then::Redirect { url } => {
-            let xml = handoff::redirect_twiml(
+            Effect::CheckCode { url, body } => {
+                Feedback::Verify(post_to_verify(verify, &url, &body).await)
+            }
+            Effect::MarkHandOff { counter, call_sid } => {
+                Feedback::Marked(lockout::mark_hand_off(env, &counter, &call_sid).await)
+            }
+            Effect::Submit {
                 url,
-                submission.result,
-                submission.sealed,
-                submission.verified,
-            );
-            (Reply::twiml(200, xml), "redirected", None)
-        }
-        Then::Action { url, .. } => {
-            // `signing_secret` has made sure there is one when any flow uses `action`.
-            let Some(secret) = secret else {
-                let xml = flow::goodbye_twiml(&flow::speech(flow), &flow.messages.apology);
-                let unheard = Some(AppVerdict::Unconfirmed);
-                return (Reply::twiml(200, xml), "no-signing-secret", unheard);
-            };
-            let body = submission.to_json();
-            let signature = handoff::sign(secret.as_bytes(), now, body.as_bytes());
-            let (answer, verdict) = outbound::post_submission(url, &body, &signature).await;
-            let (outcome, xml) = handoff::answer_twiml(flow, submission.result, answer);
-            (Reply::twiml(200, xml), outcome, Some(verdict))
-        }
+                body,
+                signature,
+            } => Feedback::Application(outbound::post_submission(&url, &body, &signature).await),
+            Effect::GiveBack { counters, limits } => {
+                lockout::give_back(env, &counters, limits).await;
+                Feedback::Done
+            }
+        };
+        step = turn.step(Some(feedback));
     }
+}
+
+/// A request to Twilio Verify; `None` (as Verify being down) when there are no settings, which
+/// the settings check makes impossible for a flow with a `verify` field.
+async fn post_to_verify(
+    settings: Option<&verify::Settings>,
+    url: &str,
+    body: &str,
+) -> Option<(u16, String)> {
+    outbound::post_to_verify(settings?, url, body).await
 }

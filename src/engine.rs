@@ -1,0 +1,611 @@
+//! One turn of a call as a sans-IO engine: every decision of a webhook, no I/O.
+//!
+//! The glue hands the engine the facts of one webhook ([`Facts`]: the flow, what the call
+//! carried, what Twilio posted, the time) and asks for the next [`Step`]. A step is either the
+//! [`Answer`] (status, TwiML, the log's [`Outcome`] and the hand-off's result) or an [`Effect`]
+//! to carry out: take a try from a lockout counter, send or check a one-time code with Twilio
+//! Verify, mark the call's hand-off, POST the signed submission, give tries back. The glue
+//! performs the effect and feeds what came of it back ([`Feedback`]) until an answer comes out:
+//!
+//! ```text
+//! let mut turn = Turn::new(facts);
+//! let mut step = turn.step(None);
+//! while let Step::Do(effect) = step {
+//!     let feedback = carry_out(effect).await;   // the only I/O
+//!     step = turn.step(Some(feedback));
+//! }
+//! ```
+//!
+//! As in quinn-proto or rustls' unbuffered API, the engine never waits and never fails for
+//! want of I/O: a missing or unexpected feedback reads as the effect having failed, which every
+//! rule treats as failing closed. Nothing here knows HTTP or the query string that carries the
+//! call state; a WebSocket transport can drive the same turns.
+
+use zeroize::Zeroizing;
+
+use crate::config::{Flow, Then};
+use crate::flow::{self, CallState, CodeCheck, GatherResult, Turn as FlowTurn};
+use crate::handoff::{self, Submission};
+use crate::lockout::{self, AppVerdict, CallerCounter, HandOffMark, Limits};
+use crate::outcome::Outcome;
+use crate::twilio::twiml::Speech;
+use crate::{verify, Error, KeyRing};
+
+/// Who the call is, as Twilio posted it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Call<'a> {
+    /// `CallSid`.
+    pub call_sid: &'a str,
+    /// `AccountSid`.
+    pub account_sid: &'a str,
+    /// `From`: the caller.
+    pub from: &'a str,
+    /// `To`: the number called.
+    pub to: &'a str,
+}
+
+/// Everything one webhook's turn depends on.
+pub struct Facts<'a> {
+    /// The flow the call is in.
+    pub flow: &'a Flow,
+    /// The keys that seal and open.
+    pub ring: &'a KeyRing,
+    /// The key that names lockout counters.
+    pub counter_key: &'a [u8],
+    /// Twilio Verify's settings, when a flow has a `verify` field.
+    pub verify: Option<&'a verify::Settings>,
+    /// `BACKEND_SIGNING_SECRET`, when a flow hands off with `action`.
+    pub signing_secret: Option<&'a [u8]>,
+    /// Who the call is.
+    pub call: Call<'a>,
+    /// Where the call stands; `None` when it has just come in.
+    pub state: Option<CallState>,
+    /// What the caller typed (`Digits`).
+    pub digits: Option<&'a str>,
+    /// The time, in Unix seconds.
+    pub now_unix: u64,
+    /// The absolute URL of the flow's route, which each `<Gather>` action goes back to.
+    pub action_base: &'a str,
+}
+
+/// Something the glue carries out for the engine, then reports with [`Feedback`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Take a try from the lockout counter `counter`: [`Feedback::Counter`].
+    TakeTry {
+        /// The counter's name ([`lockout::counter_name`]).
+        counter: String,
+        /// The flow's limits.
+        limits: Limits,
+    },
+    /// Ask Twilio Verify to send a code: POST `body` to `url` with the API key,
+    /// [`Feedback::Verify`].
+    SendCode {
+        /// `…/Verifications`.
+        url: String,
+        /// `To` and `Channel`.
+        body: String,
+    },
+    /// Ask Twilio Verify to check a code, likewise. The body holds the code: wiped on drop.
+    CheckCode {
+        /// `…/VerificationCheck`.
+        url: String,
+        /// `To` and `Code`.
+        body: Zeroizing<String>,
+    },
+    /// Mark in the counter `counter` that the call `call_sid` hands off:
+    /// [`Feedback::Marked`].
+    MarkHandOff {
+        /// The call's first counter.
+        counter: String,
+        /// The call.
+        call_sid: String,
+    },
+    /// POST the signed submission to the flow's `action`: [`Feedback::Application`].
+    Submit {
+        /// `then.action`.
+        url: String,
+        /// The JSON body.
+        body: String,
+        /// The `X-Gather-Seal-Signature` header.
+        signature: String,
+    },
+    /// Give back the try the call took from each counter: [`Feedback::Done`].
+    GiveBack {
+        /// The counters, in the order the call took their tries.
+        counters: Vec<String>,
+        /// The flow's limits.
+        limits: Limits,
+    },
+}
+
+/// What a lockout counter said.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CounterAnswer {
+    /// The try is taken; the call may go on.
+    Open,
+    /// The counter is full: the call may not go on.
+    Locked,
+    /// The counter could not be reached, answered something else, or took too long.
+    Unavailable,
+}
+
+/// What came of an `action` POST.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AppAnswer {
+    /// The application answered.
+    Answered {
+        /// Its status.
+        status: u16,
+        /// Its `Content-Type`.
+        content_type: Option<String>,
+        /// Its body, `None` when over [`handoff::ANSWER_CAP`].
+        body: Option<String>,
+        /// Its `X-Gather-Seal-Result` header.
+        result_header: Option<String>,
+    },
+    /// No answer within the timeout (the request was aborted).
+    TimedOut,
+    /// The application could not be reached.
+    Unreachable,
+}
+
+/// What came of an [`Effect`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Feedback {
+    /// For [`Effect::TakeTry`].
+    Counter(CounterAnswer),
+    /// For [`Effect::SendCode`] and [`Effect::CheckCode`]: Verify's status and body, `None` on
+    /// an error or a timeout.
+    Verify(Option<(u16, String)>),
+    /// For [`Effect::MarkHandOff`]: `None` when the counter could not be reached.
+    Marked(Option<HandOffMark>),
+    /// For [`Effect::Submit`].
+    Application(AppAnswer),
+    /// For [`Effect::GiveBack`] (whatever came of it: a lost give-back only costs a try).
+    Done,
+}
+
+/// The end of a turn: what to answer Twilio, and what the log line says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The TwiML.
+    pub twiml: String,
+    /// The log's outcome.
+    pub outcome: Outcome,
+    /// How the gather ended, when the turn handed off.
+    pub result: Option<GatherResult>,
+}
+
+/// What to do next.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Carry this out and report it with [`Turn::step`].
+    Do(Effect),
+    /// The turn is over.
+    Answer(Answer),
+}
+
+/// A hand-off on its way: what it carries, and what the log says if it was refused.
+#[derive(Debug)]
+struct HandOff {
+    result: GatherResult,
+    sealed: Vec<(String, String)>,
+    verified: Vec<String>,
+    /// Set when the call was stopped (locked, anonymous, counter unreachable): the log's word,
+    /// which no application answer changes.
+    refused: Option<Outcome>,
+    /// The counters the call took tries from.
+    counters: Vec<String>,
+}
+
+/// Where a turn stands: which feedback it waits for.
+#[derive(Debug)]
+enum Stage {
+    Begin,
+    Entering,
+    Checking,
+    TakingFieldTry(FlowTurn),
+    SendingCode(FlowTurn),
+    Marking(HandOff),
+    Submitting(HandOff),
+    GivingBack(Answer),
+    Over,
+}
+
+/// One webhook's turn of a call.
+pub struct Turn<'a> {
+    facts: Facts<'a>,
+    stage: Stage,
+    /// The field the call state pointed at before this turn.
+    asked: Option<usize>,
+    /// Whether this turn checked a code, and what Verify said.
+    check: Option<CodeCheck>,
+}
+
+impl<'a> Turn<'a> {
+    /// A turn for these facts; call [`Turn::step`] with `None` to start it.
+    pub fn new(facts: Facts<'a>) -> Turn<'a> {
+        let asked = facts.state.as_ref().map(|s| s.field);
+        Turn {
+            facts,
+            stage: Stage::Begin,
+            asked,
+            check: None,
+        }
+    }
+
+    /// The next step, given what came of the last effect (`None` to start, and for an answer
+    /// the glue could not get).
+    pub fn step(&mut self, feedback: Option<Feedback>) -> Step {
+        match core::mem::replace(&mut self.stage, Stage::Over) {
+            Stage::Begin => self.begin(),
+            Stage::Entering => match counter(feedback) {
+                CounterAnswer::Open => self.check_code(),
+                CounterAnswer::Locked => self.refuse(GatherResult::Locked, Outcome::Locked),
+                CounterAnswer::Unavailable => {
+                    self.refuse(GatherResult::Unavailable, Outcome::LockoutUnavailable)
+                }
+            },
+            Stage::Checking => {
+                let check = match feedback {
+                    Some(Feedback::Verify(Some((status, body)))) => {
+                        verify::read_check(status, &body)
+                    }
+                    _ => CodeCheck::Unavailable,
+                };
+                self.advance(Some(check))
+            }
+            Stage::TakingFieldTry(turn) => match counter(feedback) {
+                CounterAnswer::Open => self.send_code(turn),
+                CounterAnswer::Locked => self.refuse(GatherResult::Locked, Outcome::AccountLocked),
+                CounterAnswer::Unavailable => {
+                    self.refuse(GatherResult::Unavailable, Outcome::LockoutUnavailable)
+                }
+            },
+            Stage::SendingCode(turn) => {
+                let sent = matches!(feedback, Some(Feedback::Verify(Some((status, _)))) if verify::sent(status));
+                match (sent, turn) {
+                    (true, FlowTurn::Ask { state, .. }) => {
+                        self.ask(&state, false, Outcome::CodeSent)
+                    }
+                    (_, FlowTurn::Ask { state, .. }) => self.hand_off(
+                        flow::hand_off(
+                            self.facts.flow,
+                            GatherResult::VerifyUnavailable,
+                            state.sealed,
+                        ),
+                        None,
+                    ),
+                    (_, turn) => self.hand_off(turn, None),
+                }
+            }
+            Stage::Marking(mut hand_off) => match feedback {
+                Some(Feedback::Marked(Some(HandOffMark::First))) => self.deliver(hand_off),
+                Some(Feedback::Marked(Some(HandOffMark::Replayed))) => {
+                    self.broken(200, Outcome::Replayed)
+                }
+                _ => {
+                    hand_off.result = GatherResult::Unavailable;
+                    hand_off.sealed.clear();
+                    hand_off.verified.clear();
+                    hand_off.refused = Some(Outcome::LockoutUnavailable);
+                    self.deliver(hand_off)
+                }
+            },
+            Stage::Submitting(hand_off) => {
+                let (answer, verdict) = read_application(feedback);
+                let (delivery, twiml) =
+                    handoff::answer_twiml(self.facts.flow, hand_off.result, answer);
+                self.settle(hand_off, twiml, delivery, Some(verdict))
+            }
+            Stage::GivingBack(answer) => Step::Answer(answer),
+            Stage::Over => self.broken(200, Outcome::SealFailed),
+        }
+    }
+
+    /// The call comes in (a flow counting by caller takes a try first) or goes on.
+    fn begin(&mut self) -> Step {
+        let facts = &self.facts;
+        if facts.state.is_some() {
+            return self.check_code();
+        }
+        let Some(limits) = facts.flow.limits else {
+            return self.check_code();
+        };
+        match lockout::caller_counter(facts.counter_key, facts.flow, facts.call.from) {
+            CallerCounter::NotCounted => self.check_code(),
+            CallerCounter::Refused => {
+                self.refuse(GatherResult::Anonymous, Outcome::AnonymousRefused)
+            }
+            CallerCounter::Named(counter) => {
+                self.stage = Stage::Entering;
+                Step::Do(Effect::TakeTry { counter, limits })
+            }
+        }
+    }
+
+    /// A code typed at a `verify` field is checked with Twilio Verify before the flow decides.
+    fn check_code(&mut self) -> Step {
+        let facts = &self.facts;
+        let code = flow::code_to_check(facts.flow, facts.state.as_ref(), facts.digits);
+        let (Some(code), Some(settings)) = (code, facts.verify) else {
+            return self.advance(None);
+        };
+        let Some(to) = verify::recipient(facts.call.from) else {
+            return self.advance(Some(CodeCheck::Unavailable));
+        };
+        let (url, body) = settings.check(to, code);
+        self.stage = Stage::Checking;
+        Step::Do(Effect::CheckCode { url, body })
+    }
+
+    /// The flow's decision on what was typed; then a counted field takes its try.
+    fn advance(&mut self, check: Option<CodeCheck>) -> Step {
+        self.check = check;
+        let facts = &self.facts;
+        let state = facts.state.clone();
+        let turn = flow::advance(
+            facts.flow,
+            facts.ring,
+            facts.call.call_sid,
+            state,
+            facts.digits,
+            facts.now_unix,
+            check,
+        );
+        let turn = match turn {
+            Ok(turn) => turn,
+            Err(Error::MissingCallSid) => return self.broken(400, Outcome::MissingCallSid),
+            Err(Error::BadCallState) => return self.broken(400, Outcome::BadState),
+            Err(_) => return self.broken(200, Outcome::SealFailed),
+        };
+        // A field the flow counts by (an account, a card) was just gathered: the call takes a
+        // try from that value's counter, and a locked value ends the call here.
+        let gathered = flow::just_gathered(facts.flow, self.asked, &turn);
+        if let (Some(field), Some(typed), Some(limits)) =
+            (gathered, facts.digits, facts.flow.limits)
+        {
+            let counter = lockout::field_counter(
+                facts.counter_key,
+                facts.flow,
+                &field.name,
+                typed.as_bytes(),
+            );
+            if let Some(counter) = counter {
+                self.stage = Stage::TakingFieldTry(turn);
+                return Step::Do(Effect::TakeTry { counter, limits });
+            }
+        }
+        self.send_code(turn)
+    }
+
+    /// Asking a `verify` field for the first time: Twilio Verify sends the code first.
+    fn send_code(&mut self, turn: FlowTurn) -> Step {
+        let facts = &self.facts;
+        let channel = flow::code_to_send(facts.flow, &turn);
+        match (turn, channel) {
+            (FlowTurn::Ask { state, retry }, None) => {
+                let outcome = match (retry, self.check, facts.state.is_none()) {
+                    (true, Some(CodeCheck::Denied), _) => Outcome::CodeDenied,
+                    (true, _, _) => Outcome::Reprompted,
+                    (false, _, true) => Outcome::Asked,
+                    (false, _, false) => Outcome::Sealed,
+                };
+                self.ask(&state, retry, outcome)
+            }
+            (FlowTurn::Ask { state, retry }, Some(channel)) => {
+                let to = verify::recipient(facts.call.from);
+                match (to, facts.verify) {
+                    (Some(to), Some(settings)) => {
+                        let (url, body) = settings.send(to, channel);
+                        self.stage = Stage::SendingCode(FlowTurn::Ask { state, retry });
+                        Step::Do(Effect::SendCode { url, body })
+                    }
+                    _ => {
+                        let result = GatherResult::VerifyUnavailable;
+                        self.hand_off(flow::hand_off(facts.flow, result, state.sealed), None)
+                    }
+                }
+            }
+            (turn, _) => self.hand_off(turn, None),
+        }
+    }
+
+    /// The TwiML that asks for the field `state` points at.
+    fn ask(&mut self, state: &CallState, retry: bool, outcome: Outcome) -> Step {
+        let facts = &self.facts;
+        match flow::ask_twiml(facts.flow, state, retry, facts.action_base) {
+            Some(twiml) => Step::Answer(Answer {
+                status: 200,
+                twiml,
+                outcome,
+                result: None,
+            }),
+            None => self.broken(400, Outcome::BadState),
+        }
+    }
+
+    /// The call was stopped (locked, anonymous, counter unreachable): hand off at once with
+    /// no fields.
+    fn refuse(&mut self, result: GatherResult, outcome: Outcome) -> Step {
+        let turn = flow::hand_off(self.facts.flow, result, Vec::new());
+        self.hand_off(turn, Some(outcome))
+    }
+
+    /// The gather is over. With `limits`, the first counter's object marks the hand-off first,
+    /// so a replayed last step cannot hand off again.
+    fn hand_off(&mut self, turn: FlowTurn, refused: Option<Outcome>) -> Step {
+        let FlowTurn::HandOff {
+            result,
+            sealed,
+            verified,
+        } = turn
+        else {
+            return self.broken(200, Outcome::SealFailed);
+        };
+        let facts = &self.facts;
+        let counters = match facts.flow.limits {
+            Some(_) => lockout::call_counters(
+                facts.counter_key,
+                facts.flow,
+                facts.ring,
+                facts.call.call_sid,
+                facts.call.from,
+                &sealed,
+            ),
+            None => Vec::new(),
+        };
+        let hand_off = HandOff {
+            result,
+            sealed,
+            verified,
+            refused,
+            counters,
+        };
+        match hand_off.counters.first() {
+            Some(first) if flow::is_call_sid(facts.call.call_sid) => {
+                let effect = Effect::MarkHandOff {
+                    counter: first.clone(),
+                    call_sid: facts.call.call_sid.to_owned(),
+                };
+                self.stage = Stage::Marking(hand_off);
+                Step::Do(effect)
+            }
+            _ => self.deliver(hand_off),
+        }
+    }
+
+    /// Hands the values on as the flow's `then` says.
+    fn deliver(&mut self, hand_off: HandOff) -> Step {
+        let facts = &self.facts;
+        match &facts.flow.then {
+            Then::Redirect { url } => {
+                let twiml = handoff::redirect_twiml(
+                    url,
+                    hand_off.result,
+                    &hand_off.sealed,
+                    &hand_off.verified,
+                );
+                self.settle(hand_off, twiml, Outcome::Redirected, None)
+            }
+            Then::Action { url, .. } => {
+                let Some(secret) = facts.signing_secret else {
+                    let twiml = flow::goodbye_twiml(
+                        &flow::speech(facts.flow),
+                        &facts.flow.messages.apology,
+                    );
+                    let unheard = Some(AppVerdict::Unconfirmed);
+                    return self.settle(hand_off, twiml, Outcome::NoSigningSecret, unheard);
+                };
+                let submission = Submission {
+                    call_sid: facts.call.call_sid,
+                    account_sid: facts.call.account_sid,
+                    from: facts.call.from,
+                    to: facts.call.to,
+                    flow: &facts.flow.name,
+                    result: hand_off.result,
+                    sealed: &hand_off.sealed,
+                    verified: &hand_off.verified,
+                };
+                let body = submission.to_json();
+                let signature = handoff::sign(secret, facts.now_unix, body.as_bytes());
+                let effect = Effect::Submit {
+                    url: url.clone(),
+                    body,
+                    signature,
+                };
+                self.stage = Stage::Submitting(hand_off);
+                Step::Do(effect)
+            }
+        }
+    }
+
+    /// The answer after a hand-off; with `limits`, the tries come back first when the
+    /// application accepted the values ([`lockout::gives_back`]).
+    fn settle(
+        &mut self,
+        hand_off: HandOff,
+        twiml: String,
+        delivery: Outcome,
+        verdict: Option<AppVerdict>,
+    ) -> Step {
+        let result = hand_off.result;
+        let mut answer = Answer {
+            status: 200,
+            twiml,
+            outcome: delivery,
+            result: Some(result),
+        };
+        let limits = match (hand_off.refused, self.facts.flow.limits) {
+            (Some(refused), _) => {
+                answer.outcome = refused;
+                return Step::Answer(answer);
+            }
+            (None, None) => return Step::Answer(answer),
+            (None, Some(limits)) => limits,
+        };
+        answer.outcome = lockout::hand_off_outcome(result, verdict, delivery);
+        if lockout::gives_back(result, verdict) && !hand_off.counters.is_empty() {
+            self.stage = Stage::GivingBack(answer);
+            return Step::Do(Effect::GiveBack {
+                counters: hand_off.counters,
+                limits,
+            });
+        }
+        Step::Answer(answer)
+    }
+
+    /// A broken call: the flow's apology and a hang-up, with this status and outcome.
+    fn broken(&mut self, status: u16, outcome: Outcome) -> Step {
+        let flow = self.facts.flow;
+        Step::Answer(Answer {
+            status,
+            twiml: flow::goodbye_twiml(&flow::speech(flow), &flow.messages.apology),
+            outcome,
+            result: None,
+        })
+    }
+}
+
+/// What a counter said; anything else reads as unreachable (fail closed).
+fn counter(feedback: Option<Feedback>) -> CounterAnswer {
+    match feedback {
+        Some(Feedback::Counter(answer)) => answer,
+        _ => CounterAnswer::Unavailable,
+    }
+}
+
+/// The application's answer and verdict; anything but an answer is unusable and unconfirmed.
+fn read_application(feedback: Option<Feedback>) -> (handoff::Answer, AppVerdict) {
+    match feedback {
+        Some(Feedback::Application(AppAnswer::Answered {
+            status,
+            content_type,
+            body,
+            result_header,
+        })) => (
+            handoff::read_answer(status, content_type.as_deref(), body.as_deref()),
+            AppVerdict::from_header(result_header.as_deref()),
+        ),
+        Some(Feedback::Application(AppAnswer::TimedOut)) => (
+            handoff::Answer::Unusable(Outcome::AppTimeout),
+            AppVerdict::Unconfirmed,
+        ),
+        _ => (
+            handoff::Answer::Unusable(Outcome::AppUnreachable),
+            AppVerdict::Unconfirmed,
+        ),
+    }
+}
+
+/// The apology a transport says when it cannot even start a turn (the flow's own sentence and
+/// voice when there is a flow).
+pub fn apology_twiml(flow: Option<&Flow>) -> String {
+    match flow {
+        Some(flow) => flow::goodbye_twiml(&flow::speech(flow), &flow.messages.apology),
+        None => flow::goodbye_twiml(&Speech::default(), crate::config::APOLOGY),
+    }
+}
