@@ -98,7 +98,7 @@ describe('a call through the worker', () => {
     );
     assert.equal(body.encryptedCardDigits, sealedCard, 'the card travels as it was sealed');
     assert.match(body.encryptedPinDigits, HEX);
-    assert.ok(!request.body.includes('1234') && !request.body.includes('4321'), 'plaintext in the submission');
+    h.assertNoPlaintext(request.body, ['1234', '4321'], 'the submission');
     assert.deepEqual(request.opened, { card: '1234', pin: '4321' });
     assert.throws(() => decrypt(body.encryptedPinDigits, h.KEY, { context: `${callSid}:card` }));
     assert.throws(() => decrypt(body.encryptedPinDigits, h.KEY, { context: `${h.newCallSid()}:pin` }));

@@ -13,6 +13,7 @@ const path = require('node:path');
 const { Miniflare } = require('miniflare');
 const TOML = require('smol-toml');
 const twilio = require('twilio');
+const { assertNoPlaintext } = require('../support/plaintext');
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -383,15 +384,13 @@ function queryOf(url) {
 }
 
 /**
- * Asserts the worker's log holds nothing secret: no typed digits, no sealed value, no key or
- * token, and only well-formed lines of the documented shape. The `ms` field is a duration
- * and is left out of the digit check.
+ * Asserts the worker's log holds nothing secret: no typed digits (as a token, see
+ * tests/support/plaintext.js), no sealed value, no key or token (exact substrings: they are long),
+ * and only well-formed lines of the documented shape. The `ms` field is a duration and is left
+ * out of the digit check.
  */
 function assertCleanLog(output, { digits = [], sealed = [], secrets = [] }) {
-  const withoutDurations = output.replace(/"ms":\d+/g, '"ms":0');
-  for (const d of digits) {
-    if (d.length > 0) assert.ok(!withoutDurations.includes(d), `digits ${d} appear in the worker's log`);
-  }
+  assertNoPlaintext(output.replace(/"ms":\d+/g, '"ms":0'), digits, "the worker's log");
   for (const s of sealed) assert.ok(!output.includes(s), 'a sealed value appears in the log');
   for (const s of secrets) assert.ok(!output.includes(s), 'a secret appears in the log');
   const required = ['callSid', 'flow', 'ms', 'outcome', 'step'];
@@ -457,6 +456,7 @@ module.exports = {
   articlesBackend,
   articlesFlow,
   assertCleanLog,
+  assertNoPlaintext,
   callParams,
   devVars,
   expectedAsk,
