@@ -2,17 +2,22 @@
 //!
 //! `GATHER_FLOWS` maps a flow's name to its description. In `wrangler.toml` it is a table
 //! (`[vars.GATHER_FLOWS.login]`), which reaches the worker as an object; from the dashboard,
-//! `.dev.vars` or `--var` it is the same thing as a JSON string. Either way it is read here from
-//! JSON text ([`Flows::from_json`]), so the host tests exercise exactly what the worker runs:
-//! into a [`Json`] tree, then key by key, each value checked by its type and rules.
+//! `.dev.vars` or `--var` it is the same thing as a JSON string. Either way it is read with
+//! serde into structs that take exactly the keys a flow may have (`deny_unknown_fields`): JSON
+//! text with serde_json ([`Flows::from_json`]), the runtime's object with serde-wasm-bindgen
+//! (the worker hands its deserializer to [`Flows::from_deserializer`]). Then the rules are
+//! checked in a fixed order, so both forms give the same flows and the same errors.
 //!
 //! Every problem is reported as a [`SettingError`] naming the path at fault
 //! (`GATHER_FLOWS.login.fields[1].length`) and a fixed sentence: never the value that was
 //! given, which may be anything a person pasted.
 
-use core::ops::RangeInclusive;
+mod check;
+mod tracked;
+mod written;
 
-use crate::json::{self, Json, Number};
+use serde::de::{Deserialize, Deserializer, IgnoredAny};
+
 use crate::SettingError;
 
 /// The setting's name, and the first segment of every path reported.
@@ -226,28 +231,52 @@ impl Flows {
     /// assert_eq!(err.setting, "GATHER_FLOWS.default.fields[0].length");
     /// ```
     pub fn from_json(text: &str) -> Result<Flows, SettingError> {
-        let json =
-            json::parse(text).ok_or_else(|| SettingError::new(SETTING, "is not valid JSON"))?;
-        let root = At {
-            path: SETTING.to_owned(),
-            node: &json,
-        };
-        let members = root.members()?;
-        if members.is_empty() {
-            return Err(root.error("must describe at least one flow"));
+        let not_json = || SettingError::new(SETTING, "is not valid JSON");
+        // The syntax first, so that text that is not JSON is refused as such whatever else is
+        // wrong with it (nesting is limited to serde_json's 128 levels).
+        serde_json::from_str::<IgnoredAny>(text).map_err(|_| not_json())?;
+        let mut json = serde_json::Deserializer::from_str(text);
+        match Flows::read(&mut json) {
+            // What only a typed read finds malformed (a lone surrogate escape in a string).
+            Err((Some(e), _)) if e.is_syntax() || e.is_eof() => Err(not_json()),
+            Err((_, fault)) => Err(fault),
+            Ok(flows) => Ok(flows),
         }
-        let mut flows: Vec<Flow> = Vec::with_capacity(members.len());
-        for (name, body) in members {
-            if !is_flow_name(name) {
-                return Err(SettingError::new(SETTING, BAD_FLOW_NAME));
-            }
-            let at = root.member(name, body);
-            if flows.iter().any(|f| f.name == *name) {
-                return Err(at.error(GIVEN_TWICE));
-            }
-            flows.push(read_flow(name, at)?);
-        }
-        Ok(Flows { flows })
+    }
+
+    /// Reads and validates `GATHER_FLOWS` from any serde deserializer of its value: the
+    /// worker's is serde-wasm-bindgen's over the object a `wrangler.toml` table becomes.
+    ///
+    /// Fails as [`Flows::from_json`] does (a value that is not a table of flows is of the wrong
+    /// type). The deserializer's own errors are never shown: they may repeat a value.
+    ///
+    /// ```
+    /// let value = serde_json::json!({"default": {
+    ///     "fields": [{"name": "pin", "kind": "digits", "length": 4, "prompt": "Your PIN?"}],
+    ///     "then": {"redirect": "https://example.com/next"},
+    ///     "colour": "blue"
+    /// }});
+    /// let err = gather_seal::config::Flows::from_deserializer(value).unwrap_err();
+    /// assert_eq!(err.to_string(), "setting GATHER_FLOWS.default.colour: is not a known key");
+    /// ```
+    pub fn from_deserializer<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Flows, SettingError> {
+        Flows::read(deserializer).map_err(|(_, fault)| fault)
+    }
+
+    /// Reads the setting's structs, then checks its rules; a fault found while reading comes
+    /// with the deserializer's error (`None` for a rule broken).
+    fn read<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Flows, (Option<D::Error>, SettingError)> {
+        let written = tracked::read(|| written::Written::deserialize(deserializer)).map_err(
+            |(error, fault)| {
+                let path = format!("{SETTING}{}", fault.below);
+                (Some(error), SettingError::new(path, fault.problem))
+            },
+        )?;
+        check::flows(written).map_err(|fault| (None, fault))
     }
 
     /// The flow of that name.
@@ -285,210 +314,6 @@ impl Flow {
     }
 }
 
-const WRONG_TYPE: &str = "has the wrong type";
-const GIVEN_TWICE: &str = "is given twice";
-const NOT_ALLOWED: &str = "is not one of the allowed values";
-
-/// A value in the setting and its path, read by the type it must have.
-struct At<'a> {
-    path: String,
-    node: &'a Json,
-}
-
-/// An object whose keys are known, one of each, read from [`At::table`].
-struct Table<'a> {
-    path: String,
-    members: &'a [(String, Json)],
-}
-
-impl<'a> At<'a> {
-    fn error(&self, problem: &'static str) -> SettingError {
-        SettingError::new(self.path.clone(), problem)
-    }
-
-    /// `key`'s value below this one. A key that is not a plain word (it may be anything
-    /// pasted) reads as `?` in the path.
-    fn member(&self, key: &str, node: &'a Json) -> At<'a> {
-        let key = if is_plain_key(key) { key } else { "?" };
-        At {
-            path: format!("{}.{key}", self.path),
-            node,
-        }
-    }
-
-    fn members(&self) -> Result<&'a [(String, Json)], SettingError> {
-        self.node.members().ok_or_else(|| self.error(WRONG_TYPE))
-    }
-
-    /// An object with only the `known` keys, none given twice.
-    fn table(self, known: &[&str]) -> Result<Table<'a>, SettingError> {
-        let members = self.members()?;
-        for (i, (key, value)) in members.iter().enumerate() {
-            if !known.contains(&key.as_str()) {
-                return Err(self.member(key, value).error("is not a known key"));
-            }
-            if members[..i].iter().any(|(earlier, _)| earlier == key) {
-                return Err(self.member(key, value).error(GIVEN_TWICE));
-            }
-        }
-        Ok(Table {
-            path: self.path,
-            members,
-        })
-    }
-
-    /// An array's items, each with its index in the path.
-    fn list(&self) -> Result<Vec<At<'a>>, SettingError> {
-        let Json::List(items) = self.node else {
-            return Err(self.error(WRONG_TYPE));
-        };
-        Ok(items
-            .iter()
-            .enumerate()
-            .map(|(i, node)| At {
-                path: format!("{}[{i}]", self.path),
-                node,
-            })
-            .collect())
-    }
-
-    fn text(&self) -> Result<&'a str, SettingError> {
-        match self.node {
-            Json::Text(text) => Ok(text),
-            _ => Err(self.error(WRONG_TYPE)),
-        }
-    }
-
-    /// A whole number in `range`; any other number is `problem`, anything else the wrong type.
-    fn whole(&self, range: RangeInclusive<u8>, problem: &'static str) -> Result<u8, SettingError> {
-        match self.node {
-            Json::Number(Number::Whole(n)) => u8::try_from(*n)
-                .ok()
-                .filter(|n| range.contains(n))
-                .ok_or_else(|| self.error(problem)),
-            Json::Number(Number::Negative(_)) => Err(self.error(problem)),
-            _ => Err(self.error(WRONG_TYPE)),
-        }
-    }
-
-    /// A sentence the caller hears: not blank, not longer than `<Say>` takes.
-    fn sentence(&self) -> Result<String, SettingError> {
-        let text = self.text()?;
-        if text.trim().is_empty() || text.chars().count() > MAX_SAY {
-            return Err(self.error("must be a sentence of 1 to 4000 characters"));
-        }
-        Ok(text.to_owned())
-    }
-
-    /// A hand-off target, [`check_url`].
-    fn url(&self) -> Result<String, SettingError> {
-        let url = self.text()?;
-        check_url(url).map_err(|problem| self.error(problem))?;
-        Ok(url.to_owned())
-    }
-}
-
-impl<'a> Table<'a> {
-    /// `key`'s value; `None` when it is absent or `null`.
-    fn get(&self, key: &str) -> Option<At<'a>> {
-        let (_, node) = self.members.iter().find(|(k, _)| k == key)?;
-        (*node != Json::Null).then(|| At {
-            path: format!("{}.{key}", self.path),
-            node,
-        })
-    }
-
-    fn required(&self, key: &str) -> Result<At<'a>, SettingError> {
-        self.get(key)
-            .ok_or_else(|| SettingError::new(format!("{}.{key}", self.path), "is required"))
-    }
-
-    fn at(&self, key: &str) -> String {
-        format!("{}.{key}", self.path)
-    }
-}
-
-fn read_flow(name: &str, at: At<'_>) -> Result<Flow, SettingError> {
-    let flow = at.table(&[
-        "fields",
-        "then",
-        "attempts",
-        "timeout",
-        "language",
-        "voice",
-        "messages",
-        "limits",
-        "anonymous",
-    ])?;
-    let listed = flow.required("fields")?.list()?;
-    if listed.is_empty() {
-        return Err(SettingError::new(
-            flow.at("fields"),
-            "must list at least one field",
-        ));
-    }
-    let mut fields: Vec<Field> = Vec::with_capacity(listed.len());
-    for at in listed {
-        let path = at.path.clone();
-        let field = read_field(at)?;
-        if fields.iter().any(|f| f.name == field.name) {
-            return Err(SettingError::new(
-                format!("{path}.name"),
-                "is the name of an earlier field",
-            ));
-        }
-        fields.push(field);
-    }
-    let attempts = match flow.get("attempts") {
-        Some(at) => at.whole(1..=9, "must be a whole number from 1 to 9")?,
-        None => DEFAULT_ATTEMPTS,
-    };
-    let timeout_secs = match flow.get("timeout") {
-        Some(at) => at.whole(1..=60, "must be a whole number of seconds from 1 to 60")?,
-        None => DEFAULT_TIMEOUT,
-    };
-    let language = optional(&flow, "language", is_language, LANGUAGE)?;
-    let voice = optional(&flow, "voice", is_voice, VOICE)?;
-    let then = read_then(flow.required("then")?)?;
-    let messages = match flow.get("messages") {
-        Some(at) => read_messages(at)?,
-        None => Messages::default(),
-    };
-    let (limits, count_by) = match flow.get("limits") {
-        Some(at) => {
-            let (limits, count_by) = read_limits(at, &fields)?;
-            (Some(limits), count_by)
-        }
-        None => (None, Vec::new()),
-    };
-    let by_caller = count_by.contains(&CountBy::Caller);
-    let anonymous = match (flow.get("anonymous"), limits) {
-        (None, _) => Anonymous::default(),
-        (Some(at), None) => return Err(at.error("goes only with limits")),
-        (Some(at), Some(_)) if !by_caller => {
-            return Err(at.error("goes only with limits that count by caller"))
-        }
-        (Some(at), Some(_)) => match at.text()? {
-            "refuse" => Anonymous::Refuse,
-            "shared" => Anonymous::Shared,
-            _ => return Err(at.error(NOT_ALLOWED)),
-        },
-    };
-    Ok(Flow {
-        name: name.to_owned(),
-        fields,
-        then,
-        attempts,
-        timeout_secs,
-        language,
-        voice,
-        messages,
-        limits,
-        count_by,
-        anonymous,
-    })
-}
-
 /// Every secret value published in `.dev.vars.example`: throwaway development values that
 /// anyone can read in the repository. The production build refuses to run with any of them in
 /// any secret (a host test keeps this list equal to that file's values).
@@ -514,195 +339,6 @@ pub fn is_published_dev_secret(value: &str) -> bool {
                 found | part.as_bytes().ct_eq(dev.to_ascii_lowercase().as_bytes())
             })
             .into()
-    })
-}
-
-const LANGUAGE: &str = "must be a language tag such as en-US or fr-FR";
-const VOICE: &str = "must be a Twilio voice name such as Polly.Celine";
-
-/// An optional text that must pass `check`.
-fn optional(
-    table: &Table<'_>,
-    key: &str,
-    check: fn(&str) -> bool,
-    problem: &'static str,
-) -> Result<Option<String>, SettingError> {
-    let Some(at) = table.get(key) else {
-        return Ok(None);
-    };
-    let text = at.text()?;
-    if !check(text) {
-        return Err(at.error(problem));
-    }
-    Ok(Some(text.to_owned()))
-}
-
-fn read_field(at: At<'_>) -> Result<Field, SettingError> {
-    let field = at.table(&["name", "prompt", "kind", "length", "min", "max", "channel"])?;
-    let name_at = field.required("name")?;
-    let name = name_at.text()?;
-    if !is_field_name(name) {
-        return Err(name_at.error(
-            "must be a-z and 0-9 words joined by single _ (at most 32 characters, not step or attempt)",
-        ));
-    }
-    let prompt = field.required("prompt")?.sentence()?;
-    let kind_at = field.required("kind")?;
-    let (length, min, max) = (field.get("length"), field.get("min"), field.get("max"));
-    let channel = field.get("channel");
-    const ONE_TO_32: &str = "must be a whole number from 1 to 32";
-    let kind_name = kind_at.text()?;
-    if !matches!(kind_name, "digits" | "card-number" | "expiry" | "verify") {
-        return Err(kind_at.error(NOT_ALLOWED));
-    }
-    if kind_name != "verify" {
-        if let Some(channel) = channel {
-            return Err(channel.error("is only for kind verify"));
-        }
-    }
-    let kind = match kind_name {
-        "digits" => match (length, min, max) {
-            (Some(length), None, None) => Kind::Digits(length.whole(1..=32, ONE_TO_32)?),
-            (None, Some(min_at), Some(max_at)) => {
-                let min = min_at.whole(1..=32, ONE_TO_32)?;
-                let max = max_at.whole(1..=32, ONE_TO_32)?;
-                if min > max {
-                    return Err(max_at.error("must not be less than min"));
-                }
-                Kind::DigitRange { min, max }
-            }
-            (Some(_), _, _) => {
-                return Err(SettingError::new(
-                    field.at("length"),
-                    "cannot go with min or max",
-                ))
-            }
-            (None, _, _) => {
-                return Err(SettingError::new(
-                    field.at("length"),
-                    "is required for kind digits, or else both min and max",
-                ))
-            }
-        },
-        kind @ ("card-number" | "expiry" | "verify") => {
-            if let Some(extra) = length.or(min).or(max) {
-                return Err(extra.error("is only for kind digits"));
-            }
-            match kind {
-                "expiry" => Kind::Expiry,
-                "card-number" => Kind::CardNumber,
-                _ => Kind::Verify(match &channel {
-                    None => Channel::Sms,
-                    Some(at) => match at.text()? {
-                        "sms" => Channel::Sms,
-                        "call" => Channel::Call,
-                        _ => return Err(at.error(NOT_ALLOWED)),
-                    },
-                }),
-            }
-        }
-        _ => return Err(kind_at.error(NOT_ALLOWED)),
-    };
-    Ok(Field {
-        name: name.to_owned(),
-        prompt,
-        kind,
-    })
-}
-
-fn read_then(at: At<'_>) -> Result<Then, SettingError> {
-    let then = at.table(&["action", "redirect", "fallback"])?;
-    match (
-        then.get("action"),
-        then.get("redirect"),
-        then.get("fallback"),
-    ) {
-        (Some(action), None, fallback) => Ok(Then::Action {
-            url: action.url()?,
-            fallback: fallback.map(|f| f.url()).transpose()?,
-        }),
-        (None, Some(_), Some(fallback)) => Err(fallback.error("goes only with action")),
-        (None, Some(redirect), None) => Ok(Then::Redirect {
-            url: redirect.url()?,
-        }),
-        _ => Err(SettingError::new(
-            then.path.clone(),
-            "must have exactly one of action and redirect",
-        )),
-    }
-}
-
-fn read_limits(at: At<'_>, fields: &[Field]) -> Result<(Limits, Vec<CountBy>), SettingError> {
-    let limits = at.table(&["failures", "window_minutes", "by"])?;
-    let failures = limits
-        .required("failures")?
-        .whole(1..=100, "must be a whole number from 1 to 100")?;
-    // Fractions of a minute are allowed (a short window for testing); at most a week.
-    let window_at = limits.required("window_minutes")?;
-    let Json::Number(minutes) = window_at.node else {
-        return Err(window_at.error(WRONG_TYPE));
-    };
-    let minutes = match *minutes {
-        Number::Whole(n) => n as f64,
-        Number::Negative(_) => -1.0,
-        Number::Real(n) => n,
-    };
-    if !(0.01..=10_080.0).contains(&minutes) {
-        return Err(window_at.error("must be a number of minutes from 0.01 to 10080 (a week)"));
-    }
-    let count_by = match limits.get("by") {
-        Some(by) => read_count_by(by, fields)?,
-        None => vec![CountBy::Caller],
-    };
-    let limits = Limits {
-        failures: u32::from(failures),
-        window_ms: (minutes * 60_000.0).round() as u64,
-    };
-    Ok((limits, count_by))
-}
-
-/// `limits.by`: a non-empty list of `"caller"` and names of the flow's fields (not `verify`
-/// fields, whose code is never kept), each once.
-fn read_count_by(at: At<'_>, fields: &[Field]) -> Result<Vec<CountBy>, SettingError> {
-    let listed = at.list()?;
-    if listed.is_empty() {
-        return Err(at.error("must list \"caller\" and/or field names"));
-    }
-    let mut count_by = Vec::with_capacity(listed.len());
-    for item in listed {
-        let by = match item.text()? {
-            "caller" => CountBy::Caller,
-            name => match fields.iter().find(|f| f.name == name) {
-                Some(f) if matches!(f.kind, Kind::Verify(_)) => {
-                    return Err(item.error("names a verify field, whose code is never kept"))
-                }
-                Some(f) => CountBy::Field(f.name.clone()),
-                None => {
-                    return Err(item.error("must be \"caller\" or the name of a field of this flow"))
-                }
-            },
-        };
-        if count_by.contains(&by) {
-            return Err(item.error(GIVEN_TWICE));
-        }
-        count_by.push(by);
-    }
-    Ok(count_by)
-}
-
-fn read_messages(at: At<'_>) -> Result<Messages, SettingError> {
-    let messages = at.table(&["retry", "goodbye", "apology", "locked", "thanks"])?;
-    let defaults = Messages::default();
-    let or = |key: &str, default: String| match messages.get(key) {
-        Some(at) => at.sentence(),
-        None => Ok(default),
-    };
-    Ok(Messages {
-        retry: messages.get("retry").map(|at| at.sentence()).transpose()?,
-        goodbye: or("goodbye", defaults.goodbye)?,
-        apology: or("apology", defaults.apology)?,
-        locked: or("locked", defaults.locked)?,
-        thanks: or("thanks", defaults.thanks)?,
     })
 }
 
