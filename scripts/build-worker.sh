@@ -3,7 +3,8 @@
 # size-tuned release profile (feature "worker"), bound and bundled by worker-build
 # (build/index.js, build/index_bg.wasm, build/worker/shim.mjs), then shrunk with wasm-opt -Oz.
 # Finally reports what `wrangler deploy --dry-run` would upload and fails when the gzip total is
-# over the 128 KiB budget.
+# over the 160 KiB budget (raised from 128 so that settings are read with serde-wasm-bindgen and
+# derived structs rather than by hand: issue 15).
 #
 #   bash scripts/build-worker.sh              build, then report the upload size
 #   bash scripts/build-worker.sh --no-report  build only (wrangler.toml's [build] command)
@@ -42,7 +43,7 @@ fi
 cd "$root"
 say() { printf 'build-worker: %s\n' "$*" >&2; }
 
-budget=$((128 * 1024))
+budget=$((160 * 1024))
 
 # --no-opt: wasm-opt runs below. `--features worker --target-dir …` go on to `cargo build`.
 # A target directory of its own: worker-build runs cargo, then reads the .wasm back, and other

@@ -17,7 +17,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use subtle::ConstantTimeEq;
-use worker::js_sys::{self, Object, Reflect};
+use worker::js_sys::{Object, Reflect};
 use worker::wasm_bindgen::JsValue;
 use worker::Env;
 use zeroize::Zeroizing;
@@ -229,16 +229,13 @@ pub fn flows(env: &Env) -> SharedFlows {
     })
 }
 
-/// A table from `wrangler.toml` arrives as an object, the same setting from the dashboard,
-/// `.dev.vars` or `--var` as JSON text: both are read from JSON text.
+/// A table from `wrangler.toml` arrives as an object, read straight from the runtime with
+/// serde-wasm-bindgen; the same setting from the dashboard, `.dev.vars` or `--var` is JSON
+/// text, read with serde_json. Both go into the same structs ([`Flows::from_deserializer`]), so
+/// a list where the flows' table belongs, or any other value, is refused as of the wrong type.
 fn parse_flows(raw: &JsValue) -> Result<Flows, SettingError> {
-    let text = match raw.as_string() {
-        Some(text) => text,
-        None if raw.is_object() => js_sys::JSON::stringify(raw)
-            .ok()
-            .and_then(|s| s.as_string())
-            .unwrap_or_default(),
-        None => String::new(),
-    };
-    Flows::from_json(&text)
+    match raw.as_string() {
+        Some(text) => Flows::from_json(&text),
+        None => Flows::from_deserializer(serde_wasm_bindgen::Deserializer::from(raw.clone())),
+    }
 }
