@@ -223,6 +223,9 @@ pub struct Turn<'a> {
     asked: Option<usize>,
     /// Whether this turn checked a code, and what Verify said.
     check: Option<CodeCheck>,
+    /// The counter of the field this turn gathered, when the flow counts by it: a refusal
+    /// there hands off without the field, yet that counter's object marks the hand-off.
+    field_counter: Option<String>,
 }
 
 impl<'a> Turn<'a> {
@@ -234,6 +237,7 @@ impl<'a> Turn<'a> {
             stage: Stage::Begin,
             asked,
             check: None,
+            field_counter: None,
         }
     }
 
@@ -375,6 +379,7 @@ impl<'a> Turn<'a> {
                 typed.as_bytes(),
             );
             if let Some(counter) = counter {
+                self.field_counter = Some(counter.clone());
                 self.stage = Stage::TakingFieldTry(turn);
                 return Step::Do(Effect::TakeTry { counter, limits });
             }
@@ -447,7 +452,7 @@ impl<'a> Turn<'a> {
             return self.broken(200, Outcome::SealFailed);
         };
         let facts = &self.facts;
-        let counters = match facts.flow.limits {
+        let mut counters = match facts.flow.limits {
             Some(_) => lockout::call_counters(
                 facts.counter_key,
                 facts.flow,
@@ -458,6 +463,12 @@ impl<'a> Turn<'a> {
             ),
             None => Vec::new(),
         };
+        // A field refused in this turn is not among the values handed off.
+        if let Some(counter) = self.field_counter.take() {
+            if !counters.contains(&counter) {
+                counters.push(counter);
+            }
+        }
         let hand_off = HandOff {
             result,
             sealed,

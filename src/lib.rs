@@ -46,7 +46,10 @@
 //!
 //! - [`config`]: the flows (`GATHER_FLOWS`), typed and validated once;
 //! - [`kinds`]: what each field kind accepts (digits, card numbers with Luhn, expiry dates);
-//! - [`flow`]: the gather call as a pure state machine;
+//! - [`flow`]: the gather call's fields as a pure state machine (what each entry does);
+//! - [`engine`]: one webhook's whole turn as a sans-IO engine: the answer, or the next effect
+//!   (a lockout counter, Twilio Verify, the application) for the glue to carry out;
+//! - [`outcome`]: the log's outcome words, spelled once;
 //! - [`handoff`]: the signed submission to the application, the redirect, and the
 //!   application's answer;
 //! - [`twilio`]: request signatures and TwiML;

@@ -51,7 +51,8 @@ pub enum Outcome {
     Redirected,
     /// With `limits`: the application answered `X-Gather-Seal-Result: rejected`.
     Rejected,
-    /// With `limits`: the application's TwiML came without `X-Gather-Seal-Result`.
+    /// With `limits`: the application's TwiML came without `X-Gather-Seal-Result: accepted` or
+    /// `rejected` (no header, or another word).
     Unconfirmed,
     /// The caller's count is full: handed off at once with `result = locked`.
     Locked,
