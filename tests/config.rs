@@ -665,3 +665,24 @@ fn every_published_development_secret_is_refused() {
         assert!(!is_published_dev_secret(own), "a value of one's own runs");
     }
 }
+
+/// A value nested deeper than any setting needs, where any value is read (a `channel`), is
+/// refused at its path rather than followed down: an object from the runtime has no nesting
+/// limit of its own.
+#[test]
+fn a_deeply_nested_value_is_refused_without_following_it_down() {
+    let mut deep = json!("sms");
+    for _ in 0..200 {
+        deep = json!([deep]);
+    }
+    let mut value = base();
+    value["login"]["fields"][2] =
+        json!({"name": "otp", "prompt": "P", "kind": "verify", "channel": deep});
+    assert_eq!(
+        Flows::from_deserializer(value),
+        Err(SettingError {
+            setting: "GATHER_FLOWS.login.fields[2].channel".into(),
+            problem: "has the wrong type",
+        })
+    );
+}
