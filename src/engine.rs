@@ -29,7 +29,7 @@ use crate::handoff::{self, Submission};
 use crate::lockout::{self, AppVerdict, CallerCounter, HandOffMark, Limits};
 use crate::outcome::Outcome;
 use crate::twilio::twiml::Speech;
-use crate::{verify, Error, KeyRing};
+use crate::{verify, CallError, KeyRing};
 
 /// Who the call is, as Twilio posted it.
 #[derive(Clone, Copy, Debug, Default)]
@@ -362,8 +362,8 @@ impl<'a> Turn<'a> {
         );
         let turn = match turn {
             Ok(turn) => turn,
-            Err(Error::MissingCallSid) => return self.broken(400, Outcome::MissingCallSid),
-            Err(Error::BadCallState) => return self.broken(400, Outcome::BadState),
+            Err(CallError::MissingCallSid) => return self.broken(400, Outcome::MissingCallSid),
+            Err(CallError::BadCallState) => return self.broken(400, Outcome::BadState),
             Err(_) => return self.broken(200, Outcome::SealFailed),
         };
         // A field the flow counts by (an account, a card) was just gathered: the call takes a

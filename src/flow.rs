@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 use crate::config::{Channel, Field, Flow, Kind};
 use crate::kinds;
 use crate::twilio::twiml::{Gather, Response, Speech};
-use crate::{open_bytes, seal, Error, KeyRing};
+use crate::{open_bytes, seal, BadCallState, CallError, KeyRing};
 
 /// How the gather ended, as the hand-off reports it (`result`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,13 +75,13 @@ impl CallState {
     /// Reads the state from an action URL's query pairs. No `step` means the call has just
     /// come in (`Ok(None)`). Parameters the flow does not know are ignored.
     ///
-    /// Fails with [`Error::BadCallState`] when `step` names no field, `attempt` is out of
+    /// Fails with [`BadCallState`] when `step` names no field, `attempt` is out of
     /// range, or the fields before `step` are not each carried exactly once (and no later one).
     pub fn from_query<K: AsRef<str>, V: AsRef<str>>(
         flow: &Flow,
         query: &[(K, V)],
-    ) -> Result<Option<CallState>, Error> {
-        let single = |name: &str| -> Result<Option<&str>, Error> {
+    ) -> Result<Option<CallState>, BadCallState> {
+        let single = |name: &str| -> Result<Option<&str>, BadCallState> {
             let mut found = query
                 .iter()
                 .filter(|(k, _)| k.as_ref() == name)
@@ -89,7 +89,7 @@ impl CallState {
             match (found.next(), found.next()) {
                 (None, _) => Ok(None),
                 (Some(v), None) => Ok(Some(v)),
-                (Some(_), Some(_)) => Err(Error::BadCallState),
+                (Some(_), Some(_)) => Err(BadCallState),
             }
         };
         let Some(step) = single("step")? else {
@@ -99,21 +99,21 @@ impl CallState {
             .fields
             .iter()
             .position(|f| f.name == step)
-            .ok_or(Error::BadCallState)?;
+            .ok_or(BadCallState)?;
         let attempt = match single("attempt")? {
             Some(a) if a.len() == 1 && a.as_bytes()[0].is_ascii_digit() => a.as_bytes()[0] - b'0',
-            Some(_) => return Err(Error::BadCallState),
+            Some(_) => return Err(BadCallState),
             None => 1,
         };
         if attempt == 0 || attempt > flow.attempts {
-            return Err(Error::BadCallState);
+            return Err(BadCallState);
         }
         let mut sealed = Vec::with_capacity(field);
         for (i, f) in flow.fields.iter().enumerate() {
             match (single(&f.name)?, i < field) {
                 (Some(v), true) => sealed.push((f.name.clone(), v.to_owned())),
                 (None, false) => {}
-                _ => return Err(Error::BadCallState),
+                _ => return Err(BadCallState),
             }
         }
         Ok(Some(CallState {
@@ -227,9 +227,9 @@ pub fn code_to_send(flow: &Flow, turn: &Turn) -> Option<Channel> {
 /// At a `verify` field, `check` is what Twilio Verify said of the [`code_to_check`]: approved
 /// goes on, denied is a wrong try, unavailable (or no check) hands off `verify-unavailable`.
 ///
-/// Fails with [`Error::MissingCallSid`] for a `CallSid` that is empty, over 64 characters or not
-/// alphanumeric, [`Error::BadCallState`] for a carried value that does not open, and with
-/// sealing's errors.
+/// Fails with [`CallError::MissingCallSid`] for a `CallSid` that is empty, over 64 characters or
+/// not alphanumeric, [`CallError::BadCallState`] for a carried value that does not open, and
+/// [`CallError::SealFailed`] when a value cannot be sealed.
 pub fn advance(
     flow: &Flow,
     ring: &KeyRing,
@@ -238,9 +238,9 @@ pub fn advance(
     digits: Option<&str>,
     now_unix: u64,
     check: Option<CodeCheck>,
-) -> Result<Turn, Error> {
+) -> Result<Turn, CallError> {
     if !is_call_sid(call_sid) {
-        return Err(Error::MissingCallSid);
+        return Err(CallError::MissingCallSid);
     }
     let Some(mut state) = state else {
         let first = CallState {
@@ -254,7 +254,10 @@ pub fn advance(
         });
     };
     // The state must carry exactly the fields before the one asked, in order.
-    let earlier = flow.fields.get(..state.field).ok_or(Error::BadCallState)?;
+    let earlier = flow
+        .fields
+        .get(..state.field)
+        .ok_or(CallError::BadCallState)?;
     if state.sealed.len() != earlier.len()
         || state
             .sealed
@@ -262,18 +265,18 @@ pub fn advance(
             .zip(earlier)
             .any(|((name, _), f)| *name != f.name)
     {
-        return Err(Error::BadCallState);
+        return Err(CallError::BadCallState);
     }
     for ((name, value), f) in state.sealed.iter().zip(earlier) {
         let context = context(call_sid, name);
         let opened = Zeroizing::new(
-            open_bytes(value, ring, context.as_bytes()).map_err(|_| Error::BadCallState)?,
+            open_bytes(value, ring, context.as_bytes()).map_err(|_| CallError::BadCallState)?,
         );
         if matches!(f.kind, Kind::Verify(_)) && opened.as_slice() != VERIFIED {
-            return Err(Error::BadCallState);
+            return Err(CallError::BadCallState);
         }
     }
-    let field = flow.field(state.field).ok_or(Error::BadCallState)?;
+    let field = flow.field(state.field).ok_or(CallError::BadCallState)?;
     let digits = digits.unwrap_or("");
     let is_code = matches!(field.kind, Kind::Verify(_));
     let valid = kinds::accepts(field.kind, digits, now_unix);
@@ -304,7 +307,8 @@ pub fn advance(
     let context = context(call_sid, &field.name);
     // The code itself is never sealed: an approved one is carried as the marker.
     let value = if is_code { VERIFIED } else { digits.as_bytes() };
-    let sealed_value = seal(value, ring.current(), context.as_bytes())?;
+    let sealed_value =
+        seal(value, ring.current(), context.as_bytes()).map_err(|_| CallError::SealFailed)?;
     state.sealed.push((field.name.clone(), sealed_value));
     if state.field + 1 < flow.fields.len() {
         let next = CallState {

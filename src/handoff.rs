@@ -20,7 +20,7 @@ use crate::flow::{self, GatherResult};
 use crate::json::{self, Json, Number};
 use crate::outcome::Outcome;
 use crate::twilio::twiml::Response;
-use crate::Error;
+use crate::SignatureError;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -151,9 +151,9 @@ fn mac(secret: &[u8], timestamp: u64, body: &[u8]) -> HmacSha256 {
 /// computed), each secret's MAC is computed once, and every `v1` is compared with every MAC in
 /// constant time.
 ///
-/// Fails with [`Error::MissingSignature`] for an absent or blank header,
-/// [`Error::BadSignature`] when it is malformed, has more than 8 `v1` entries, or no `v1`
-/// matches under any secret (no secret at all included), and [`Error::StaleSignature`] when it
+/// Fails with [`SignatureError::Missing`] for an absent or blank header,
+/// [`SignatureError::Bad`] when it is malformed, has more than 8 `v1` entries, or no `v1`
+/// matches under any secret (no secret at all included), and [`SignatureError::Stale`] when it
 /// matches but `t` is more than `tolerance_secs` from `now_unix`, either way.
 ///
 /// ```
@@ -168,9 +168,9 @@ pub fn verify(
     secrets: &[&[u8]],
     tolerance_secs: u64,
     now_unix: u64,
-) -> Result<(), Error> {
+) -> Result<(), SignatureError> {
     let header = header.map(str::trim).filter(|h| !h.is_empty());
-    let header = header.ok_or(Error::MissingSignature)?;
+    let header = header.ok_or(SignatureError::Missing)?;
     const MAX_SIGNATURES: usize = 8;
     let mut timestamp = None;
     // Every `v1` entry counts towards the cap, a malformed one too; only hex of the right
@@ -183,13 +183,13 @@ pub fn verify(
             Some(("t", t)) if timestamp.is_none() => {
                 let digits = (1..=19).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit());
                 timestamp = digits.then(|| t.parse::<u64>().ok()).flatten();
-                timestamp.ok_or(Error::BadSignature)?;
+                timestamp.ok_or(SignatureError::Bad)?;
             }
-            Some(("t", _)) => return Err(Error::BadSignature),
+            Some(("t", _)) => return Err(SignatureError::Bad),
             Some(("v1", tag)) => {
                 entries += 1;
                 if entries > MAX_SIGNATURES {
-                    return Err(Error::BadSignature);
+                    return Err(SignatureError::Bad);
                 }
                 if hex::decode_to_slice(tag, &mut tags[valid]).is_ok() {
                     valid += 1;
@@ -199,7 +199,7 @@ pub fn verify(
             _ => {}
         }
     }
-    let timestamp = timestamp.ok_or(Error::BadSignature)?;
+    let timestamp = timestamp.ok_or(SignatureError::Bad)?;
     let mut matched = subtle::Choice::from(0);
     for secret in secrets {
         let expected = mac(secret, timestamp, body).finalize().into_bytes();
@@ -208,10 +208,10 @@ pub fn verify(
         }
     }
     if !bool::from(matched) {
-        return Err(Error::BadSignature);
+        return Err(SignatureError::Bad);
     }
     if now_unix.abs_diff(timestamp) > tolerance_secs {
-        return Err(Error::StaleSignature);
+        return Err(SignatureError::Stale);
     }
     Ok(())
 }

@@ -85,7 +85,7 @@ mod node;
 #[cfg(feature = "worker")]
 mod worker;
 
-pub use error::{Error, SettingError};
+pub use error::{BadCallState, CallError, Error, SettingError, SignatureError};
 pub use keyring::{generate_key_hex, Key, KeyRing, KEY_LEN};
 pub use seal::{open, open_bytes, seal, MIN_SEALED_LEN, NONCE_LEN, TAG_LEN};
 pub use twilio::{twilio_signature, verify_twilio_signature};

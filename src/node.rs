@@ -154,15 +154,16 @@ pub fn verify_submission(
         with_input(secrets_len, |secrets| {
             let secrets: Vec<&[u8]> = secrets.split(|&b| b == 0).collect();
             // `as` saturates (and takes NaN to 0); the wrapper has already refused such numbers.
-            handoff::verify(
+            Ok(handoff::verify(
                 body,
                 header.as_deref(),
                 &secrets,
                 tolerance_secs as u64,
                 now_unix as u64,
-            )
+            ))
         })
     })
+    .map_err(js_error)?
     .map_err(js_error)
 }
 

@@ -11,7 +11,7 @@ use gather_seal::flow::{
 };
 use gather_seal::kinds::{CODE_MAX, CODE_MIN};
 use gather_seal::twilio::twiml::Speech;
-use gather_seal::{open, seal, Error, KeyRing};
+use gather_seal::{open, seal, CallError, Error, KeyRing};
 
 /// The route's absolute URL, as the worker would pass it.
 const BASE: &str = "https://ivr.example.com/gather/login";
@@ -112,8 +112,8 @@ fn pairs(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn from_query(flow: &Flow, query: &str) -> Result<Option<CallState>, Error> {
-    CallState::from_query(flow, &pairs(query))
+fn from_query(flow: &Flow, query: &str) -> Result<Option<CallState>, CallError> {
+    CallState::from_query(flow, &pairs(query)).map_err(CallError::from)
 }
 
 fn opened(sealed: &str, ring: &KeyRing, call_sid: &str, field: &str) -> Result<String, Error> {
@@ -458,7 +458,7 @@ fn a_tampered_or_foreign_carried_value_stops_the_call() {
                     NOW,
                     None
                 ),
-                Err(Error::BadCallState),
+                Err(CallError::BadCallState),
                 "{why}, digits {digits:?}"
             );
         }
@@ -475,7 +475,7 @@ fn a_tampered_or_foreign_carried_value_stops_the_call() {
                 NOW,
                 None
             ),
-            Err(Error::BadCallState),
+            Err(CallError::BadCallState),
             "{why}, as the expiry"
         );
     }
@@ -490,7 +490,7 @@ fn a_tampered_or_foreign_carried_value_stops_the_call() {
             NOW,
             None
         ),
-        Err(Error::BadCallState)
+        Err(CallError::BadCallState)
     );
     // The untouched values go through.
     let turn = advance(
@@ -543,7 +543,7 @@ fn a_hand_built_state_must_carry_exactly_the_earlier_fields() {
                 NOW,
                 None
             ),
-            Err(Error::BadCallState),
+            Err(CallError::BadCallState),
             "{why}"
         );
     }
@@ -588,7 +588,7 @@ fn values_sealed_before_a_rotation_still_carry_and_new_ones_use_the_new_key() {
             NOW,
             None
         ),
-        Err(Error::BadCallState)
+        Err(CallError::BadCallState)
     );
 }
 
@@ -611,7 +611,7 @@ fn a_bad_call_sid_is_missing_call_sid() {
         assert!(!is_call_sid(bad), "{bad:?}");
         assert_eq!(
             advance(&flow, &ring, bad, None, None, NOW, None),
-            Err(Error::MissingCallSid),
+            Err(CallError::MissingCallSid),
             "{bad:?} on the first webhook"
         );
         assert_eq!(
@@ -624,7 +624,7 @@ fn a_bad_call_sid_is_missing_call_sid() {
                 NOW,
                 None
             ),
-            Err(Error::MissingCallSid),
+            Err(CallError::MissingCallSid),
             "{bad:?} with digits"
         );
     }
@@ -733,7 +733,7 @@ fn malformed_call_state_is_refused() {
     for (why, query) in cases {
         assert_eq!(
             from_query(&flow, &query),
-            Err(Error::BadCallState),
+            Err(CallError::BadCallState),
             "{why}: {query}"
         );
     }
@@ -1499,7 +1499,7 @@ fn a_forged_or_foreign_marker_stops_the_call() {
         ("not hex", "verified".to_owned()),
     ];
     for (why, value) in &cases {
-        assert_eq!(at_pin(value), Err(Error::BadCallState), "{why}");
+        assert_eq!(at_pin(value), Err(CallError::BadCallState), "{why}");
     }
     // The genuine marker goes through, so the refusals above are the marker's doing.
     assert!(
@@ -1525,7 +1525,7 @@ fn a_forged_or_foreign_marker_stops_the_call() {
                     NOW,
                     check
                 ),
-                Err(Error::BadCallState),
+                Err(CallError::BadCallState),
                 "{why}, at the second code with {check:?}"
             );
         }
@@ -1541,7 +1541,7 @@ fn a_forged_or_foreign_marker_stops_the_call() {
             NOW,
             None
         ),
-        Err(Error::BadCallState)
+        Err(CallError::BadCallState)
     );
 }
 

@@ -12,7 +12,7 @@ use gather_seal::handoff::{
     SIGNATURE_HEADER,
 };
 use gather_seal::outcome::Outcome;
-use gather_seal::Error;
+use gather_seal::SignatureError;
 use sha2::{Digest, Sha256};
 
 const XML: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
@@ -341,7 +341,7 @@ fn tag(secret: &[u8], t: u64, body: &[u8]) -> String {
     tohex(&hmac_sha256(secret, &message))
 }
 
-fn check(header: Option<&str>, now: u64) -> Result<(), Error> {
+fn check(header: Option<&str>, now: u64) -> Result<(), SignatureError> {
     verify(BODY, header, &[OLD, NEW], 300, now)
 }
 
@@ -353,10 +353,10 @@ fn verify_accepts_any_of_the_secrets() {
         assert_eq!(verify(BODY, Some(&header), &[secret], 300, T), Ok(()));
     }
     let other = sign(b"whsec-other", T, BODY);
-    assert_eq!(check(Some(&other), T), Err(Error::BadSignature));
+    assert_eq!(check(Some(&other), T), Err(SignatureError::Bad));
     assert_eq!(
         verify(BODY, Some(&sign(NEW, T, BODY)), &[], 300, T),
-        Err(Error::BadSignature),
+        Err(SignatureError::Bad),
         "no secret at all"
     );
     assert_eq!(DEFAULT_TOLERANCE_SECS, 300);
@@ -373,7 +373,7 @@ fn verify_refuses_a_tampered_body() {
     ] {
         assert_eq!(
             verify(body, Some(&header), &[OLD, NEW], 300, T),
-            Err(Error::BadSignature),
+            Err(SignatureError::Bad),
             "{}",
             String::from_utf8_lossy(body)
         );
@@ -383,7 +383,7 @@ fn verify_refuses_a_tampered_body() {
 #[test]
 fn verify_needs_a_header() {
     for header in [None, Some(""), Some("   "), Some("\t\n")] {
-        assert_eq!(check(header, T), Err(Error::MissingSignature), "{header:?}");
+        assert_eq!(check(header, T), Err(SignatureError::Missing), "{header:?}");
     }
 }
 
@@ -421,7 +421,7 @@ fn verify_refuses_malformed_headers() {
     for (why, header) in cases {
         assert_eq!(
             check(Some(&header), T),
-            Err(Error::BadSignature),
+            Err(SignatureError::Bad),
             "{why}: {header}"
         );
     }
@@ -476,7 +476,7 @@ fn verify_takes_at_most_eight_v1_entries() {
     for at in [0, 4, 8] {
         assert_eq!(
             check(Some(&nine(at)), T),
-            Err(Error::BadSignature),
+            Err(SignatureError::Bad),
             "nine entries, the right one at {at}"
         );
     }
@@ -485,7 +485,7 @@ fn verify_takes_at_most_eight_v1_entries() {
     tags.push(good.clone());
     assert_eq!(
         check(Some(&header_with(&tags)), T),
-        Err(Error::BadSignature)
+        Err(SignatureError::Bad)
     );
     let mut tags = vec!["nothex".to_owned(); 7];
     tags.push(good.clone());
@@ -500,12 +500,12 @@ fn verify_takes_at_most_eight_v1_entries() {
     let mut many: Vec<String> = (0..235).map(|i| wrong(i as u8)).collect();
     assert_eq!(
         check(Some(&header_with(&many)), T),
-        Err(Error::BadSignature)
+        Err(SignatureError::Bad)
     );
     many[117] = good;
     assert_eq!(
         check(Some(&header_with(&many)), T),
-        Err(Error::BadSignature)
+        Err(SignatureError::Bad)
     );
 }
 
@@ -530,7 +530,7 @@ fn verify_compares_every_tag_with_every_secret_s_mac() {
             let others: Vec<&[u8]> = secrets.iter().copied().filter(|s| *s != secret).collect();
             assert_eq!(
                 verify(BODY, Some(&header_with(&tags)), &others, 300, T),
-                Err(Error::BadSignature)
+                Err(SignatureError::Bad)
             );
         }
     }
@@ -547,7 +547,7 @@ fn verify_compares_every_tag_with_every_secret_s_mac() {
     );
     assert_eq!(
         verify(BODY, Some(&header_with(&wrong)), &secrets, 300, T),
-        Err(Error::BadSignature)
+        Err(SignatureError::Bad)
     );
 }
 
@@ -556,11 +556,11 @@ fn verify_holds_the_time_to_the_tolerance_either_way() {
     for (t, now, expected) in [
         (T, T + 300, Ok(())),
         (T, T - 300, Ok(())),
-        (T, T + 301, Err(Error::StaleSignature)),
-        (T, T - 301, Err(Error::StaleSignature)),
-        (T, T + 86_400, Err(Error::StaleSignature)),
-        (0, u64::MAX, Err(Error::StaleSignature)),
-        (9_999_999_999_999_999_999, 0, Err(Error::StaleSignature)), // the most digits t takes
+        (T, T + 301, Err(SignatureError::Stale)),
+        (T, T - 301, Err(SignatureError::Stale)),
+        (T, T + 86_400, Err(SignatureError::Stale)),
+        (0, u64::MAX, Err(SignatureError::Stale)),
+        (9_999_999_999_999_999_999, 0, Err(SignatureError::Stale)), // the most digits t takes
     ] {
         let header = sign(NEW, t, BODY);
         assert_eq!(check(Some(&header), now), expected, "t={t} now={now}");
@@ -570,11 +570,11 @@ fn verify_holds_the_time_to_the_tolerance_either_way() {
     assert_eq!(verify(BODY, Some(&header), &[NEW], 0, T), Ok(()));
     assert_eq!(
         verify(BODY, Some(&header), &[NEW], 0, T + 1),
-        Err(Error::StaleSignature)
+        Err(SignatureError::Stale)
     );
     // A stale header under a wrong secret is a bad signature, not a stale one.
     let wrong = sign(b"whsec-other", T, BODY);
-    assert_eq!(check(Some(&wrong), T + 10_000), Err(Error::BadSignature));
+    assert_eq!(check(Some(&wrong), T + 10_000), Err(SignatureError::Bad));
 }
 
 // ------------------------------------------------------------------------------------------

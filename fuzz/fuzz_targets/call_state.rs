@@ -31,7 +31,8 @@ use gather_seal::flow::{
 };
 use gather_seal::handoff::{self, Submission};
 use gather_seal::{
-    kinds, open_bytes, seal, twilio_signature, verify, verify_twilio_signature, Error,
+    kinds, open_bytes, seal, twilio_signature, verify, verify_twilio_signature, BadCallState,
+    CallError,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -394,7 +395,7 @@ fn fit_digits(kind: Kind, seed: &[u8], a: u8, b: u8) -> String {
 fn expected_state(
     flow: &Flow,
     query: &[(Cow<'_, str>, Cow<'_, str>)],
-) -> Result<Option<CallState>, Error> {
+) -> Result<Option<CallState>, BadCallState> {
     let all = |name: &str| -> Vec<&str> {
         query
             .iter()
@@ -406,27 +407,27 @@ fn expected_state(
     let step = match steps.as_slice() {
         [] => return Ok(None),
         [one] => *one,
-        _ => return Err(Error::BadCallState),
+        _ => return Err(BadCallState),
     };
     let field = flow
         .fields
         .iter()
         .position(|f| f.name == step)
-        .ok_or(Error::BadCallState)?;
+        .ok_or(BadCallState)?;
     let attempt = match all("attempt").as_slice() {
         [] => 1,
         [a] if a.len() == 1 && a.as_bytes()[0].is_ascii_digit() => a.as_bytes()[0] - b'0',
-        _ => return Err(Error::BadCallState),
+        _ => return Err(BadCallState),
     };
     if !(1..=flow.attempts).contains(&attempt) {
-        return Err(Error::BadCallState);
+        return Err(BadCallState);
     }
     let mut sealed = Vec::new();
     for (i, f) in flow.fields.iter().enumerate() {
         match (all(&f.name).as_slice(), i < field) {
             ([v], true) => sealed.push((f.name.clone(), (*v).to_owned())),
             ([], false) => {}
-            _ => return Err(Error::BadCallState),
+            _ => return Err(BadCallState),
         }
     }
     Ok(Some(CallState {
@@ -800,7 +801,7 @@ fuzz_target!(|data: &[u8]| {
         && posted_sid.bytes().all(|b| b.is_ascii_alphanumeric());
     assert_eq!(is_call_sid(posted_sid), sid_ok);
     if !sid_ok {
-        assert_eq!(turn, Err(Error::MissingCallSid));
+        assert_eq!(turn, Err(CallError::MissingCallSid));
         return;
     }
     let action_base = input.action_base;
@@ -838,7 +839,7 @@ fuzz_target!(|data: &[u8]| {
         })
     });
     if !shape_ok || !genuine {
-        assert_eq!(turn, Err(Error::BadCallState), "{state:?}");
+        assert_eq!(turn, Err(CallError::BadCallState), "{state:?}");
         return;
     }
     let turn = turn.unwrap_or_else(|e| panic!("{e} for a genuine state {state:?}"));
