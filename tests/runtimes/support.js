@@ -45,19 +45,33 @@ function projectWithPackage(prefix, packageJson = {}) {
   return dir;
 }
 
+// Deno and Bun are dev dependencies (package.json pins them; `npm ci` installs them from the
+// npm registry). node_modules/.bin/deno runs wherever npm put it: the postinstall script links
+// the binary in, and without it the package's bin.cjs finds the platform package's binary.
+// node_modules/.bin/bun needs bun's postinstall script (npm may skip dependency install
+// scripts); without it the platform package still holds the binary, so look there next.
+const BUN_PLATFORM = `@oven/bun-${process.platform}-${process.arch === 'arm64' ? 'aarch64' : process.arch}`;
+const RUNTIMES = {
+  deno: ['.bin/deno'],
+  bun: ['.bin/bun', `${BUN_PLATFORM}/bin/bun`],
+};
+
 /**
- * The path of a runtime from scripts/node-runtimes.sh (installed into its cache when missing),
- * or { skip: reason } when it cannot be had here.
+ * `{ path }` of a runtime from node_modules, the first candidate that answers `--version`, or
+ * `{ missing: reason }` when none does (see tests/support/ci.js for what a test does then).
  */
 function runtime(name) {
-  try {
-    return execFileSync('bash', [path.join(ROOT, 'scripts', 'node-runtimes.sh'), name], {
-      encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000,
-    }).trim();
-  } catch (error) {
-    const reason = String(error.stderr || error.message).trim().split('\n').pop();
-    return { skip: `${name} cannot be installed here (${reason})` };
+  const tried = [];
+  for (const candidate of RUNTIMES[name]) {
+    const file = path.join(ROOT, 'node_modules', candidate);
+    try {
+      execFileSync(file, ['--version'], { stdio: 'ignore', timeout: 30_000 });
+      return { path: file };
+    } catch (error) {
+      tried.push(`node_modules/${candidate}: ${error.code === 'ENOENT' ? 'not there' : 'does not run'}`);
+    }
   }
+  return { missing: `${name} is not installed here (${tried.join('; ')})` };
 }
 
 /** A voice webhook request as Twilio signs it (the official package computes the signature). */
