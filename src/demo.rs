@@ -57,7 +57,7 @@ pub fn answer(
         twiml: None,
         verdict: AppVerdict::Unconfirmed,
     };
-    if handoff::verify(
+    if handoff::verify_submission(
         body,
         signature,
         &[secret],

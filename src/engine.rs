@@ -29,7 +29,7 @@ use crate::handoff::{self, Submission};
 use crate::lockout::{self, AppVerdict, CallerCounter, HandOffMark, Limits};
 use crate::outcome::Outcome;
 use crate::twilio::twiml::Speech;
-use crate::{verify, CallError, KeyRing};
+use crate::{otp, CallError, KeyRing};
 
 /// Who the call is, as Twilio posted it.
 #[derive(Clone, Copy, Debug, Default)]
@@ -53,7 +53,7 @@ pub struct Facts<'a> {
     /// The key that names lockout counters.
     pub counter_key: &'a [u8],
     /// Twilio Verify's settings, when a flow has a `verify` field.
-    pub verify: Option<&'a verify::Settings>,
+    pub verify: Option<&'a otp::Settings>,
     /// `BACKEND_SIGNING_SECRET`, when a flow hands off with `action`.
     pub signing_secret: Option<&'a [u8]>,
     /// Who the call is.
@@ -255,9 +255,7 @@ impl<'a> Turn<'a> {
             },
             Stage::Checking => {
                 let check = match feedback {
-                    Some(Feedback::Verify(Some((status, body)))) => {
-                        verify::read_check(status, &body)
-                    }
+                    Some(Feedback::Verify(Some((status, body)))) => otp::read_check(status, &body),
                     _ => CodeCheck::Unavailable,
                 };
                 self.advance(Some(check))
@@ -270,7 +268,7 @@ impl<'a> Turn<'a> {
                 }
             },
             Stage::SendingCode(turn) => {
-                let sent = matches!(feedback, Some(Feedback::Verify(Some((status, _)))) if verify::sent(status));
+                let sent = matches!(feedback, Some(Feedback::Verify(Some((status, _)))) if otp::sent(status));
                 match (sent, turn) {
                     (true, FlowTurn::Ask { state, .. }) => {
                         self.ask(&state, false, Outcome::CodeSent)
@@ -338,7 +336,7 @@ impl<'a> Turn<'a> {
         let (Some(code), Some(settings)) = (code, facts.verify) else {
             return self.advance(None);
         };
-        let Some(to) = verify::recipient(facts.call.from) else {
+        let Some(to) = otp::recipient(facts.call.from) else {
             return self.advance(Some(CodeCheck::Unavailable));
         };
         let (url, body) = settings.check(to, code);
@@ -402,7 +400,7 @@ impl<'a> Turn<'a> {
                 self.ask(&state, retry, outcome)
             }
             (FlowTurn::Ask { state, retry }, Some(channel)) => {
-                let to = verify::recipient(facts.call.from);
+                let to = otp::recipient(facts.call.from);
                 match (to, facts.verify) {
                     (Some(to), Some(settings)) => {
                         let (url, body) = settings.send(to, channel);

@@ -94,7 +94,7 @@ impl fmt::Display for CallError {
 
 impl std::error::Error for CallError {}
 
-/// Why a submission's `X-Gather-Seal-Signature` was refused ([`crate::handoff::verify`]).
+/// Why a submission's `X-Gather-Seal-Signature` was refused ([`crate::handoff::verify_submission`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SignatureError {

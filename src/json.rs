@@ -1,6 +1,6 @@
 //! JSON read into a small tree that keeps every member in order, a key given twice included, so
 //! that an application's JSON answer ([`crate::handoff`]) and Twilio Verify's answer
-//! ([`crate::verify`]) are read with a repeated key noticed.
+//! ([`crate::otp`]) are read with a repeated key noticed.
 //!
 //! `GATHER_FLOWS` no longer goes through this tree: [`crate::config`] reads it into typed serde
 //! structs.

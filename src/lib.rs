@@ -54,7 +54,7 @@
 //!   application's answer;
 //! - [`twilio`]: request signatures and TwiML;
 //! - [`lockout`]: lockout across calls: caller IDs, counter names, how failed tries count;
-//! - [`verify`]: Twilio Verify for one-time codes: the two requests and reading their answers;
+//! - [`otp`]: one-time codes through Twilio Verify: the two requests and reading their answers;
 //! - [`demo`]: the articles' demo backend, for local development.
 //!
 //! Two thin glue modules sit behind features: `worker` (the Cloudflare Worker serving the
@@ -76,9 +76,9 @@ pub mod flow;
 pub mod handoff;
 pub mod kinds;
 pub mod lockout;
+pub mod otp;
 pub mod outcome;
 pub mod twilio;
-pub mod verify;
 
 #[cfg(feature = "node")]
 mod node;

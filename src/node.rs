@@ -139,7 +139,7 @@ pub fn generate_key_to_buffer() -> Result<usize, JsError> {
 
 /// Checks a submission's `X-Gather-Seal-Signature` header against the raw body with any of the
 /// signing secrets (the input buffer's first `secrets_len` bytes, NUL-separated), in constant
-/// time ([`handoff::verify`], the check the worker's demo backend runs). The wrapper passes
+/// time ([`handoff::verify_submission`], the check the worker's demo backend runs). The wrapper passes
 /// whole seconds as numbers (exact up to 2^53). (One joined text rather than an array of
 /// strings: 300 bytes less gzip in the .wasm.)
 #[wasm_bindgen(js_name = verifySubmission)]
@@ -154,7 +154,7 @@ pub fn verify_submission(
         with_input(secrets_len, |secrets| {
             let secrets: Vec<&[u8]> = secrets.split(|&b| b == 0).collect();
             // `as` saturates (and takes NaN to 0); the wrapper has already refused such numbers.
-            Ok(handoff::verify(
+            Ok(handoff::verify_submission(
                 body,
                 header.as_deref(),
                 &secrets,

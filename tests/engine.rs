@@ -12,7 +12,7 @@ use gather_seal::engine::{
 use gather_seal::flow::{CallState, GatherResult};
 use gather_seal::lockout::{counter_name, HandOffMark, Subject};
 use gather_seal::outcome::Outcome;
-use gather_seal::{open, verify, KeyRing};
+use gather_seal::{open, otp, KeyRing};
 
 const COUNTER_KEY: &[u8] = b"the counter key";
 const SECRET: &[u8] = b"whsec-0123456789abcdef0123456789abcdef";
@@ -53,8 +53,8 @@ fn pin_and_code(extra: &str) -> Flow {
     ))
 }
 
-fn verify_settings() -> verify::Settings {
-    let settings = verify::Settings::new(
+fn verify_settings() -> otp::Settings {
+    let settings = otp::Settings::new(
         "SK00112233445566778899aabbccddeeff",
         "a-test-secret",
         "VA0123456789abcdef0123456789abcdef",
@@ -67,7 +67,7 @@ fn verify_settings() -> verify::Settings {
 struct Webhook<'a> {
     flow: &'a Flow,
     ring: &'a KeyRing,
-    verify: Option<&'a verify::Settings>,
+    verify: Option<&'a otp::Settings>,
     secret: Option<&'a [u8]>,
     from: &'a str,
     call_sid: &'a str,
@@ -686,7 +686,7 @@ fn an_action_flow_without_a_signing_secret_apologises() {
 // ------------------------------------------------------------------------------------------
 
 /// The webhook that types the PIN of a PIN-and-code flow.
-fn pin_typed<'a>(flow: &'a Flow, ring: &'a KeyRing, settings: &'a verify::Settings) -> Webhook<'a> {
+fn pin_typed<'a>(flow: &'a Flow, ring: &'a KeyRing, settings: &'a otp::Settings) -> Webhook<'a> {
     let first = Webhook::new(flow, ring).play(nothing).1;
     let mut webhook = Webhook::new(flow, ring);
     webhook.verify = Some(settings);

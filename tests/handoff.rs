@@ -8,7 +8,7 @@ use gather_seal::config::{Anonymous, Field, Flow, Kind, Messages, Then};
 use gather_seal::flow::GatherResult;
 use gather_seal::handoff::{
     answer_twiml, field_name, json_key, read_answer, redirect_twiml, redirect_url, sign,
-    unusable_twiml, verify, Answer, Submission, ANSWER_CAP, DEFAULT_TOLERANCE_SECS,
+    unusable_twiml, verify_submission, Answer, Submission, ANSWER_CAP, DEFAULT_TOLERANCE_SECS,
     SIGNATURE_HEADER,
 };
 use gather_seal::outcome::Outcome;
@@ -342,7 +342,7 @@ fn tag(secret: &[u8], t: u64, body: &[u8]) -> String {
 }
 
 fn check(header: Option<&str>, now: u64) -> Result<(), SignatureError> {
-    verify(BODY, header, &[OLD, NEW], 300, now)
+    verify_submission(BODY, header, &[OLD, NEW], 300, now)
 }
 
 #[test]
@@ -350,12 +350,15 @@ fn verify_accepts_any_of_the_secrets() {
     for secret in [OLD, NEW] {
         let header = sign(secret, T, BODY);
         assert_eq!(check(Some(&header), T), Ok(()));
-        assert_eq!(verify(BODY, Some(&header), &[secret], 300, T), Ok(()));
+        assert_eq!(
+            verify_submission(BODY, Some(&header), &[secret], 300, T),
+            Ok(())
+        );
     }
     let other = sign(b"whsec-other", T, BODY);
     assert_eq!(check(Some(&other), T), Err(SignatureError::Bad));
     assert_eq!(
-        verify(BODY, Some(&sign(NEW, T, BODY)), &[], 300, T),
+        verify_submission(BODY, Some(&sign(NEW, T, BODY)), &[], 300, T),
         Err(SignatureError::Bad),
         "no secret at all"
     );
@@ -372,7 +375,7 @@ fn verify_refuses_a_tampered_body() {
         b"",
     ] {
         assert_eq!(
-            verify(body, Some(&header), &[OLD, NEW], 300, T),
+            verify_submission(body, Some(&header), &[OLD, NEW], 300, T),
             Err(SignatureError::Bad),
             "{}",
             String::from_utf8_lossy(body)
@@ -521,7 +524,7 @@ fn verify_compares_every_tag_with_every_secret_s_mac() {
             let mut tags = wrong.clone();
             tags.insert(at, good.clone());
             assert_eq!(
-                verify(BODY, Some(&header_with(&tags)), &secrets, 300, T),
+                verify_submission(BODY, Some(&header_with(&tags)), &secrets, 300, T),
                 Ok(()),
                 "secret {}, tag at {at}",
                 String::from_utf8_lossy(secret)
@@ -529,7 +532,7 @@ fn verify_compares_every_tag_with_every_secret_s_mac() {
             // The same header is refused by a receiver without that secret.
             let others: Vec<&[u8]> = secrets.iter().copied().filter(|s| *s != secret).collect();
             assert_eq!(
-                verify(BODY, Some(&header_with(&tags)), &others, 300, T),
+                verify_submission(BODY, Some(&header_with(&tags)), &others, 300, T),
                 Err(SignatureError::Bad)
             );
         }
@@ -537,16 +540,16 @@ fn verify_compares_every_tag_with_every_secret_s_mac() {
     // Tags of two secrets side by side, and the same tag twice.
     let both = [tag(OLD, T, BODY), tag(THIRD, T, BODY)];
     assert_eq!(
-        verify(BODY, Some(&header_with(&both)), &secrets, 300, T),
+        verify_submission(BODY, Some(&header_with(&both)), &secrets, 300, T),
         Ok(())
     );
     let twice = [tag(NEW, T, BODY), tag(NEW, T, BODY)];
     assert_eq!(
-        verify(BODY, Some(&header_with(&twice)), &[NEW], 300, T),
+        verify_submission(BODY, Some(&header_with(&twice)), &[NEW], 300, T),
         Ok(())
     );
     assert_eq!(
-        verify(BODY, Some(&header_with(&wrong)), &secrets, 300, T),
+        verify_submission(BODY, Some(&header_with(&wrong)), &secrets, 300, T),
         Err(SignatureError::Bad)
     );
 }
@@ -567,9 +570,9 @@ fn verify_holds_the_time_to_the_tolerance_either_way() {
     }
     // Tolerance zero: only the same second.
     let header = sign(NEW, T, BODY);
-    assert_eq!(verify(BODY, Some(&header), &[NEW], 0, T), Ok(()));
+    assert_eq!(verify_submission(BODY, Some(&header), &[NEW], 0, T), Ok(()));
     assert_eq!(
-        verify(BODY, Some(&header), &[NEW], 0, T + 1),
+        verify_submission(BODY, Some(&header), &[NEW], 0, T + 1),
         Err(SignatureError::Stale)
     );
     // A stale header under a wrong secret is a bad signature, not a stale one.

@@ -31,7 +31,7 @@ use gather_seal::flow::{
 };
 use gather_seal::handoff::{self, Submission};
 use gather_seal::{
-    kinds, open_bytes, seal, twilio_signature, verify, verify_twilio_signature, BadCallState,
+    kinds, open_bytes, otp, seal, twilio_signature, verify_twilio_signature, BadCallState,
     CallError,
 };
 use libfuzzer_sys::fuzz_target;
@@ -558,7 +558,7 @@ fn check_hand_off(
     }
     let signature = handoff::sign(b"secret", 1_700_000_000, json.as_bytes());
     assert_eq!(
-        handoff::verify(
+        handoff::verify_submission(
             json.as_bytes(),
             Some(&signature),
             &[b"secret"],
@@ -767,7 +767,7 @@ fuzz_target!(|data: &[u8]| {
     };
     assert_eq!(to_check, want_check, "{state:?} {posted_digits:?}");
     let from = form_get(&form, "From").unwrap_or("");
-    let recipient = verify::recipient(from);
+    let recipient = otp::recipient(from);
     let check = match input.check {
         Check::AsWorker(said) => to_check.map(|_| match recipient {
             Some(_) => code_check(said),

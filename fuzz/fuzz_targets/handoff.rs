@@ -1,4 +1,4 @@
-//! The submission: `handoff::verify` with arbitrary body, header and secrets (and the
+//! The submission: `handoff::verify_submission` with arbitrary body, header and secrets (and the
 //! sign → verify round trip); `handoff::read_answer` with arbitrary status, content type and
 //! body (whatever it relays as TwiML must be well-formed XML); `field_name` and `json_key` as
 //! inverses; the demo backend on arbitrary and on genuine submissions; `Submission::to_json`
@@ -21,9 +21,10 @@ use fuzz_support::{
 use gather_seal::config::{check_url, Channel};
 use gather_seal::flow::{context, CodeCheck, GatherResult};
 use gather_seal::handoff::{
-    self, answer_twiml, field_name, json_key, read_answer, sign, verify, Answer, Submission,
+    self, answer_twiml, field_name, json_key, read_answer, sign, verify_submission, Answer,
+    Submission,
 };
-use gather_seal::verify::{self as twilio_verify, read_check, recipient, Settings};
+use gather_seal::otp::{self as twilio_verify, read_check, recipient, Settings};
 use gather_seal::{demo, seal, SignatureError};
 use libfuzzer_sys::fuzz_target;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -690,7 +691,7 @@ fuzz_target!(|data: &[u8]| {
                         .join(","),
                 ),
             };
-            let result = verify(body, header.as_deref(), &secrets, tolerance, now);
+            let result = verify_submission(body, header.as_deref(), &secrets, tolerance, now);
             if header.as_deref().is_none_or(|h| h.trim().is_empty()) {
                 assert_eq!(result, Err(SignatureError::Missing));
             }
@@ -723,9 +724,15 @@ fuzz_target!(|data: &[u8]| {
             } else {
                 Err(SignatureError::Stale)
             };
-            assert_eq!(verify(body, Some(&header), &secrets, tolerance, now), want);
+            assert_eq!(
+                verify_submission(body, Some(&header), &secrets, tolerance, now),
+                want
+            );
             let padded = format!("  {header} \n");
-            assert_eq!(verify(body, Some(&padded), &secrets, tolerance, now), want);
+            assert_eq!(
+                verify_submission(body, Some(&padded), &secrets, tolerance, now),
+                want
+            );
             if let Some((at, by)) = tamper {
                 let mut changed = body.to_vec();
                 if changed.is_empty() {
@@ -736,7 +743,7 @@ fuzz_target!(|data: &[u8]| {
                 }
                 // A changed body never matches, under any secret.
                 assert_eq!(
-                    verify(&changed, Some(&header), &secrets, tolerance, now),
+                    verify_submission(&changed, Some(&header), &secrets, tolerance, now),
                     Err(SignatureError::Bad)
                 );
             }
@@ -753,7 +760,7 @@ fuzz_target!(|data: &[u8]| {
                 .filter(|o| !same_key(o, secret))
                 .collect();
             assert_eq!(
-                verify(body, Some(&header), &without, tolerance, now),
+                verify_submission(body, Some(&header), &without, tolerance, now),
                 Err(SignatureError::Bad)
             );
         }

@@ -1,6 +1,6 @@
 //! The outbound calls the engine asks for, each with a timeout: POSTing a signed submission to a
 //! flow's `then.action` and reporting the application's answer; the requests to Twilio Verify
-//! ([`crate::verify`]). What the answers mean is the engine's to decide.
+//! ([`crate::otp`]). What the answers mean is the engine's to decide.
 
 use core::time::Duration;
 
@@ -14,7 +14,7 @@ use worker::web_sys::{
 use super::http::{cancel, capped_length, read_capped, FORM, JSON};
 use crate::engine::AppAnswer;
 use crate::handoff::{ANSWER_CAP, RESULT_HEADER, SIGNATURE_HEADER};
-use crate::verify;
+use crate::otp;
 
 /// How long the application has to answer, body included.
 pub const ACTION_TIMEOUT: Duration = Duration::from_secs(5);
@@ -25,7 +25,7 @@ pub const VERIFY_TIMEOUT: Duration = Duration::from_secs(5);
 /// [`crate::engine::Effect::CheckCode`]) with the API key, within [`VERIFY_TIMEOUT`]: status
 /// and body, `None` on an error or a timeout.
 pub async fn post_to_verify(
-    settings: &verify::Settings,
+    settings: &otp::Settings,
     url: &str,
     body: &str,
 ) -> Option<(u16, String)> {

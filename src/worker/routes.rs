@@ -13,7 +13,7 @@ use crate::config::DEFAULT_FLOW;
 use crate::engine::{self, Answer, Call, Effect, Facts, Feedback, Step, Turn};
 use crate::flow::{self, CallState, GatherResult};
 use crate::outcome::Outcome;
-use crate::{verify, verify_twilio_signature};
+use crate::{otp, verify_twilio_signature};
 
 /// The time now, in Unix seconds.
 pub fn now_unix() -> u64 {
@@ -138,7 +138,7 @@ pub async fn gather(
 
 /// Drives a turn: carries out each effect the engine asks for and feeds back what came of it,
 /// until the engine answers.
-async fn run(mut turn: Turn<'_>, env: &Env, verify: Option<&verify::Settings>) -> Answer {
+async fn run(mut turn: Turn<'_>, env: &Env, verify: Option<&otp::Settings>) -> Answer {
     let mut step = turn.step(None);
     loop {
         let effect = match step {
@@ -175,7 +175,7 @@ async fn run(mut turn: Turn<'_>, env: &Env, verify: Option<&verify::Settings>) -
 /// A request to Twilio Verify; `None` (as Verify being down) when there are no settings, which
 /// the settings check makes impossible for a flow with a `verify` field.
 async fn post_to_verify(
-    settings: Option<&verify::Settings>,
+    settings: Option<&otp::Settings>,
     url: &str,
     body: &str,
 ) -> Option<(u16, String)> {

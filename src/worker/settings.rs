@@ -23,7 +23,7 @@ use worker::Env;
 use zeroize::Zeroizing;
 
 use crate::config::{self, Flows};
-use crate::{verify, Key, KeyRing, SettingError};
+use crate::{otp, Key, KeyRing, SettingError};
 
 /// The fewest characters a `BACKEND_SIGNING_SECRET` may have.
 const MIN_SIGNING_SECRET: usize = 32;
@@ -160,7 +160,7 @@ pub fn counter_key(env: &Env) -> Zeroizing<String> {
 }
 
 /// What calling Twilio Verify needs, when `needed` (a flow has a `verify` field).
-pub fn verify(env: &Env, needed: bool) -> Result<Option<verify::Settings>, SettingError> {
+pub fn verify(env: &Env, needed: bool) -> Result<Option<otp::Settings>, SettingError> {
     if !needed {
         return Ok(None);
     }
@@ -168,7 +168,7 @@ pub fn verify(env: &Env, needed: bool) -> Result<Option<verify::Settings>, Setti
     let secret = required(env, "TWILIO_API_KEY_SECRET")?;
     let service = required(env, "TWILIO_VERIFY_SERVICE_SID")?;
     let base = text(env, "TWILIO_VERIFY_URL").filter(|u| !u.trim().is_empty());
-    verify::Settings::new(
+    otp::Settings::new(
         sid.trim(),
         &secret,
         service.trim(),

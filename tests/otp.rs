@@ -7,7 +7,7 @@ use base64::Engine as _;
 use common::leaks;
 use gather_seal::config::Channel;
 use gather_seal::flow::CodeCheck;
-use gather_seal::verify::{read_check, recipient, sent, Settings, DEFAULT_URL};
+use gather_seal::otp::{read_check, recipient, sent, Settings, DEFAULT_URL};
 use gather_seal::SettingError;
 
 /// An API key SID of the shape Twilio gives: `SK` and 32 hex digits. Test data only.

@@ -1,5 +1,6 @@
-//! Twilio Verify v2 for `verify` fields: the two requests the worker makes and how their
-//! answers read. Pure: the worker's glue sends them ([`crate::flow`] sequences the field).
+//! One-time codes for `verify` fields, through Twilio Verify v2: the two requests the worker
+//! makes and how their answers read. Pure: the engine asks for them ([`crate::engine`]) and the
+//! worker's glue sends them.
 //!
 //! - `POST {base}/v2/Services/{ServiceSid}/Verifications` with `To` (the caller's `From`) and
 //!   `Channel` sends a code; `201` means sent.
