@@ -385,9 +385,10 @@ function queryOf(url) {
 
 /**
  * Asserts the worker's log holds nothing secret: no typed digits (as a token, see
- * tests/support/plaintext.js), no sealed value, no key or token (exact substrings: they are long),
- * and only well-formed lines of the documented shape. The `ms` field is a duration and is left
- * out of the digit check.
+ * tests/support/plaintext.js), no sealed value, no key, token or other secret (exact
+ * substrings: they are long; a caller's number goes here too, since inside "+15005550101" the
+ * digits are no token), and only well-formed lines of the documented shape. The `ms` field is
+ * a duration and is left out of the digit check.
  */
 function assertCleanLog(output, { digits = [], sealed = [], secrets = [] }) {
   assertNoPlaintext(output.replace(/"ms":\d+/g, '"ms":0'), digits, "the worker's log");
