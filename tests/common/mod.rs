@@ -11,6 +11,8 @@ pub const OTHER_KEY_HEX: &str = "0f0e0d0c0b0a09080706050403020100f0e0d0c0b0a0908
 pub const CALL_SID: &str = "CA0123456789abcdef0123456789abcdef";
 /// Another call.
 pub const OTHER_CALL_SID: &str = "CAfedcba9876543210fedcba9876543210";
+/// The XML declaration every TwiML document the crate writes begins with.
+pub const XML: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
 
 pub fn key(hex: &str) -> Key {
     match Key::from_hex(hex) {
