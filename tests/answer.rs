@@ -1,6 +1,8 @@
 //! The application's answer to an `action` POST (`handoff::answer`): which answers are read
 //! (status, content type, well-formed TwiML through `twilio::wellformed`, a speakable account)
-//! and the TwiML the call continues with.
+//! and the TwiML the call continues with. The answers read are data files under
+//! `tests/data/answers/`, one per case, each with a header saying its verdict and why (see
+//! [`AnswerCase`]); one harness runs them all and names each case that fails.
 
 mod common;
 
@@ -11,190 +13,258 @@ use gather_seal::handoff::{answer_twiml, read_answer, unusable_twiml, Answer, AN
 use gather_seal::outcome::Outcome;
 
 // ------------------------------------------------------------------------------------------
-// The application's answer
+// The application's answer, read: the cases under tests/data/answers/
+// ------------------------------------------------------------------------------------------
+
+/// One application answer from `tests/data/answers/`: a file per case, a header of `key: value`
+/// lines, a blank line, then the body the application sent.
+///
+/// - `why:` what the case shows, and why its verdict is the right one;
+/// - `status:` the HTTP status the application answered with;
+/// - `content-type:` its `Content-Type` exactly as sent, `(none)` when it sent none; a value in
+///   double quotes is read as a JSON string, for one that is empty or has spaces at its ends;
+/// - `body: over the cap` (only then): the answer was longer than [`ANSWER_CAP`], so the glue
+///   hands `read_answer` no body at all; the file's body part is then empty;
+/// - `expect:` the verdict: `twiml` (relayed to Twilio as it is, byte for byte), `account
+///   <account> / <balance>` (the caller hears the flow's `thanks` with these two; the account
+///   is what comes before the first ` / `), or the log's outcome word when the answer cannot
+///   continue the call (`app-bad-twiml`, …, as [`Outcome::as_str`] spells it).
+///
+/// The body is every byte after the blank line up to the end of the file, less the file's final
+/// newline, which every case file must end with (so that an editor adding one changes nothing,
+/// and one removing it is caught): a body that itself ends with a newline ends its file with
+/// two, and an empty body leaves the blank line followed by one more newline.
+#[derive(Clone, Debug)]
+struct AnswerCase {
+    file: String,
+    why: String,
+    status: u16,
+    content_type: Option<String>,
+    /// `None` for `body: over the cap`.
+    body: Option<String>,
+    expect: String,
+}
+
+/// Every case under `tests/data/answers/`, by file name.
+fn answer_cases() -> Vec<AnswerCase> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/answers");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.map(|e| e.path()).unwrap_or_else(|e| panic!("{e}")))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|path| {
+            let file = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let content =
+                std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            read_answer_case(&file, &content).unwrap_or_else(|e| panic!("{file}: {e}"))
+        })
+        .collect()
+}
+
+/// A case from its file's text; `Err` says what is wrong with the file.
+fn read_answer_case(file: &str, content: &str) -> Result<AnswerCase, String> {
+    let (header, rest) = content
+        .split_once("\n\n")
+        .ok_or("no blank line after the header")?;
+    let body = rest
+        .strip_suffix('\n')
+        .ok_or("the file does not end with a newline")?;
+    let (mut why, mut status, mut content_type, mut over, mut expect) =
+        (None, None, None, None, None);
+    for line in header.lines() {
+        let (key, value) = line
+            .split_once(": ")
+            .ok_or_else(|| format!("header line {line:?} is not `key: value`"))?;
+        let slot = match key {
+            "why" => &mut why,
+            "status" => &mut status,
+            "content-type" => &mut content_type,
+            "body" => &mut over,
+            "expect" => &mut expect,
+            _ => return Err(format!("unknown header key {key:?}")),
+        };
+        if slot.replace(value.to_owned()).is_some() {
+            return Err(format!("{key} given twice"));
+        }
+    }
+    let need = |value: Option<String>, key: &str| value.ok_or(format!("the header has no {key}"));
+    let status = need(status, "status")?;
+    let status = status
+        .parse()
+        .map_err(|_| format!("status {status:?} is not a number"))?;
+    let content_type = match need(content_type, "content-type")?.as_str() {
+        "(none)" => None,
+        quoted if quoted.starts_with('"') => Some(
+            serde_json::from_str(quoted)
+                .map_err(|e| format!("content-type {quoted}: not a JSON string: {e}"))?,
+        ),
+        value => Some(value.to_owned()),
+    };
+    let body = match over.as_deref() {
+        None => Some(body.to_owned()),
+        Some("over the cap") if body.is_empty() => None,
+        Some("over the cap") => return Err("a body over the cap, yet text after the header".into()),
+        Some(other) => return Err(format!("body: {other:?} (only `over the cap` is known)")),
+    };
+    let expect = need(expect, "expect")?;
+    let known = expect == "twiml"
+        || expect
+            .strip_prefix("account ")
+            .is_some_and(|rest| rest.contains(" / "))
+        || Outcome::ALL.iter().any(|o| o.as_str() == expect);
+    if !known {
+        return Err(format!("expect: {expect:?} is no verdict"));
+    }
+    Ok(AnswerCase {
+        file: file.to_owned(),
+        why: need(why, "why")?,
+        status,
+        content_type,
+        body,
+        expect,
+    })
+}
+
+/// The verdict on an answer, in the words of `expect:`. TwiML relayed with any change is not
+/// `twiml`.
+fn verdict(answer: &Answer, body: Option<&str>) -> String {
+    match answer {
+        Answer::Twiml(xml) if Some(xml.as_str()) == body => "twiml".to_owned(),
+        Answer::Twiml(xml) => format!("twiml changed to {xml:?}"),
+        Answer::Account { account, balance } => format!("account {account} / {balance}"),
+        Answer::Unusable(outcome) => outcome.as_str().to_owned(),
+    }
+}
+
+/// What is wrong with the verdict `read_answer` gives `case`, if anything.
+fn misses(case: &AnswerCase) -> Option<String> {
+    let body = case.body.as_deref();
+    let answer = read_answer(case.status, case.content_type.as_deref(), body);
+    let got = verdict(&answer, body);
+    (got != case.expect).then(|| format!("got {got:?}, expected {:?}", case.expect))
+}
+
+#[test]
+fn each_application_answer_gets_its_verdict() {
+    let cases = answer_cases();
+    // As many as when the tables moved from this file into data files.
+    assert!(cases.len() >= 108, "only {} cases", cases.len());
+    let mut failures = Vec::new();
+    for case in &cases {
+        if let Some(miss) = misses(case) {
+            failures.push(format!("{} ({}): {miss}", case.file, case.why));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Every verdict read_answer can give is among the cases.
+    for verdict in [
+        "twiml",
+        "account ",
+        "app-error-status",
+        "app-answer-too-large",
+        "app-bad-twiml",
+        "app-bad-json",
+        "app-wrong-content-type",
+    ] {
+        assert!(
+            cases.iter().any(|c| c.expect.starts_with(verdict)),
+            "no case expects {verdict}"
+        );
+    }
+}
+
+/// The harness fails a case whose verdict differs, so its silence above means something.
+#[test]
+fn the_harness_reports_a_verdict_that_differs() {
+    for case in answer_cases() {
+        let mut wrong = case.clone();
+        wrong.expect = match case.expect.as_str() {
+            "twiml" => "app-bad-twiml".to_owned(),
+            _ => "twiml".to_owned(),
+        };
+        assert!(misses(&wrong).is_some(), "{}: {}", case.file, wrong.expect);
+    }
+    let relayed = Answer::Twiml("<Response/>".into());
+    assert_eq!(verdict(&relayed, Some("<Response/>")), "twiml");
+    assert_ne!(verdict(&relayed, Some("<Response/>\n")), "twiml");
+}
+
+#[test]
+fn a_case_file_is_read_exactly() {
+    let head = "why: w\nstatus: 200\ncontent-type: text/xml\nexpect: twiml\n\n";
+    let read = |text: &str| read_answer_case("f", text);
+    let body = |text: &str| read(text).map(|c| c.body);
+    // The file's final newline is not the body's; a second one is.
+    assert_eq!(
+        body(&format!("{head}<Response/>\n")),
+        Ok(Some("<Response/>".into()))
+    );
+    assert_eq!(
+        body(&format!("{head}<Response/>\n\n")),
+        Ok(Some("<Response/>\n".into()))
+    );
+    assert_eq!(body(&format!("{head}\n")), Ok(Some(String::new())));
+    assert_eq!(
+        body(&format!("{head}\n<Response/>\n")),
+        Ok(Some("\n<Response/>".into()))
+    );
+    assert!(
+        body(&format!("{head}<Response/>")).is_err(),
+        "no final newline"
+    );
+    // Content types: as written, absent, or quoted.
+    let content_type = |value: &str| {
+        let text = head.replace("content-type: text/xml", &format!("content-type: {value}"));
+        read(&format!("{text}\n")).map(|c| c.content_type)
+    };
+    assert_eq!(
+        content_type("text/xml; a=b"),
+        Ok(Some("text/xml; a=b".into()))
+    );
+    assert_eq!(content_type("(none)"), Ok(None));
+    assert_eq!(content_type(r#""""#), Ok(Some(String::new())));
+    assert_eq!(content_type(r#"" a ""#), Ok(Some(" a ".into())));
+    assert!(content_type(r#""a"#).is_err());
+    // A body over the cap has no text.
+    let over = head.replace("expect:", "body: over the cap\nexpect:");
+    assert_eq!(body(&format!("{over}\n")), Ok(None));
+    assert!(body(&format!("{over}x\n")).is_err());
+    assert!(read(&format!(
+        "{}\n",
+        head.replace("expect:", "body: huge\nexpect:")
+    ))
+    .is_err());
+    // A header that is not whole, or not known, is refused rather than guessed at.
+    for bad in [
+        head.replace("why: w\n", ""),
+        head.replace("status: 200", "status: OK"),
+        head.replace("expect: twiml", "expect: relayed"),
+        head.replace("expect: twiml", "expect: account AC1"),
+        head.replace("why: w", "why: w\nwhy: again"),
+        head.replace("why: w", "reason: w"),
+        head.replace("\n\n", "\n"),
+    ] {
+        assert!(read(&format!("{bad}\n")).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn the_answer_cap_is_64_kib() {
+    assert_eq!(ANSWER_CAP, 65_536);
+}
+
+// ------------------------------------------------------------------------------------------
+// The TwiML after an action
 // ------------------------------------------------------------------------------------------
 
 const TWIML: &str =
     r#"<?xml version="1.0" encoding="UTF-8"?><Response><Say>Welcome back.</Say></Response>"#;
-
-fn twiml(body: &str) -> Answer {
-    read_answer(200, Some("text/xml"), Some(body))
-}
-
-#[test]
-fn status_and_size_come_first() {
-    for status in [200, 201, 204, 299] {
-        assert_eq!(
-            read_answer(status, Some("text/xml"), Some(TWIML)),
-            Answer::Twiml(TWIML.into()),
-            "{status}"
-        );
-    }
-    for status in [0, 100, 199, 300, 302, 400, 401, 404, 500, 503] {
-        assert_eq!(
-            read_answer(status, Some("text/xml"), Some(TWIML)),
-            Answer::Unusable(Outcome::AppErrorStatus),
-            "{status}"
-        );
-        assert_eq!(
-            read_answer(status, Some("text/xml"), None),
-            Answer::Unusable(Outcome::AppErrorStatus),
-            "{status}, too large"
-        );
-    }
-    assert_eq!(
-        read_answer(200, Some("text/xml"), None),
-        Answer::Unusable(Outcome::AppAnswerTooLarge)
-    );
-    assert_eq!(ANSWER_CAP, 65_536);
-}
-
-#[test]
-fn only_xml_and_json_content_types_are_read() {
-    for content_type in [
-        "text/xml",
-        "application/xml",
-        "TEXT/XML",
-        "text/xml; charset=utf-8",
-        "  application/xml ;charset=UTF-8",
-    ] {
-        assert_eq!(
-            read_answer(200, Some(content_type), Some(TWIML)),
-            Answer::Twiml(TWIML.into()),
-            "{content_type}"
-        );
-    }
-    for content_type in [
-        None,
-        Some(""),
-        Some("text/html"),
-        Some("text/plain"),
-        Some("application/twiml+xml"),
-        Some("application/octet-stream"),
-        Some("text/xml-ish"),
-        Some("xml"),
-    ] {
-        assert_eq!(
-            read_answer(200, content_type, Some(TWIML)),
-            Answer::Unusable(Outcome::AppWrongContentType),
-            "{content_type:?}"
-        );
-    }
-}
-
-#[test]
-fn twiml_is_relayed_when_well_formed_with_a_response_root() {
-    for body in [
-        TWIML,
-        "<Response/>",
-        "<Response></Response>",
-        "\n  <Response>\n  <Say>Hi</Say>\n</Response>\n",
-        r#"<?xml version="1.0"?><!-- a comment --><Response><Say voice="alice">A &amp; B &lt; C &#233; &#x263A;</Say></Response>"#,
-        "<Response><Say><![CDATA[a < b]]></Say><Hangup/></Response>",
-        r#"<Response><Say>x</Say><?pi data?><Redirect method="POST">https://a.example/?x=1&amp;y=2</Redirect></Response>"#,
-        // The same attribute name on two elements is fine; only within one tag is it not.
-        r#"<Response><Say voice="alice" language="en-US">a</Say><Say voice="alice">b</Say></Response>"#,
-    ] {
-        assert_eq!(twiml(body), Answer::Twiml(body.into()), "{body}");
-    }
-}
-
-#[test]
-fn anything_else_in_xml_is_bad_twiml() {
-    let cases = [
-        ("empty", ""),
-        ("text", "Hello"),
-        ("unclosed root", "<Response>"),
-        ("unclosed child", "<Response><Say>Hi</Response>"),
-        (
-            "crossed tags",
-            "<Response><Say><Play></Say></Play></Response>",
-        ),
-        ("a close without an open", "</Response>"),
-        ("a wrong root", "<Reply><Say>Hi</Say></Reply>"),
-        ("a lowercase root", "<response/>"),
-        (
-            "a prefixed root",
-            r#"<tw:Response xmlns:tw="https://www.twilio.com/twiml"/>"#,
-        ),
-        (
-            "a root in a default namespace",
-            r#"<Response xmlns="urn:example:other"><Say>Hi</Say></Response>"#,
-        ),
-        ("two roots", "<Response/><Response/>"),
-        (
-            "an attribute given twice",
-            r#"<Response><Say voice="alice" voice="man">Hi</Say></Response>"#,
-        ),
-        (
-            "an attribute given twice on an empty element",
-            r#"<Response><Pause length="1" length="2"/></Response>"#,
-        ),
-        ("text after the root", "<Response/>trailing"),
-        ("text before the root", "leading<Response/>"),
-        ("a DTD", "<!DOCTYPE Response><Response/>"),
-        (
-            "an entity declared",
-            r#"<!DOCTYPE Response [<!ENTITY x "boom">]><Response><Say>&x;</Say></Response>"#,
-        ),
-        (
-            "an undefined entity",
-            "<Response><Say>&nbsp;</Say></Response>",
-        ),
-        ("a bare ampersand", "<Response><Say>A & B</Say></Response>"),
-        ("a reference to NUL", "<Response><Say>&#0;</Say></Response>"),
-        (
-            "a reference past Unicode",
-            "<Response><Say>&#x110000;</Say></Response>",
-        ),
-        (
-            "a reference to a surrogate",
-            "<Response><Say>&#xD800;</Say></Response>",
-        ),
-        (
-            "a reference to U+FFFE, not an XML character",
-            "<Response><Say>&#xFFFE;</Say></Response>",
-        ),
-        (
-            "a reference to U+FFFF, not an XML character",
-            "<Response><Say>&#65535;</Say></Response>",
-        ),
-        (
-            "a signed decimal reference",
-            "<Response><Say>&#+65;</Say></Response>",
-        ),
-        (
-            "a signed hex reference",
-            "<Response><Say>&#x+41;</Say></Response>",
-        ),
-        (
-            "an uppercase X reference",
-            "<Response><Say>&#X41;</Say></Response>",
-        ),
-        ("an empty reference", "<Response><Say>&#;</Say></Response>"),
-        (
-            "a bad reference in an attribute",
-            r#"<Response><Say voice="&bogus;">Hi</Say></Response>"#,
-        ),
-        (
-            "an unquoted attribute",
-            "<Response><Say voice=alice>Hi</Say></Response>",
-        ),
-        ("CDATA outside the root", "<![CDATA[x]]><Response/>"),
-        ("a JSON body", r#"{"account": "AC1", "balance": "1"}"#),
-    ];
-    for (why, body) in cases {
-        assert_eq!(
-            twiml(body),
-            Answer::Unusable(Outcome::AppBadTwiml),
-            "{why}: {body}"
-        );
-    }
-}
-
-fn json(body: &str) -> Answer {
-    read_answer(200, Some("application/json; charset=utf-8"), Some(body))
-}
 
 fn account(account: &str, balance: &str) -> Answer {
     Answer::Account {
@@ -202,75 +272,6 @@ fn account(account: &str, balance: &str) -> Answer {
         balance: balance.into(),
     }
 }
-
-#[test]
-fn json_with_a_speakable_account_and_balance_is_read() {
-    let sixty_four = "9".repeat(64);
-    let cases = [
-        (
-            r#"{"account":"AC12345678","balance":"12.55"}"#,
-            account("AC12345678", "12.55"),
-        ),
-        (
-            r#"{"account":12345678,"balance":12.55}"#,
-            account("12345678", "12.55"),
-        ),
-        (
-            r#"{"account":"A","balance":-3,"currency":"USD"}"#,
-            account("A", "-3"),
-        ),
-        (r#" {"balance":"0","account":"x y"} "#, account("x y", "0")),
-        // A number is said as the shortest text that reads back the same, less ".0".
-        (r#"{"account":"A","balance":12.50}"#, account("A", "12.5")),
-        (r#"{"account":"A","balance":3.0}"#, account("A", "3")),
-        (r#"{"account":"A","balance":-0.25}"#, account("A", "-0.25")),
-        (r#"{"account":"A","balance":1.5e3}"#, account("A", "1500")),
-        (
-            r#"{"account":18446744073709551615,"balance":-9223372036854775808}"#,
-            account("18446744073709551615", "-9223372036854775808"),
-        ),
-        (
-            &format!(r#"{{"account":"{sixty_four}","balance":"1"}}"#),
-            account(&sixty_four, "1"),
-        ),
-    ];
-    for (body, expected) in cases {
-        assert_eq!(json(body), expected, "{body}");
-    }
-}
-
-#[test]
-fn json_that_cannot_be_spoken_is_bad_json() {
-    let sixty_five = "9".repeat(65);
-    for body in [
-        "",
-        "not json",
-        "[]",
-        "null",
-        r#""AC1""#,
-        r#"{"account":"AC1"}"#,
-        r#"{"balance":"1"}"#,
-        r#"{"account":"","balance":"1"}"#,
-        r#"{"account":"AC1","balance":null}"#,
-        r#"{"account":true,"balance":"1"}"#,
-        r#"{"account":["AC1"],"balance":"1"}"#,
-        r#"{"account":{"id":1},"balance":"1"}"#,
-        r#"{"account":"AC\n1","balance":"1"}"#,
-        r#"{"account":"AC\u0000","balance":"1"}"#,
-        r#"{"account":"AC1","balance":1e300}"#,
-        r#"{"account":"AC1","balance":1e-7}"#,
-        r#"{"account":"AC1","account":"AC2","balance":"1"}"#,
-        r#"{"account":"AC1","balance":"1","balance":"2"}"#,
-        &format!(r#"{{"account":"{sixty_five}","balance":"1"}}"#),
-        r#"{"account":"AC1","balance":"1"} trailing"#,
-    ] {
-        assert_eq!(json(body), Answer::Unusable(Outcome::AppBadJson), "{body}");
-    }
-}
-
-// ------------------------------------------------------------------------------------------
-// The TwiML after an action
-// ------------------------------------------------------------------------------------------
 
 fn action_flow(fallback: Option<&str>) -> Flow {
     Flow {
