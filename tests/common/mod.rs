@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests. Each test file uses only some of them.
 #![allow(dead_code)]
 
+pub mod gather;
+
 use gather_seal::{Key, KeyRing};
 
 /// A fixed test key (the crate docs' example key). Test data only.
