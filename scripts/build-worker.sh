@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Cloudflare Worker into build/: the core and src/worker/ compiled to wasm with the
-# size-tuned release profile (feature "worker"), bound and bundled by worker-build
-# (build/index.js, build/index_bg.wasm, build/worker/shim.mjs), then shrunk with wasm-opt -Oz.
+# size-tuned release profile (feature "worker"), bound by worker-build and bundled with our own
+# entry module, src/worker/shim.mjs (build/worker/shim.mjs, build/index_bg.wasm), then shrunk
+# with wasm-opt -Oz.
 # Finally reports what `wrangler deploy --dry-run` would upload and fails when the gzip total is
 # over the 160 KiB budget (raised from 128 so that settings are read with serde-wasm-bindgen and
 # derived structs rather than by hand: issue 15).
@@ -48,11 +49,23 @@ budget=$((160 * 1024))
 # --no-opt: wasm-opt runs below. `--features worker --target-dir …` go on to `cargo build`.
 # A target directory of its own: worker-build runs cargo, then reads the .wasm back, and other
 # builds into target/ (the npm package, a plain --release) must not swap it in between.
-worker-build --release --no-opt --out-dir "$out" --features "$features" --target-dir target/worker >&2
+# CUSTOM_SHIM: the entry module is ours (src/worker/shim.mjs says why: no per-request Proxy,
+# and a new wasm instance after a trap all the same). worker-build then binds with
+# wasm-bindgen's bundler target and bundles the shim with the glue into worker/shim.mjs, the
+# wasm beside it as worker/index.wasm.
+CUSTOM_SHIM="$root/src/worker/shim.mjs" \
+  worker-build --release --no-opt --out-dir "$out" --features "$features" --target-dir target/worker >&2
 
+# The wasm goes where worker-build's default layout has it (the tests and benches/worker.js
+# look for it there), and the shim's one import of it follows.
 wasm=$out/index_bg.wasm
-[ -f "$wasm" ] && [ -f "$out/index.js" ] && [ -f "$out/worker/shim.mjs" ] ||
-  { say "worker-build did not leave $out/index.js, $wasm and $out/worker/shim.mjs"; exit 1; }
+shim=$out/worker/shim.mjs
+[ -f "$out/worker/index.wasm" ] && [ -f "$shim" ] ||
+  { say "worker-build did not leave $out/worker/index.wasm and $shim"; exit 1; }
+[ "$(grep -o '"./index.wasm"' "$shim" | wc -l)" = 1 ] ||
+  { say "$shim does not import ./index.wasm exactly once"; exit 1; }
+mv "$out/worker/index.wasm" "$wasm"
+sed -i 's#"./index.wasm"#"../index_bg.wasm"#' "$shim"
 
 # The wasm features rustc's wasm32-unknown-unknown emits, plus the exception handling that
 # wasm-bindgen's catch wrappers use; listed rather than --all-features so that binaryen never

@@ -7,8 +7,9 @@
 //!
 //! - [`routes`]: `POST /gather` (the `default` flow) and `POST /gather/<flow>`, the voice
 //!   webhook and every `<Gather>` action after it;
-//! - `demo`: `POST /decrypt-gather`, the demo backend, only in the local development build
-//!   (feature `demo`);
+//! - `demo`: `POST /decrypt-gather`, the demo backend, and `POST /__trap`, which panics on
+//!   purpose so a test can check the next request still works, only in the local development
+//!   build (feature `demo`);
 //! - [`settings`]: bindings, and the flows parsed once per isolate;
 //! - [`outbound`]: the signed POST to a flow's `then.action`, and Twilio Verify's requests;
 //! - [`lockout`]: the `Lockout` Durable Object that counts failed tries across calls, and the
@@ -58,11 +59,28 @@ async fn fetch(
         routes::gather(&req, &env, flow, origin, path_and_query, &mut log).await
     } else if cfg!(feature = "demo") && path == "/decrypt-gather" {
         demo_backend(&req, &env, &mut log).await
+    } else if cfg!(feature = "demo") && path == "/__trap" && req.method() == "POST" {
+        trap(&mut log)
     } else {
         log.refuse(Outcome::UnknownPath, Reply::plain(404, "Not Found"))
     };
     log.write((js_sys::Date::now() - started).max(0.0) as u64);
     Ok(reply.into_response())
+}
+
+/// `POST /__trap` in the development build: a panic, which with the release profile's
+/// `panic = "abort"` traps the wasm instance. `tests/worker/trap.test.js` sends it, then a signed
+/// call, to check that the entry shim (`src/worker/shim.mjs`) starts a new instance and the
+/// call is answered. Not compiled into the production build.
+#[cfg(feature = "demo")]
+#[allow(clippy::panic)]
+fn trap(_: &mut LogLine) -> Reply {
+    panic!("POST /__trap: a panic on purpose (development build only)")
+}
+
+#[cfg(not(feature = "demo"))]
+fn trap(log: &mut LogLine) -> Reply {
+    log.refuse(Outcome::UnknownPath, Reply::plain(404, "Not Found"))
 }
 
 #[cfg(feature = "demo")]
