@@ -384,63 +384,6 @@ fn is_voice(voice: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
 }
 
-/// A hand-off target: `https://host[:port][/path][?query]`, or `http://` to a loopback host
-/// (local development). No user name or password, no fragment, no spaces.
-pub fn check_url(url: &str) -> Result<(), &'static str> {
-    const WRONG: &str = "must be an https:// URL (http:// only to localhost or 127.0.0.1)";
-    let lower = url.to_ascii_lowercase();
-    let (secure, rest) = match (
-        lower.strip_prefix("https://"),
-        lower.strip_prefix("http://"),
-    ) {
-        (Some(rest), _) => (true, rest),
-        (None, Some(rest)) => (false, rest),
-        (None, None) => return Err(WRONG),
-    };
-    if url.len() > 2048 || url.bytes().any(|b| !b.is_ascii_graphic()) || url.contains('#') {
-        return Err("must be at most 2048 characters with no spaces and no #fragment");
-    }
-    let authority = rest.split(['/', '?']).next().unwrap_or("");
-    if authority.contains('@') {
-        return Err("must not carry a user name or password");
-    }
-    let (host, port) = match authority.strip_prefix('[') {
-        Some(v6) => match v6.split_once(']') {
-            Some((host, after)) => (host, after.strip_prefix(':')),
-            None => return Err(WRONG),
-        },
-        None => match authority.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        },
-    };
-    let host_ok = !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b':');
-    let port_ok =
-        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
-    if !host_ok || !port_ok {
-        return Err(WRONG);
-    }
-    if !secure && !is_loopback(host) {
-        return Err(WRONG);
-    }
-    Ok(())
-}
-
-fn is_loopback(host: &str) -> bool {
-    if host == "localhost" || host == "::1" {
-        return true;
-    }
-    let octets: Vec<&str> = host.split('.').collect();
-    octets.len() == 4
-        && octets[0] == "127"
-        && octets
-            .iter()
-            .all(|o| !o.is_empty() && o.len() <= 3 && o.parse::<u8>().is_ok())
-}
-
 /// A key fit to print in a path: 1 to 40 of ASCII letters, digits, `_` and `-`.
 fn is_plain_key(key: &str) -> bool {
     (1..=40).contains(&key.len())

@@ -79,6 +79,7 @@ pub mod lockout;
 pub mod otp;
 pub mod outcome;
 pub mod twilio;
+pub mod url;
 
 #[cfg(feature = "node")]
 mod node;

@@ -67,7 +67,7 @@ impl Settings {
             ));
         }
         let base = base_url.unwrap_or(DEFAULT_URL).trim_end_matches('/');
-        crate::config::check_url(base)
+        crate::url::check_target(base)
             .map_err(|problem| SettingError::new("TWILIO_VERIFY_URL", problem))?;
         if base.contains('?') {
             return Err(SettingError::new(

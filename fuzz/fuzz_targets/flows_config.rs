@@ -18,9 +18,10 @@ use std::fmt;
 
 use arbitrary::{Arbitrary, Result, Unstructured};
 use fuzz_support::{check_twiml, is_field_name, xml_roundtrip};
-use gather_seal::config::{check_url, Anonymous, Channel, Flow, Flows, Kind, Then};
+use gather_seal::config::{Anonymous, Channel, Flow, Flows, Kind, Then};
 use gather_seal::flow::{self, CallState, GatherResult};
 use gather_seal::handoff::{self, Answer};
+use gather_seal::url::check_target as check_url;
 use libfuzzer_sys::fuzz_target;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 

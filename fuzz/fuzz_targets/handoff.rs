@@ -18,13 +18,14 @@ use fuzz_support::{
     check_redirect_url, check_relayed, check_twiml, digit_string, flows, is_field_name, keys,
     submission_json, SIGNING_SECRET,
 };
-use gather_seal::config::{check_url, Channel};
+use gather_seal::config::Channel;
 use gather_seal::flow::{context, CodeCheck, GatherResult};
 use gather_seal::handoff::{
     self, answer_twiml, field_name, json_key, read_answer, sign, verify_submission, Answer,
     Submission,
 };
 use gather_seal::otp::{self as twilio_verify, read_check, recipient, Settings};
+use gather_seal::url::check_target as check_url;
 use gather_seal::{demo, seal, SignatureError};
 use libfuzzer_sys::fuzz_target;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};

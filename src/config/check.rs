@@ -9,8 +9,8 @@ use super::written::{
     Written,
 };
 use super::{
-    check_url, is_field_name, is_language, is_voice, Anonymous, Channel, CountBy, Field, Flow,
-    Flows, Kind, Limits, Messages, Then, DEFAULT_ATTEMPTS, DEFAULT_TIMEOUT, MAX_SAY, SETTING,
+    is_field_name, is_language, is_voice, Anonymous, Channel, CountBy, Field, Flow, Flows, Kind,
+    Limits, Messages, Then, DEFAULT_ATTEMPTS, DEFAULT_TIMEOUT, MAX_SAY, SETTING,
 };
 use crate::SettingError;
 
@@ -65,9 +65,9 @@ impl At {
         Ok(text)
     }
 
-    /// A hand-off target, [`check_url`].
+    /// A hand-off target, [`crate::url::check_target`].
     fn url(&self, url: String) -> Result<String, SettingError> {
-        check_url(&url).map_err(|problem| self.error(problem))?;
+        crate::url::check_target(&url).map_err(|problem| self.error(problem))?;
         Ok(url)
     }
 

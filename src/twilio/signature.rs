@@ -79,43 +79,10 @@ fn mac_for<K: AsRef<str>, V: AsRef<str>>(
     mac
 }
 
-/// `url` itself, and the same URL with its default port added or its explicit port removed.
+/// `url` itself, and the same URL with its default port added or its explicit port removed
+/// ([`crate::url::port_toggled`]).
 fn url_variants(url: &str) -> [Option<String>; 2] {
-    // Checked splits only (no `&s[..]`, no `split_once("://")`): in the worker, the panic and
-    // substring-search code those pull in is upload size.
-    let alternate = (|| {
-        let scheme_end = url.as_bytes().windows(3).position(|w| w == b"://")?;
-        let (scheme, rest) = url.split_at_checked(scheme_end)?;
-        let rest = rest.get(3..)?;
-        let default_port = match scheme.to_ascii_lowercase().as_str() {
-            "https" => "443",
-            "http" => "80",
-            _ => return None,
-        };
-        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let (authority, tail) = rest.split_at_checked(authority_end)?;
-        let host_start = authority.rfind('@').map_or(0, |at| at + 1);
-        let (userinfo, hostport) = authority.split_at_checked(host_start)?;
-        // A port follows the last ':' unless that colon is inside an IPv6 literal.
-        let port_colon = hostport
-            .rfind(':')
-            .filter(|&i| !hostport.get(i..).is_some_and(|p| p.contains(']')));
-        let mut alternate = String::with_capacity(url.len() + 4);
-        alternate.push_str(scheme);
-        alternate.push_str("://");
-        alternate.push_str(userinfo);
-        match port_colon.and_then(|i| hostport.get(..i)) {
-            Some(host) => alternate.push_str(host),
-            None => {
-                alternate.push_str(hostport);
-                alternate.push(':');
-                alternate.push_str(default_port);
-            }
-        }
-        alternate.push_str(tail);
-        Some(alternate)
-    })();
-    [Some(url.to_owned()), alternate]
+    [Some(url.to_owned()), crate::url::port_toggled(url)]
 }
 
 #[cfg(test)]

@@ -138,20 +138,10 @@ impl Drop for Form<'_> {
     }
 }
 
-/// `"https://host:port/path?query"` → `("https://host:port", "/path?query")`.
+/// `"https://host:port/path?query"` → `("https://host:port", "/path?query")`
+/// ([`crate::url::split_origin`]).
 pub fn split_url(url: &str) -> (&str, &str) {
-    let url = url.split('#').next().unwrap_or(url);
-    let authority = url
-        .as_bytes()
-        .windows(3)
-        .position(|w| w == b"://")
-        .map_or(0, |i| i + 3);
-    let path = url
-        .get(authority..)
-        .and_then(|rest| rest.find(['/', '?']))
-        .map(|i| authority + i);
-    path.and_then(|i| url.split_at_checked(i))
-        .unwrap_or((url, ""))
+    crate::url::split_origin(url)
 }
 
 /// An answer, built into a runtime `Response` in one place.

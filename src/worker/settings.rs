@@ -56,17 +56,8 @@ pub fn signing(env: &Env) -> Result<(Zeroizing<String>, Option<String>), Setting
     let Some(value) = text(env, "PUBLIC_URL").filter(|v| !v.trim().is_empty()) else {
         return Ok((token, None));
     };
-    let url = value.trim().trim_end_matches('/');
-    let lower = url.to_ascii_lowercase();
-    let host = lower
-        .strip_prefix("https://")
-        .or_else(|| lower.strip_prefix("http://"));
-    if host.is_none_or(|h| h.is_empty() || h.contains(char::is_whitespace)) {
-        return Err(SettingError::new(
-            "PUBLIC_URL",
-            "must be an http:// or https:// URL",
-        ));
-    }
+    let url = crate::url::check_base(&value)
+        .map_err(|problem| SettingError::new("PUBLIC_URL", problem))?;
     Ok((token, Some(url.to_owned())))
 }
 
