@@ -474,8 +474,10 @@ impl<'a> Turn<'a> {
             refused,
             counters,
         };
+        // A counter that just could not be reached is not asked again (a second timeout).
+        let reachable = refused != Some(Outcome::LockoutUnavailable);
         match hand_off.counters.first() {
-            Some(first) if flow::is_call_sid(facts.call.call_sid) => {
+            Some(first) if reachable && flow::is_call_sid(facts.call.call_sid) => {
                 let effect = Effect::MarkHandOff {
                     counter: first.clone(),
                     call_sid: facts.call.call_sid.to_owned(),
