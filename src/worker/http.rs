@@ -43,24 +43,58 @@ pub async fn read_body(
     }
     let too_large = || (Outcome::TooLarge, Reply::plain(413, "Payload Too Large"));
     let unreadable = |_| (Outcome::UnreadableBody, Reply::plain(400, "Bad Request"));
-    let Some(cap) = capped_length(header("Content-Length").as_deref(), BODY_CAP) else {
+    let declared = header("Content-Length");
+    let Some(cap) = capped_length(declared.as_deref(), BODY_CAP) else {
         return Err(too_large());
     };
-    // Read piece by piece and stop at the cap, whatever the stream goes on to give.
-    read_capped(req.body(), cap)
-        .await
-        .map_err(unreadable)?
-        .ok_or_else(too_large)
+    let read = if declared_length(declared.as_deref()).is_some() {
+        // A length within the cap was declared (Twilio always declares one): one read.
+        read_declared(req, cap).await
+    } else {
+        // Chunked: read piece by piece and stop at the cap, whatever the stream goes on to give.
+        read_capped(req.body(), cap).await
+    };
+    read.map_err(unreadable)?.ok_or_else(too_large)
+}
+
+/// The length a `Content-Length` header declares, if it is a number.
+fn declared_length(header: Option<&str>) -> Option<u64> {
+    header.and_then(|n| n.trim().parse::<u64>().ok())
 }
 
 /// How much of a body to read, given its `Content-Length` header and the most accepted: the
 /// declared length (a body longer than it said is then refused like one over the cap), or
 /// `most` when none is declared; `None` when the declared length is over `most`.
 pub fn capped_length(declared: Option<&str>, most: usize) -> Option<usize> {
-    match declared.and_then(|n| n.trim().parse::<u64>().ok()) {
+    match declared_length(declared) {
         Some(n) if n > most as u64 => None,
         Some(n) => Some(n as usize),
         None => Some(most),
+    }
+}
+
+/// A request body whose length was declared, at most `length` bytes: read whole with one
+/// `arrayBuffer()` (about 0.03 ms of CPU less than a stream read chunk by chunk, see
+/// benches/README.md) into a buffer of exactly that size, and the runtime's copy wiped once
+/// copied, as `read_capped` wipes each chunk. `None` for a body longer than declared (the
+/// runtime does not hand one over, but this does not rely on it); an error for a shorter one.
+async fn read_declared(
+    req: &web_sys::Request,
+    length: usize,
+) -> Result<Option<Zeroizing<Vec<u8>>>, JsValue> {
+    let mut body = Zeroizing::new(Vec::with_capacity(length));
+    let buffer = JsFuture::from(req.array_buffer()?).await?;
+    let bytes = Uint8Array::new(&buffer);
+    let read = bytes.length() as usize;
+    if read == length {
+        body.resize(length, 0);
+        bytes.copy_to(&mut body);
+    }
+    bytes.fill(0, 0, bytes.length());
+    match read.cmp(&length) {
+        core::cmp::Ordering::Equal => Ok(Some(body)),
+        core::cmp::Ordering::Greater => Ok(None),
+        core::cmp::Ordering::Less => Err(JsValue::UNDEFINED),
     }
 }
 
