@@ -314,6 +314,55 @@ impl Flow {
     }
 }
 
+/// How long the worker waits for what lies outside it, in milliseconds: the application's
+/// answer, Twilio Verify, a lockout counter. `OUTBOUND_TIMEOUT_MS` (100 to 5000) shortens them
+/// all (tests use it so that no test waits 5 real seconds); unset, they are 5 s, 5 s and 3 s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Waits {
+    /// The application's answer to an `action` POST, body included.
+    pub application_ms: u32,
+    /// Twilio Verify's answer, body included.
+    pub verify_ms: u32,
+    /// A lockout counter's answer.
+    pub lockout_ms: u32,
+}
+
+impl Default for Waits {
+    fn default() -> Waits {
+        Waits {
+            application_ms: 5000,
+            verify_ms: 5000,
+            lockout_ms: 3000,
+        }
+    }
+}
+
+impl Waits {
+    /// The waits under `OUTBOUND_TIMEOUT_MS`, given as a whole number of milliseconds (text, or
+    /// a number from `wrangler.toml`): every wait is at most that. `None` (unset) is the default.
+    pub fn from_setting(setting: Option<&str>) -> Result<Waits, SettingError> {
+        let Some(text) = setting.map(str::trim) else {
+            return Ok(Waits::default());
+        };
+        let cap = text
+            .parse::<u32>()
+            .ok()
+            .filter(|ms| (100..=5000).contains(ms))
+            .ok_or_else(|| {
+                SettingError::new(
+                    "OUTBOUND_TIMEOUT_MS",
+                    "must be a whole number of milliseconds from 100 to 5000",
+                )
+            })?;
+        let default = Waits::default();
+        Ok(Waits {
+            application_ms: default.application_ms.min(cap),
+            verify_ms: default.verify_ms.min(cap),
+            lockout_ms: default.lockout_ms.min(cap),
+        })
+    }
+}
+
 /// Every secret value published in `.dev.vars.example`: throwaway development values that
 /// anyone can read in the repository. The production build refuses to run with any of them in
 /// any secret (a host test keeps this list equal to that file's values).

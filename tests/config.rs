@@ -643,3 +643,37 @@ fn a_deeply_nested_value_is_refused_without_following_it_down() {
         })
     );
 }
+
+#[test]
+fn outbound_waits_default_to_five_and_three_seconds_and_only_shorten() {
+    use gather_seal::config::Waits;
+    let default = Waits {
+        application_ms: 5000,
+        verify_ms: 5000,
+        lockout_ms: 3000,
+    };
+    assert_eq!(Waits::from_setting(None), Ok(default));
+    assert_eq!(Waits::default(), default);
+    let short = Waits::from_setting(Some(" 300 ")).expect("a valid wait");
+    assert_eq!(
+        (short.application_ms, short.verify_ms, short.lockout_ms),
+        (300, 300, 300)
+    );
+    let longer_than_lockout = Waits::from_setting(Some("4000")).expect("a valid wait");
+    assert_eq!(
+        longer_than_lockout.lockout_ms, 3000,
+        "a wait only ever shortens"
+    );
+    assert_eq!(Waits::from_setting(Some("5000")), Ok(default));
+    for bad in ["", "99", "5001", "1.5", "-300", "3e3", "soon", "300ms"] {
+        let refused = Waits::from_setting(Some(bad));
+        assert_eq!(
+            refused.map_err(|e| (e.setting, e.problem)),
+            Err((
+                "OUTBOUND_TIMEOUT_MS".to_owned(),
+                "must be a whole number of milliseconds from 100 to 5000"
+            )),
+            "{bad:?}"
+        );
+    }
+}

@@ -15,8 +15,6 @@
 //! Written against the runtime's own types rather than the `worker` crate's `durable_object`
 //! macro, whose request and response wrappers cost 12.7 KiB of the upload (gzip).
 
-use core::time::Duration;
-
 use wasm_bindgen::prelude::*;
 use worker::js_sys::{self, Array, Reflect};
 use worker::wasm_bindgen_futures::JsFuture;
@@ -29,8 +27,6 @@ use crate::lockout::{Counter, HandOffMark, Limits, Verdict};
 
 /// The binding `wrangler.toml` gives the class.
 pub const BINDING: &str = "LOCKOUT";
-/// How long the worker waits for the counter before failing closed.
-const TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The Durable Object: `POST https://lockout/begin?failures=N&window_ms=M` answers `open` or
 /// `locked`; `POST https://lockout/succeed?…` gives the newest try back and answers `ok`;
@@ -179,8 +175,8 @@ fn parse_request(url: &str) -> Option<Op> {
 }
 
 /// A call takes a try from the counter `counter` ([`crate::engine::Effect::TakeTry`]).
-pub async fn take_try(env: &Env, counter: &str, limits: Limits) -> CounterAnswer {
-    match ask(env, counter, counting_url("begin", limits))
+pub async fn take_try(env: &Env, counter: &str, limits: Limits, wait_ms: u32) -> CounterAnswer {
+    match ask(env, counter, counting_url("begin", limits), wait_ms)
         .await
         .as_deref()
     {
@@ -192,9 +188,14 @@ pub async fn take_try(env: &Env, counter: &str, limits: Limits) -> CounterAnswer
 
 /// Marks in the counter's object that the call hands off
 /// ([`crate::engine::Effect::MarkHandOff`]); `None` when the object could not be reached.
-pub async fn mark_hand_off(env: &Env, counter: &str, call_sid: &str) -> Option<HandOffMark> {
+pub async fn mark_hand_off(
+    env: &Env,
+    counter: &str,
+    call_sid: &str,
+    wait_ms: u32,
+) -> Option<HandOffMark> {
     let url = format!("https://lockout/handoff?call={call_sid}");
-    match ask(env, counter, url).await.as_deref() {
+    match ask(env, counter, url, wait_ms).await.as_deref() {
         Ok("first") => Some(HandOffMark::First),
         Ok("replayed") => Some(HandOffMark::Replayed),
         _ => None,
@@ -202,10 +203,10 @@ pub async fn mark_hand_off(env: &Env, counter: &str, call_sid: &str) -> Option<H
 }
 
 /// Gives back the try the call took from each counter ([`crate::engine::Effect::GiveBack`]).
-pub async fn give_back(env: &Env, counters: &[String], limits: Limits) {
+pub async fn give_back(env: &Env, counters: &[String], limits: Limits, wait_ms: u32) {
     for name in counters {
         // If this fails the try stays counted: the caller loses one, no one gains one.
-        let _ = ask(env, name, counting_url("succeed", limits)).await;
+        let _ = ask(env, name, counting_url("succeed", limits), wait_ms).await;
     }
 }
 
@@ -214,15 +215,15 @@ pub fn bound(env: &Env) -> bool {
     Reflect::get(env, &JsValue::from_str(BINDING)).is_ok_and(|b| b.is_object())
 }
 
-async fn ask(env: &Env, name: &str, url: String) -> Result<String, JsValue> {
+/// Asks the counter `name`, waiting at most `wait_ms` (then the answer is an error: the caller
+/// fails closed).
+async fn ask(env: &Env, name: &str, url: String, wait_ms: u32) -> Result<String, JsValue> {
     let namespace: DurableObjectNamespace =
         Reflect::get(env, &JsValue::from_str(BINDING))?.unchecked_into();
     let stub = namespace.get_by_name(name)?;
     let init = RequestInit::new();
     init.set_method("POST");
-    init.set_signal(Some(&AbortSignal::timeout_with_u32(
-        TIMEOUT.as_millis() as u32
-    )));
+    init.set_signal(Some(&AbortSignal::timeout_with_u32(wait_ms)));
     let request = web_sys::Request::new_with_str_and_init(&url, &init)?;
     let response: web_sys::Response = JsFuture::from(stub.fetch_with_request(&request)?)
         .await?

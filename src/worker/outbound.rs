@@ -2,8 +2,6 @@
 //! flow's `then.action` and reporting the application's answer; the requests to Twilio Verify
 //! ([`crate::otp`]). What the answers mean is the engine's to decide.
 
-use core::time::Duration;
-
 use worker::js_sys;
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
@@ -16,30 +14,26 @@ use crate::engine::AppAnswer;
 use crate::handoff::{ANSWER_CAP, RESULT_HEADER, SIGNATURE_HEADER};
 use crate::otp;
 
-/// How long the application has to answer, body included.
-pub const ACTION_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long Twilio Verify has to answer, body included.
-pub const VERIFY_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// POSTs a request the engine built for Twilio Verify ([`crate::engine::Effect::SendCode`],
-/// [`crate::engine::Effect::CheckCode`]) with the API key, within [`VERIFY_TIMEOUT`]: status
-/// and body, `None` on an error or a timeout.
+/// [`crate::engine::Effect::CheckCode`]) with the API key, within `wait_ms` (body included):
+/// status and body, `None` on an error or a timeout.
 pub async fn post_to_verify(
     settings: &otp::Settings,
     url: &str,
     body: &str,
+    wait_ms: u32,
 ) -> Option<(u16, String)> {
-    let signal = AbortSignal::timeout_with_u32(VERIFY_TIMEOUT.as_millis() as u32);
+    let signal = AbortSignal::timeout_with_u32(wait_ms);
     let auth = [("Authorization", settings.authorization())];
     let (status, _, text) = post(url, FORM, &auth, body, &signal).await.ok()?;
     Some((status, text.unwrap_or_default()))
 }
 
 /// POSTs a signed submission to `url` ([`crate::engine::Effect::Submit`]) and reports what the
-/// application answered. A redirect is not followed (it arrives as its 3xx); a timeout aborts
-/// the request.
-pub async fn post_submission(url: &str, body: &str, signature: &str) -> AppAnswer {
-    let signal = AbortSignal::timeout_with_u32(ACTION_TIMEOUT.as_millis() as u32);
+/// application answered within `wait_ms` (body included). A redirect is not followed (it
+/// arrives as its 3xx); a timeout aborts the request.
+pub async fn post_submission(url: &str, body: &str, signature: &str, wait_ms: u32) -> AppAnswer {
+    let signal = AbortSignal::timeout_with_u32(wait_ms);
     let signed = [(SIGNATURE_HEADER, signature)];
     match post(url, JSON, &signed, body, &signal).await {
         Ok((status, headers, body)) => {

@@ -9,7 +9,7 @@ use super::lockout;
 use super::log::LogLine;
 use super::outbound;
 use super::settings;
-use crate::config::DEFAULT_FLOW;
+use crate::config::{Waits, DEFAULT_FLOW};
 use crate::engine::{self, Answer, Call, Effect, Facts, Feedback, Step, Turn};
 use crate::flow::{self, CallState, GatherResult};
 use crate::outcome::Outcome;
@@ -87,6 +87,10 @@ pub async fn gather(
         Ok(verify) => verify,
         Err(setting) => return log.misconfigured(setting),
     };
+    let waits = match settings::waits(env) {
+        Ok(waits) => waits,
+        Err(setting) => return log.misconfigured(setting),
+    };
     if flows.any_limits() && !lockout::bound(env) {
         return log.misconfigured(crate::SettingError::new(
             lockout::BINDING,
@@ -131,14 +135,19 @@ pub async fn gather(
         now_unix: now_unix(),
         action_base: &action_base,
     };
-    let answer = run(Turn::new(facts), env, verify.as_ref()).await;
+    let answer = run(Turn::new(facts), env, verify.as_ref(), waits).await;
     log.result = answer.result.map(GatherResult::as_str);
     log.answer(answer.status, answer.outcome, answer.twiml)
 }
 
 /// Drives a turn: carries out each effect the engine asks for and feeds back what came of it,
 /// until the engine answers.
-async fn run(mut turn: Turn<'_>, env: &Env, verify: Option<&otp::Settings>) -> Answer {
+async fn run(
+    mut turn: Turn<'_>,
+    env: &Env,
+    verify: Option<&otp::Settings>,
+    waits: Waits,
+) -> Answer {
     let mut step = turn.step(None);
     loop {
         let effect = match step {
@@ -147,24 +156,29 @@ async fn run(mut turn: Turn<'_>, env: &Env, verify: Option<&otp::Settings>) -> A
         };
         let feedback = match effect {
             Effect::TakeTry { counter, limits } => {
-                Feedback::Counter(lockout::take_try(env, &counter, limits).await)
+                Feedback::Counter(lockout::take_try(env, &counter, limits, waits.lockout_ms).await)
             }
             Effect::SendCode { url, body } => {
-                Feedback::Verify(post_to_verify(verify, &url, &body).await)
+                Feedback::Verify(post_to_verify(verify, &url, &body, waits.verify_ms).await)
             }
             Effect::CheckCode { url, body } => {
-                Feedback::Verify(post_to_verify(verify, &url, &body).await)
+                Feedback::Verify(post_to_verify(verify, &url, &body, waits.verify_ms).await)
             }
             Effect::MarkHandOff { counter, call_sid } => {
-                Feedback::Marked(lockout::mark_hand_off(env, &counter, &call_sid).await)
+                let mark = lockout::mark_hand_off(env, &counter, &call_sid, waits.lockout_ms);
+                Feedback::Marked(mark.await)
             }
             Effect::Submit {
                 url,
                 body,
                 signature,
-            } => Feedback::Application(outbound::post_submission(&url, &body, &signature).await),
+            } => {
+                let posted =
+                    outbound::post_submission(&url, &body, &signature, waits.application_ms);
+                Feedback::Application(posted.await)
+            }
             Effect::GiveBack { counters, limits } => {
-                lockout::give_back(env, &counters, limits).await;
+                lockout::give_back(env, &counters, limits, waits.lockout_ms).await;
                 Feedback::Done
             }
         };
@@ -178,6 +192,7 @@ async fn post_to_verify(
     settings: Option<&otp::Settings>,
     url: &str,
     body: &str,
+    wait_ms: u32,
 ) -> Option<(u16, String)> {
-    outbound::post_to_verify(settings?, url, body).await
+    outbound::post_to_verify(settings?, url, body, wait_ms).await
 }

@@ -7,6 +7,7 @@
 //! | `TWILIO_AUTH_TOKEN` | secret | checks `X-Twilio-Signature` |
 //! | `BACKEND_SIGNING_SECRET` | secret | signs `action` submissions |
 //! | `PUBLIC_URL` | var | the URL Twilio calls, behind a proxy |
+//! | `OUTBOUND_TIMEOUT_MS` | var | shorter waits for the application, Verify and lockout |
 //! | `TWILIO_API_KEY_SID`, `TWILIO_API_KEY_SECRET` | secrets | Twilio Verify, for `verify` fields |
 //! | `TWILIO_VERIFY_SERVICE_SID`, `TWILIO_VERIFY_URL` | vars | the Verify service, and its base URL |
 //!
@@ -59,6 +60,16 @@ pub fn signing(env: &Env) -> Result<(Zeroizing<String>, Option<String>), Setting
     let url = crate::url::check_base(&value)
         .map_err(|problem| SettingError::new("PUBLIC_URL", problem))?;
     Ok((token, Some(url.to_owned())))
+}
+
+/// `OUTBOUND_TIMEOUT_MS`, as [`config::Waits`] reads it (a number from `wrangler.toml` is read
+/// as its text).
+pub fn waits(env: &Env) -> Result<config::Waits, SettingError> {
+    let text = binding(env, "OUTBOUND_TIMEOUT_MS").map(|v| match v.as_f64() {
+        Some(n) => n.to_string(),
+        None => v.as_string().unwrap_or_default(),
+    });
+    config::Waits::from_setting(text.as_deref())
 }
 
 /// The secrets whose `.dev.vars.example` values are published.

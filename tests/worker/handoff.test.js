@@ -12,6 +12,9 @@ const http = require('node:http');
 const { after, before, describe, test } = require('node:test');
 const h = require('./harness');
 
+/** OUTBOUND_TIMEOUT_MS for the workers whose applications are slow (milliseconds). */
+const WAIT_MS = 500;
+
 const HEX = /^[0-9a-f]+$/;
 /** hex(nonce 12 ‖ ciphertext ‖ tag 16) of `n` plaintext bytes. */
 const sealedLength = (n) => 2 * (12 + n + 16);
@@ -310,7 +313,8 @@ describe('action: when the application cannot continue the call', () => {
     flood = await startFloodApp(96 * 1024 * 1024);
     declared = await startFloodApp(96 * 1024 * 1024, { declare: true });
     refusedUrl = `http://127.0.0.1:${await h.freePort()}/gather-result`;
-    both = await h.startWorkerWithBackend(() => ({ status: 500 }), {}, {
+    // The application gets 500 ms (OUTBOUND_TIMEOUT_MS) instead of 5 s, so no test waits 5 s.
+    both = await h.startWorkerWithBackend(() => ({ status: 500 }), { OUTBOUND_TIMEOUT_MS: WAIT_MS }, {
       flows: (b) => ({
         default: h.articlesFlow({ action: b.url }),
         fb: h.articlesFlow({ action: b.url, fallback: FALLBACK }),
@@ -446,44 +450,44 @@ describe('action: when the application cannot continue the call', () => {
     return { callSid: played.callSid, reply, started, elapsed: Date.now() - started };
   }
 
-  test('slower than 5 s: the apology after about 5 s, and the request is aborted (app-timeout)', async () => {
+  test('slower than the wait: the apology after it, and the request is aborted (app-timeout)', async () => {
     slow.requests.length = 0;
     const { callSid, reply, started, elapsed } = await timedLastStep('/gather/slow');
     assert.equal(reply.status, 200);
     assert.equal(reply.text, h.expectedGoodbye(h.APOLOGY));
-    assert.ok(elapsed >= 4500 && elapsed < 8500, `answered after ${elapsed} ms`);
+    assert.ok(elapsed >= WAIT_MS - 50 && elapsed < WAIT_MS + 3000, `answered after ${elapsed} ms`);
 
     assert.equal(slow.requests.length, 1);
     const [request] = slow.requests;
     await h.sleep(300);
     assert.equal(request.answered, false);
     assert.ok(request.closed !== null, 'the worker did not abort the request');
-    assert.ok(request.closed - started < 8500, `closed after ${request.closed - started} ms`);
+    assert.ok(request.closed - started < WAIT_MS + 3000, `closed after ${request.closed - started} ms`);
 
     const lines = await h.logLinesOf(worker, callSid, 3);
     const line = lines[lines.length - 1];
     assert.equal(line.outcome, 'app-timeout');
     assert.equal(line.result, 'success');
-    assert.ok(line.ms >= 4500 && line.ms < 8500, `logged ${line.ms} ms`);
+    assert.ok(line.ms >= WAIT_MS - 50 && line.ms < WAIT_MS + 3000, `logged ${line.ms} ms`);
   });
 
-  test('headers at once but the body slower than 5 s: the apology after about 5 s (app-timeout)', async () => {
+  test('headers at once but the body slower than the wait: the apology after it (app-timeout)', async () => {
     const { callSid, reply, started, elapsed } = await timedLastStep('/gather/trickle');
     assert.equal(reply.text, h.expectedGoodbye(h.APOLOGY));
-    assert.ok(elapsed >= 4500 && elapsed < 8500, `answered after ${elapsed} ms`);
+    assert.ok(elapsed >= WAIT_MS - 50 && elapsed < WAIT_MS + 3000, `answered after ${elapsed} ms`);
     const [request] = trickle.requests;
     await h.sleep(300);
     assert.equal(request.answered, false);
-    assert.ok(request.closed !== null && request.closed - started < 8500, 'the worker did not abort the request');
+    assert.ok(request.closed !== null && request.closed - started < WAIT_MS + 3000, 'the worker did not abort the request');
     const lines = await h.logLinesOf(worker, callSid, 3);
     assert.equal(lines[lines.length - 1].outcome, 'app-timeout');
   });
 
-  test('slower than 5 s, with then.fallback: <Redirect> to the fallback after about 5 s', async () => {
+  test('slower than the wait, with then.fallback: <Redirect> to the fallback after it', async () => {
     backend.answer = () => ({ status: 200, body: WELCOME, type: 'text/xml', delayMs: 9000 });
     const { callSid, reply, elapsed } = await timedLastStep('/gather/fb');
     assert.equal(reply.text, h.expectedRedirect(FALLBACK));
-    assert.ok(elapsed >= 4500 && elapsed < 8500, `answered after ${elapsed} ms`);
+    assert.ok(elapsed >= WAIT_MS - 50 && elapsed < WAIT_MS + 3000, `answered after ${elapsed} ms`);
     const lines = await h.logLinesOf(worker, callSid, 3);
     assert.equal(lines[lines.length - 1].outcome, 'app-timeout');
   });

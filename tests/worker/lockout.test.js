@@ -27,8 +27,8 @@ function application(request) {
 }
 
 /** The worker with the articles' flow, handed to `answer`, with these `limits` and extras. */
-function start(limits, extra = {}, options = {}) {
-  return h.startWorkerWithBackend(application, {}, {
+function start(limits, extra = {}, { vars = {}, ...options } = {}) {
+  return h.startWorkerWithBackend(application, vars, {
     flows: (backend) => ({ default: h.articlesFlow({ action: backend.url }, { ...(limits && { limits }), ...extra }) }),
     ...options,
   });
@@ -348,16 +348,18 @@ describe('when the counter cannot be reached, the flow fails closed', () => {
   for (const [className, why] of [
     ['Throws', 'an object that throws'],
     ['Answers500', 'an object that answers an error'],
-    ['Hangs', 'an object that never answers (3 s)'],
+    ['Hangs', 'an object that never answers (given up after OUTBOUND_TIMEOUT_MS, 300 ms here)'],
   ]) {
     test(why, async () => {
       const env = await start(
         { failures: 5, window_minutes: 60 },
         {},
-        { lockout: { className, scriptName: 'broken-lockout' }, workers: [broken] },
+        { lockout: { className, scriptName: 'broken-lockout' }, workers: [broken], vars: { OUTBOUND_TIMEOUT_MS: '300' } },
       );
       try {
+        const started = Date.now();
         const call = await callFrom(env, '+15005550113', RIGHT);
+        assert.ok(Date.now() - started < 3000, `answered after ${Date.now() - started} ms`);
         assertRefused(call, 'unavailable', 'lockout-unavailable');
         assert.match(call.reply.text, /<Say>unavailable<\/Say>/);
       } finally {

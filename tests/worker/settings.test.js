@@ -41,6 +41,8 @@ describe('a missing or malformed setting', () => {
     ['BACKEND_SIGNING_SECRET', 'missing', (b) => delete b.BACKEND_SIGNING_SECRET, []],
     ['BACKEND_SIGNING_SECRET', 'too short', (b) => (b.BACKEND_SIGNING_SECRET = 'short-secret-9f8e7d'), ['short-secret-9f8e7d']],
     ['PUBLIC_URL', 'not a URL', (b) => (b.PUBLIC_URL = 'ivr.example.com'), []],
+    ['OUTBOUND_TIMEOUT_MS', 'not a number of milliseconds', (b) => (b.OUTBOUND_TIMEOUT_MS = '5 s'), []],
+    ['OUTBOUND_TIMEOUT_MS', 'longer than 5 s', (b) => (b.OUTBOUND_TIMEOUT_MS = 60000), []],
     ['GATHER_FLOWS', 'missing', (b) => delete b.GATHER_FLOWS, []],
     // Written without quotes in wrangler.toml, a secret arrives as a number: secrets are text.
     ['AES_SECRET', 'a number, not text', (b) => (b.AES_SECRET = 1234), []],
