@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::XML;
+use common::{testkit, XML};
 use gather_seal::config::{Anonymous, Field, Flow, Kind, Messages, Then};
 use gather_seal::flow::GatherResult;
 use gather_seal::handoff::{answer_twiml, read_answer, unusable_twiml, Answer, ANSWER_CAP};
@@ -47,52 +47,29 @@ struct AnswerCase {
 
 /// Every case under `tests/data/answers/`, by file name.
 fn answer_cases() -> Vec<AnswerCase> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/answers");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.map(|e| e.path()).unwrap_or_else(|e| panic!("{e}")))
-        .collect();
-    files.sort();
-    files
+    testkit::data_files("answers", &[])
         .iter()
-        .map(|path| {
-            let file = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let content =
-                std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            read_answer_case(&file, &content).unwrap_or_else(|e| panic!("{file}: {e}"))
+        .map(|(file, content)| {
+            read_answer_case(file, content).unwrap_or_else(|e| panic!("{file}: {e}"))
         })
         .collect()
 }
 
 /// A case from its file's text; `Err` says what is wrong with the file.
 fn read_answer_case(file: &str, content: &str) -> Result<AnswerCase, String> {
-    let (header, rest) = content
-        .split_once("\n\n")
-        .ok_or("no blank line after the header")?;
+    let known = ["why", "status", "content-type", "body", "expect"];
+    let (values, rest) = testkit::header(content, &known)?;
     let body = rest
         .strip_suffix('\n')
         .ok_or("the file does not end with a newline")?;
-    let (mut why, mut status, mut content_type, mut over, mut expect) =
-        (None, None, None, None, None);
-    for line in header.lines() {
-        let (key, value) = line
-            .split_once(": ")
-            .ok_or_else(|| format!("header line {line:?} is not `key: value`"))?;
-        let slot = match key {
-            "why" => &mut why,
-            "status" => &mut status,
-            "content-type" => &mut content_type,
-            "body" => &mut over,
-            "expect" => &mut expect,
-            _ => return Err(format!("unknown header key {key:?}")),
-        };
-        if slot.replace(value.to_owned()).is_some() {
-            return Err(format!("{key} given twice"));
-        }
-    }
+    let get = |key: &str| values.get(key).map(|v| (*v).to_owned());
+    let (why, status, content_type, over, expect) = (
+        get("why"),
+        get("status"),
+        get("content-type"),
+        get("body"),
+        get("expect"),
+    );
     let need = |value: Option<String>, key: &str| value.ok_or(format!("the header has no {key}"));
     let status = need(status, "status")?;
     let status = status

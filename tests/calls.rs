@@ -54,7 +54,7 @@
 
 mod common;
 
-use common::{ring, CALL_SID, KEY_HEX};
+use common::{ring, testkit, CALL_SID, KEY_HEX};
 use gather_seal::config::{Flow, Flows};
 use gather_seal::engine::{AppAnswer, Call, CounterAnswer, Effect, Facts, Feedback, Step, Turn};
 use gather_seal::flow::CallState;
@@ -127,13 +127,9 @@ struct Expect {
 // Reading a walk
 // ------------------------------------------------------------------------------------------
 
-fn data_dir() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/calls")
-}
-
 /// The named flows walks refer to.
 fn named_flows() -> Flows {
-    let path = data_dir().join("GATHER_FLOWS.json");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/calls/GATHER_FLOWS.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     Flows::from_json(&text).unwrap_or_else(|e| panic!("GATHER_FLOWS.json: {e}"))
 }
@@ -141,51 +137,20 @@ fn named_flows() -> Flows {
 /// Every walk under `tests/data/calls/`, by file name (all but GATHER_FLOWS.json).
 fn walks() -> Vec<Walk> {
     let flows = named_flows();
-    let dir = data_dir();
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.map(|e| e.path()).unwrap_or_else(|e| panic!("{e}")))
-        .filter(|path| path.file_name().is_some_and(|n| n != "GATHER_FLOWS.json"))
-        .collect();
-    files.sort();
-    files
+    testkit::data_files("calls", &["GATHER_FLOWS.json"])
         .iter()
-        .map(|path| {
-            let file = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let text =
-                std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            read_walk(&file, &text, &flows).unwrap_or_else(|e| panic!("{file}:{e}"))
-        })
+        .map(|(file, text)| read_walk(file, text, &flows).unwrap_or_else(|e| panic!("{file}:{e}")))
         .collect()
 }
 
 /// A walk from its file's text; `Err` starts with the line at fault (`3: …`).
 fn read_walk(file: &str, text: &str, flows: &Flows) -> Result<Walk, String> {
-    let (header, table) = text
-        .split_once("\n\n")
-        .ok_or("1: no blank line after the header")?;
-    let (mut why, mut flow, mut from) = (None, None, None);
-    for (index, line) in header.lines().enumerate() {
-        let at = index + 1;
-        let (key, value) = line
-            .split_once(": ")
-            .ok_or_else(|| format!("{at}: header line {line:?} is not `key: value`"))?;
-        let slot = match key {
-            "why" => &mut why,
-            "flow" => &mut flow,
-            "from" => &mut from,
-            _ => return Err(format!("{at}: unknown header key {key:?}")),
-        };
-        if slot.replace(value.to_owned()).is_some() {
-            return Err(format!("{at}: {key} given twice"));
-        }
-    }
-    let need =
-        |value: Option<String>, key: &str| value.ok_or(format!("1: the header has no {key}"));
-    let flow = need(flow, "flow")?;
+    let (values, table) = testkit::header(text, &["why", "flow", "from"])?;
+    let header_lines = text.len() - table.len();
+    let header = text.get(..header_lines).unwrap_or("").trim_end();
+    let need = |key: &str| testkit::needed(&values, key).map(str::to_owned);
+    let (why, flow, from) = (need("why"), need("flow"), need("from"));
+    let flow = flow?;
     let flow = match flow.starts_with('{') {
         true => Flows::from_json(&format!(r#"{{"walk": {flow}}}"#))
             .map_err(|e| format!("1: the flow is refused: {e}"))?
@@ -216,9 +181,9 @@ fn read_walk(file: &str, text: &str, flows: &Flows) -> Result<Walk, String> {
     }
     Ok(Walk {
         file: file.to_owned(),
-        why: need(why, "why")?,
+        why: why?,
         flow,
-        from: need(from, "from")?,
+        from: from?,
         webhooks,
     })
 }

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::leaks;
+use common::{leaks, testkit};
 use gather_seal::config::{
     is_published_dev_secret, Anonymous, Channel, CountBy, Field, Flow, Flows, Kind, Limits,
     Messages, Then,
@@ -429,48 +429,25 @@ struct Case {
 
 /// Every case under `tests/data/config/`, by file name.
 fn cases() -> Vec<Case> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/config");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.map(|e| e.path()).unwrap_or_else(|e| panic!("{e}")))
-        .collect();
-    files.sort();
-    files.iter().map(|path| read_case(path)).collect()
+    testkit::data_files("config", &[])
+        .into_iter()
+        .map(|(file, content)| read_case(file, &content))
+        .collect()
 }
 
-fn read_case(path: &std::path::Path) -> Case {
-    let file = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let content =
-        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let Some((header, text)) = content.split_once("\n\n") else {
-        panic!("{file}: no blank line after the header");
-    };
-    let (mut why, mut at, mut problem, mut marker) = (None, None, None, None);
-    for line in header.lines() {
-        let Some((key, value)) = line.split_once(": ") else {
-            panic!("{file}: header line {line:?} is not `key: value`");
-        };
-        let slot = match key {
-            "why" => &mut why,
-            "path" => &mut at,
-            "problem" => &mut problem,
-            "marker" => &mut marker,
-            _ => panic!("{file}: unknown header key {key:?}"),
-        };
-        assert!(slot.is_none(), "{file}: {key} given twice");
-        *slot = Some(value.to_owned());
-    }
-    let need = |value: Option<String>, key: &str| {
-        value.unwrap_or_else(|| panic!("{file}: the header has no {key}"))
+fn read_case(file: String, content: &str) -> Case {
+    let known = ["why", "path", "problem", "marker"];
+    let (values, text) = testkit::header(content, &known).unwrap_or_else(|e| panic!("{file}:{e}"));
+    let need = |key: &str| {
+        testkit::needed(&values, key)
+            .unwrap_or_else(|e| panic!("{file}:{e}"))
+            .to_owned()
     };
     Case {
-        why: need(why, "why"),
-        path: need(at, "path"),
-        problem: need(problem, "problem"),
-        marker,
+        why: need("why"),
+        path: need("path"),
+        problem: need("problem"),
+        marker: values.get("marker").map(|m| (*m).to_owned()),
         text: text.strip_suffix('\n').unwrap_or(text).to_owned(),
         file,
     }

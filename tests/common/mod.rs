@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod gather;
+pub mod testkit;
 
 use gather_seal::{Key, KeyRing};
 
