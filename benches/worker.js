@@ -1,21 +1,25 @@
 #!/usr/bin/env node
 'use strict';
 // Benchmark (a report, not a test; `bash scripts/test.sh` does not run it): the built Rust worker
-// (build/, from `bash scripts/build-worker.sh`) against a reference JavaScript worker doing the
-// same flow with WebCrypto (benches/reference-worker.mjs, which says what it matches), both in
-// workerd via Miniflare with the same bindings, driven by the same whole calls: the call comes
-// in, the card digits, the PIN, and the hand-off with `then.action` to a local application stub
-// answering TwiML. Every webhook is signed by the `twilio` package; the stub checks each
-// submission's signature and opens the values with node:crypto, and every call must end in the
-// stub's TwiML, so neither worker can skip work. Before timing, both must answer the same TwiML
-// at every step, submit the same JSON, and refuse a bad signature, a carried value replayed
-// into another call and a tampered one. All traffic stays on 127.0.0.1.
+// (build/, from `bash scripts/build-worker.sh`) against two JavaScript workers with WebCrypto:
+// the reference, doing the same flow with the same security properties
+// (benches/reference-worker.mjs, which says what it matches), and the smallest worker a Twilio
+// developer would write by hand for the same contract (benches/small-worker.mjs, which says what
+// it leaves out). All three run in workerd via Miniflare with the same bindings, driven by the
+// same whole calls: the call comes in, the card digits, the PIN, and the hand-off with
+// `then.action` to a local application stub answering TwiML. Every webhook is signed by the
+// `twilio` package; the stub checks each submission's signature and opens the values with
+// node:crypto, and every call must end in the stub's TwiML, so no worker can skip work. Before
+// timing, all three must answer the same TwiML at every step, submit the same JSON, and refuse a
+// bad signature, a carried value replayed into another call and a tampered one. All traffic
+// stays on 127.0.0.1.
 //
-// It prints a markdown table, for both workers and as Rust/JS ratios, then the raw numbers:
+// It prints a markdown table, for the three workers and as Rust/reference and Rust/small
+// ratios, then the raw numbers:
 // - runtime CPU per request: user+sys of the workerd process Miniflare starts (/proc/<pid>/stat;
 //   the process is found by walking /proc for this process's children), over rounds of whole
-//   calls with 1 and with 8 concurrent callers, the two workers alternating round by round so
-//   machine noise hits both alike; the per-round figures (threads' schedstat, nanoseconds) show
+//   calls with 1 and with 8 concurrent callers, the workers taking turns round by round (the
+//   order rotating) so machine noise hits all alike; the per-round figures (threads' schedstat, nanoseconds) show
 //   how much noise there is;
 // - cold start: a new runtime (new Miniflare) to the first TwiML answer, the runtime being ready
 //   to that answer, and the runtime's CPU by then; median of several samples, alternating;
@@ -31,7 +35,7 @@
 //   --rounds N   measured rounds per concurrency (default 16)
 //   --calls N    whole calls per worker per round (default 500; 3 requests each)
 //   --cold N     cold-start samples per worker (default 9)
-// Takes 1.5 to 2.5 minutes on a 2-core machine, depending on what else runs. Linux only (reads
+// Takes 2.5 to 4 minutes on a 2-core machine, depending on what else runs. Linux only (reads
 // /proc).
 
 const assert = require('node:assert/strict');
@@ -47,7 +51,12 @@ const twilio = require('twilio');
 const h = require('../tests/worker/harness');
 
 const ROOT = path.join(__dirname, '..');
-const REFERENCE = path.join(__dirname, 'reference-worker.mjs');
+const SCRIPTS = { reference: path.join(__dirname, 'reference-worker.mjs'), small: path.join(__dirname, 'small-worker.mjs') };
+/** The workers compared, in the order of the report's columns. */
+const NAMES = ['rust', 'reference', 'small'];
+const PEERS = ['reference', 'small'];
+/** `list` turned left by `n`: who goes first changes from round to round. */
+const rotate = (list, n) => list.map((_, i) => list[(i + n) % list.length]);
 const CLK_TCK = 100; // Linux's USER_HZ on every architecture workerd ships for
 
 // ---------------------------------------------------------------------------------------------
@@ -224,7 +233,7 @@ function runtimeOptions(kind, snapshot, bindings, compatibilityDate) {
     ...common,
     rootPath: __dirname,
     modulesRoot: __dirname,
-    scriptPath: REFERENCE,
+    scriptPath: SCRIPTS[kind],
     modulesRules: [{ type: 'ESModule', include: ['**/*.mjs'] }],
   };
 }
@@ -467,21 +476,23 @@ function replay(step) {
 /** A reply with its sealed hex values masked, so the two workers' TwiML can be compared. */
 const masked = (text) => text.replace(/=[0-9a-f]{64,}/g, '=<sealed>');
 
-async function sameBehaviour(rust, js, stub) {
+async function sameBehaviour(rust, peers, stub) {
   const rustCall = await wholeCall(rust);
   const rustSubmission = stub.last;
-  const jsCall = await wholeCall(js);
-  const jsSubmission = stub.last;
-  for (let i = 0; i < 3; i++) {
-    const [r, j] = [rustCall.steps[i], jsCall.steps[i]];
-    assert.equal(masked(j.text).replaceAll(js.origin, '<origin>'), masked(r.text).replaceAll(rust.origin, '<origin>'), `step ${i + 1}: the two workers answer different TwiML`);
-    assert.equal(j.type, r.type, `step ${i + 1}: different Content-Type`);
-  }
   const shape = (s) => Object.entries(s).map(([k, v]) => (k === 'callSid' || k.startsWith('encrypted') ? `${k}:${v.length}` : `${k}=${v}`));
-  assert.deepEqual(shape(jsSubmission), shape(rustSubmission), 'the two workers submit different JSON');
+  for (const peer of peers) {
+    const peerCall = await wholeCall(peer);
+    const peerSubmission = stub.last;
+    for (let i = 0; i < 3; i++) {
+      const [r, j] = [rustCall.steps[i], peerCall.steps[i]];
+      assert.equal(masked(j.text).replaceAll(peer.origin, '<origin>'), masked(r.text).replaceAll(rust.origin, '<origin>'), `step ${i + 1}: the Rust and ${peer.name} workers answer different TwiML`);
+      assert.equal(j.type, r.type, `step ${i + 1}: the Rust and ${peer.name} workers answer with different Content-Type`);
+    }
+    assert.deepEqual(shape(peerSubmission), shape(rustSubmission), `the Rust and ${peer.name} workers submit different JSON`);
+  }
   assert.equal(stub.refused, 0, 'the stub refused a submission signature');
 
-  for (const runtime of [rust, js]) {
+  for (const runtime of [rust, ...peers]) {
     const callSid = h.newCallSid();
     const first = runtime.url('/gather');
     const bad = await post(runtime, first, h.callParams(callSid), { signature: twilio.getExpectedTwilioSignature('wrong-token', first, h.callParams(callSid)) });
@@ -519,24 +530,29 @@ async function coldStart(kind, options) {
   return { totalMs: answered - started, firstMs: answered - ready, cpuMs: cpu.ns / 1e6 };
 }
 
-/** Cold starts, alternating which goes first, after a pair that is not counted (disk cache). */
+const perWorker = (make) => Object.fromEntries(NAMES.map((name) => [name, make(name)]));
+
+/** Cold starts, the order rotating, after one of each that is not counted (disk cache). */
 async function coldStarts(optionsOf, samples) {
-  for (const kind of ['js', 'rust']) await coldStart(kind, optionsOf[kind]);
-  const cold = { rust: [], js: [] };
+  for (const kind of NAMES) await coldStart(kind, optionsOf[kind]);
+  const cold = perWorker(() => []);
   for (let i = 0; i < samples; i++) {
-    for (const kind of i % 2 === 0 ? ['js', 'rust'] : ['rust', 'js']) cold[kind].push(await coldStart(kind, optionsOf[kind]));
+    for (const kind of rotate(NAMES, i)) cold[kind].push(await coldStart(kind, optionsOf[kind]));
   }
   return cold;
 }
 
-/** Rounds of whole calls with 1 and with 8 callers, the two workers alternating. */
-async function callRounds(rust, js, options, say) {
-  const rounds = { 1: { rust: [], js: [] }, 8: { rust: [], js: [] } };
+/**
+ * Rounds of whole calls with 1 and with 8 callers, the workers taking turns in a rotating order.
+ * While one runs, the next in the list is the idle runtime whose CPU is reported as noise.
+ */
+async function callRounds(runtimes, options, say) {
+  const rounds = { 1: perWorker(() => []), 8: perWorker(() => []) };
   for (let r = 0; r < options.rounds; r++) {
     for (const callers of [1, 8]) {
-      const order = (r + (callers === 8 ? 1 : 0)) % 2 === 0 ? [js, rust] : [rust, js];
-      for (const runtime of order) {
-        rounds[callers][runtime.name].push(await measure(runtime, runtime === rust ? js : rust, options.calls, callers));
+      for (const runtime of rotate(runtimes, r + (callers === 8 ? 1 : 0))) {
+        const idle = runtimes[(runtimes.indexOf(runtime) + 1) % runtimes.length];
+        rounds[callers][runtime.name].push(await measure(runtime, idle, options.calls, callers));
       }
     }
     say(`round ${r + 1}/${options.rounds} done`);
@@ -549,13 +565,15 @@ async function callRounds(rust, js, options, say) {
  * each round and the two workers alternating, so drift in the machine's load spreads over every
  * step alike.
  */
-async function stepBreakdown(rust, js, options) {
-  const stepsOf = { rust: await stepRequests(rust), js: await stepRequests(js) };
-  const stepRounds = Object.fromEntries(Object.keys(stepsOf.rust).map((step) => [step, { rust: [], js: [] }]));
+async function stepBreakdown(runtimes, options) {
+  const stepsOf = {};
+  for (const runtime of runtimes) stepsOf[runtime.name] = await stepRequests(runtime);
+  const stepRounds = Object.fromEntries(Object.keys(stepsOf.rust).map((step) => [step, perWorker(() => [])]));
   for (let r = 0; r < options.stepRounds; r++) {
     for (const [i, step] of Object.keys(stepRounds).entries()) {
-      for (const runtime of (r + i) % 2 === 0 ? [rust, js] : [js, rust]) {
-        const result = await measure(runtime, runtime === rust ? js : rust, options.stepRequests, 1, replay(stepsOf[runtime.name][step]));
+      for (const runtime of rotate(runtimes, r + i)) {
+        const idle = runtimes[(runtimes.indexOf(runtime) + 1) % runtimes.length];
+        const result = await measure(runtime, idle, options.stepRequests, 1, replay(stepsOf[runtime.name][step]));
         stepRounds[step][runtime.name].push(result);
       }
     }
@@ -612,50 +630,56 @@ const STEP_LABELS = {
 
 function report({ options, snapshot, cold, rounds, stepRounds, logged }) {
   const fig = {};
-  for (const callers of [1, 8]) for (const name of ['rust', 'js']) fig[`${name}${callers}`] = summarize(rounds[callers][name]);
-  const coldOf = (name, key) => median(cold[name].map((c) => c[key]));
+  for (const callers of [1, 8]) for (const name of NAMES) fig[`${name}${callers}`] = summarize(rounds[callers][name]);
+  const coldOf = (key) => (name) => median(cold[name].map((c) => c[key]));
+  const of = (callers, key) => (name) => fig[`${name}${callers}`][key];
   const rows = [
-    ['runtime CPU per request, whole calls, 1 caller', fig.rust1.cpuMs, fig.js1.cpuMs],
-    ['runtime CPU per request, whole calls, 8 callers', fig.rust8.cpuMs, fig.js8.cpuMs],
-    [`cold start: new runtime to first TwiML (median of ${options.cold})`, coldOf('rust', 'totalMs'), coldOf('js', 'totalMs')],
-    ['cold start: runtime ready to first TwiML', coldOf('rust', 'firstMs'), coldOf('js', 'firstMs')],
-    ['cold start: runtime CPU to first TwiML', coldOf('rust', 'cpuMs'), coldOf('js', 'cpuMs')],
-    ['latency p50, 1 caller', fig.rust1.p50, fig.js1.p50],
-    ['latency p99, 1 caller', fig.rust1.p99, fig.js1.p99],
-    ['latency p50, 8 callers', fig.rust8.p50, fig.js8.p50],
-    ['latency p99, 8 callers', fig.rust8.p99, fig.js8.p99],
+    ['runtime CPU per request, whole calls, 1 caller', of(1, 'cpuMs')],
+    ['runtime CPU per request, whole calls, 8 callers', of(8, 'cpuMs')],
+    [`cold start: new runtime to first TwiML (median of ${options.cold})`, coldOf('totalMs')],
+    ['cold start: runtime ready to first TwiML', coldOf('firstMs')],
+    ['cold start: runtime CPU to first TwiML', coldOf('cpuMs')],
+    ['latency p50, 1 caller', of(1, 'p50')],
+    ['latency p99, 1 caller', of(1, 'p99')],
+    ['latency p50, 8 callers', of(8, 'p50')],
+    ['latency p99, 8 callers', of(8, 'p99')],
   ];
   const out = [];
   const cpuModel = os.cpus()[0]?.model ?? 'unknown CPU';
   out.push(`Node ${process.version}, workerd ${require('workerd/package.json').version} (Miniflare), ${os.cpus().length} × ${cpuModel}, load ${os.loadavg().map(f2).join(' ')}`);
-  out.push(`${options.rounds} rounds × ${options.calls} whole calls (3 requests each) per worker and concurrency, alternating; Rust wasm ${snapshot.wasmBytes} B (${snapshot.wasmGzip} B gzip), sha256 ${snapshot.wasmSha}…`);
+  out.push(`${options.rounds} rounds × ${options.calls} whole calls (3 requests each) per worker and concurrency, in turns; Rust wasm ${snapshot.wasmBytes} B (${snapshot.wasmGzip} B gzip), sha256 ${snapshot.wasmSha}…`);
   out.push('');
-  out.push('| Twilio-signed whole calls in workerd | Rust worker | JS reference | Rust/JS |');
-  out.push('|---|---:|---:|---:|');
-  for (const [label, r, j] of rows) {
+  out.push('| Twilio-signed whole calls in workerd | Rust worker | JS reference | small JS | Rust/reference | Rust/small |');
+  out.push('|---|---:|---:|---:|---:|---:|');
+  for (const [label, value] of rows) {
+    const [r, j, m] = NAMES.map(value);
     const digits = r < 10 ? f3 : f1;
-    out.push(`| ${label} | ${digits(r)} ms | ${digits(j)} ms | ${ratio(r, j)} |`);
+    out.push(`| ${label} | ${digits(r)} ms | ${digits(j)} ms | ${digits(m)} ms | ${ratio(r, j)} | ${ratio(r, m)} |`);
   }
   out.push('');
   for (const callers of [1, 8]) {
-    const paired = fig[`rust${callers}`].perRound.map((x, i) => x / fig[`js${callers}`].perRound[i]);
-    out.push(`CPU noise, ${callers} caller${callers === 1 ? '' : 's'}: per-round Rust/JS ratio median ${f2(median(paired))}x, range ${f2(Math.min(...paired))}x-${f2(Math.max(...paired))}x over ${paired.length} rounds.`);
+    for (const peer of PEERS) {
+      const paired = fig[`rust${callers}`].perRound.map((x, i) => x / fig[`${peer}${callers}`].perRound[i]);
+      out.push(`CPU noise, ${callers} caller${callers === 1 ? '' : 's'}: per-round Rust/${peer} ratio median ${f2(median(paired))}x, range ${f2(Math.min(...paired))}x-${f2(Math.max(...paired))}x over ${paired.length} rounds.`);
+    }
   }
   out.push('');
   out.push('Raw numbers');
+  const each = (format) => NAMES.map((name) => `${name} ${format(name)}`).join(', ');
   for (const callers of [1, 8]) {
-    const [fr, fj] = [fig[`rust${callers}`], fig[`js${callers}`]];
-    const paired = fr.perRound.map((x, i) => x / fj.perRound[i]);
-    out.push(`- ${callers} caller${callers === 1 ? '' : 's'}: ${fr.requests} requests each`);
-    out.push(`  - CPU/request from stat (10 ms ticks, all rounds): rust ${f3(fr.cpuMs)} ms, js ${f3(fj.cpuMs)} ms, ratio ${ratio(fr.cpuMs, fj.cpuMs)}`);
-    out.push(`  - CPU/request from schedstat (ns, live threads): rust ${f3(fr.cpuMsSched)} ms, js ${f3(fj.cpuMsSched)} ms, ratio ${ratio(fr.cpuMsSched, fj.cpuMsSched)}`);
-    out.push(`  - per round, rust ms: ${fr.perRound.map(f3).join(' ')}; ${spread(fr.perRound)}`);
-    out.push(`  - per round, js ms:   ${fj.perRound.map(f3).join(' ')}; ${spread(fj.perRound)}`);
-    out.push(`  - per-round ratio rust/js: ${paired.map(f2).join(' ')}; ${spread(paired)}`);
-    out.push(`  - wall time: rust ${f2(fr.wallS)} s, js ${f2(fj.wallS)} s; CPU of the idle runtime meanwhile: rust ${f1(fr.idleMs)} ms, js ${f1(fj.idleMs)} ms`);
-    out.push(`  - latency ms p50/p99: rust ${f3(fr.p50)}/${f3(fr.p99)}, js ${f3(fj.p50)}/${f3(fj.p99)}`);
+    const f = (name) => fig[`${name}${callers}`];
+    out.push(`- ${callers} caller${callers === 1 ? '' : 's'}: ${f('rust').requests} requests each`);
+    out.push(`  - CPU/request from stat (10 ms ticks, all rounds), ms: ${each((n) => f3(f(n).cpuMs))}`);
+    out.push(`  - CPU/request from schedstat (ns, live threads), ms: ${each((n) => f3(f(n).cpuMsSched))}`);
+    for (const name of NAMES) out.push(`  - per round, ${name} ms: ${f(name).perRound.map(f3).join(' ')}; ${spread(f(name).perRound)}`);
+    for (const peer of PEERS) {
+      const paired = f('rust').perRound.map((x, i) => x / f(peer).perRound[i]);
+      out.push(`  - per-round ratio rust/${peer}: ${paired.map(f2).join(' ')}; ${spread(paired)}`);
+    }
+    out.push(`  - wall time, s: ${each((n) => f2(f(n).wallS))}; CPU of an idle runtime meanwhile, ms: ${each((n) => f1(f(n).idleMs))}`);
+    out.push(`  - latency ms p50/p99: ${each((n) => `${f3(f(n).p50)}/${f3(f(n).p99)}`)}`);
   }
-  for (const name of ['rust', 'js']) {
+  for (const name of NAMES) {
     const c = cold[name];
     out.push(`- cold ${name}, ms: new runtime to first TwiML ${c.map((x) => f1(x.totalMs)).join(' ')}; ready to first TwiML ${c.map((x) => f1(x.firstMs)).join(' ')}; runtime CPU by then ${c.map((x) => f1(x.cpuMs)).join(' ')}`);
   }
@@ -666,10 +690,10 @@ function report({ options, snapshot, cold, rounds, stepRounds, logged }) {
       const n = sum(rs.map((x) => x.requests));
       return { sched: sum(rs.map((x) => x.ns)) / 1e6 / n, stat: (sum(rs.map((x) => x.ticks)) * 1000) / CLK_TCK / n };
     };
-    const [r, j] = [cpu('rust'), cpu('js')];
-    out.push(`  - ${label}: rust ${f3(r.sched)} [${f3(r.stat)}], js ${f3(j.sched)} [${f3(j.stat)}], rust − js ${f3(r.sched - j.sched)}, ratio ${ratio(r.sched, j.sched)}`);
+    const [r, j, m] = NAMES.map(cpu);
+    out.push(`  - ${label}: rust ${f3(r.sched)} [${f3(r.stat)}], reference ${f3(j.sched)} [${f3(j.stat)}], small ${f3(m.sched)} [${f3(m.stat)}]; rust − reference ${f3(r.sched - j.sched)} (${ratio(r.sched, j.sched)}), rust − small ${f3(r.sched - m.sched)} (${ratio(r.sched, m.sched)})`);
   }
-  out.push(`- log lines written after the warm-up: rust ${logged.rust.lines} of ${logged.rust.requests} requests, js ${logged.js.lines} of ${logged.js.requests}`);
+  out.push(`- log lines written after the warm-up (the small worker writes none): ${each((n) => `${logged[n].lines} of ${logged[n].requests} requests`)}`);
   return out;
 }
 
@@ -687,10 +711,7 @@ async function main() {
     BACKEND_SIGNING_SECRET: h.SIGNING_SECRET,
   };
   const compatibilityDate = h.wranglerConfig().compatibility_date;
-  const optionsOf = {
-    rust: runtimeOptions('rust', snapshot.dir, bindings, compatibilityDate),
-    js: runtimeOptions('js', snapshot.dir, bindings, compatibilityDate),
-  };
+  const optionsOf = perWorker((name) => runtimeOptions(name, snapshot.dir, bindings, compatibilityDate));
   const running = [];
   try {
     const shown = path.relative(process.cwd(), options.build);
@@ -698,43 +719,40 @@ async function main() {
     const cold = await coldStarts(optionsOf, options.cold);
     say(`cold starts done (${options.cold} each)`);
 
-    const rust = await new Runtime('rust', optionsOf.rust).start();
-    running.push(rust);
-    const js = await new Runtime('js', optionsOf.js).start();
-    running.push(js);
-    say(`rust runtime: ${rust.processNames()}; js runtime: ${js.processNames()}`);
-    await sameBehaviour(rust, js, stub);
+    for (const name of NAMES) running.push(await new Runtime(name, optionsOf[name]).start());
+    const runtimes = running;
+    const [rust, ...peers] = runtimes;
+    say(runtimes.map((r) => `${r.name} runtime: ${r.processNames()}`).join('; '));
+    await sameBehaviour(rust, peers, stub);
     say('checked: same TwiML at every step, same submission, bad signature 403, replayed and tampered values 400');
 
     // Warm-up: JIT tiers, wasm tier-up, connection pools.
-    for (const [runtime, idle] of [[rust, js], [js, rust]]) {
+    for (const [i, runtime] of runtimes.entries()) {
+      const idle = runtimes[(i + 1) % runtimes.length];
       await measure(runtime, idle, options.warmCalls, 1);
       await measure(runtime, idle, options.warmCalls, 8);
     }
     const submissionsBefore = stub.submissions;
-    const logBefore = { rust: rust.logLines, js: js.logLines };
-    const rounds = await callRounds(rust, js, options, say);
-    const stepRounds = await stepBreakdown(rust, js, options);
+    const logBefore = perWorker((name) => runtimes[NAMES.indexOf(name)].logLines);
+    const rounds = await callRounds(runtimes, options, say);
+    const stepRounds = await stepBreakdown(runtimes, options);
     say('steps replayed');
 
-    // Every measured request wrote its one log line, and every call (and replayed PIN) reached
-    // the stub with a valid signature.
+    // Every measured request reached its worker, and every call (and replayed PIN) reached the
+    // stub with a valid signature.
     await h.sleep(300);
     // The measured requests, and the four stepRequests() made to set up the replays.
     const requestsOf = (name) =>
       sum([...rounds[1][name], ...rounds[8][name], ...Object.values(stepRounds).flatMap((x) => x[name])].map((x) => x.requests)) + 4;
-    const handOffs = sum([...rounds[1].rust, ...rounds[1].js, ...rounds[8].rust, ...rounds[8].js].map((x) => x.requests)) / 3 +
-      sum([...stepRounds.pin.rust, ...stepRounds.pin.js].map((x) => x.requests));
+    const handOffs = sum(NAMES.flatMap((n) => [...rounds[1][n], ...rounds[8][n]]).map((x) => x.requests)) / 3 +
+      sum(NAMES.flatMap((n) => stepRounds.pin[n]).map((x) => x.requests));
     assert.equal(stub.submissions - submissionsBefore, handOffs, 'every measured hand-off reached the stub once');
     assert.equal(stub.refused, 0, 'the stub refused a submission signature');
-    const logged = {
-      rust: { lines: rust.logLines - logBefore.rust, requests: requestsOf('rust') },
-      js: { lines: js.logLines - logBefore.js, requests: requestsOf('js') },
-    };
+    const logged = perWorker((name) => ({ lines: runtimes[NAMES.indexOf(name)].logLines - logBefore[name], requests: requestsOf(name) }));
 
     const out = report({ options, snapshot, cold, rounds, stepRounds, logged });
     out.push(`- whole run ${f1((performance.now() - runStarted) / 1000)} s`);
-    for (const runtime of [rust, js]) {
+    for (const runtime of runtimes) {
       if (runtime.otherOutput.trim()) out.push(`- the ${runtime.name} runtime also printed: ${runtime.otherOutput.trim().slice(-500)}`);
     }
     console.log(out.join('\n'));
