@@ -9,7 +9,7 @@ use worker::web_sys::{
     self, AbortSignal, Headers, RequestInit, RequestRedirect, WorkerGlobalScope,
 };
 
-use super::http::{cancel, capped_length, read_capped, FORM, JSON};
+use super::http::{cancel, capped_length, read_capped, read_exact, FORM, JSON};
 use crate::engine::AppAnswer;
 use crate::handoff::{ANSWER_CAP, RESULT_HEADER, SIGNATURE_HEADER};
 use crate::otp;
@@ -78,15 +78,22 @@ async fn post(
         .unchecked_into();
     let status = response.status();
     let headers = response.headers();
-    let declared = headers.get("Content-Length").ok().flatten();
-    // Read through the same capped reader as request bodies: the stream is cancelled as soon
-    // as the answer would pass ANSWER_CAP, however much the other side goes on sending.
-    let bytes = match capped_length(declared.as_deref(), ANSWER_CAP) {
-        Some(cap) => read_capped(response.body(), cap).await?,
-        None => {
+    let header = |name: &str| headers.get(name).ok().flatten();
+    // The runtime decodes a compressed answer, whose Content-Length counts the compressed
+    // bytes: only an unencoded answer's length is the length read.
+    let encoded = header("Content-Encoding")
+        .is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"));
+    let declared = header("Content-Length").filter(|_| !encoded);
+    // Read with the same readers as request bodies: a declared length over ANSWER_CAP is not
+    // read at all, a declared one in one read, anything else through the capped reader, which
+    // cancels the stream as soon as the answer would pass ANSWER_CAP.
+    let bytes = match (capped_length(declared.as_deref(), ANSWER_CAP), declared) {
+        (None, _) => {
             cancel(response.body());
             None
         }
+        (Some(length), Some(_)) => read_exact(response.array_buffer(), length).await?,
+        (Some(cap), None) => read_capped(response.body(), cap).await?,
     };
     Ok((status, headers, bytes.map(|b| decode_utf8(&b))))
 }

@@ -195,6 +195,24 @@ describe('action: the application answers TwiML or an account', () => {
     });
   }
 
+  test('a gzip-compressed answer is relayed: its Content-Length counts compressed bytes', async () => {
+    const zlib = require('node:zlib');
+    // Longer than its compressed form, so a reader that took Content-Length as the decoded
+    // length would call it too large.
+    const xml = `<Response><Say>${'Welcome back. '.repeat(200)}</Say></Response>`;
+    const gzipped = zlib.gzipSync(xml);
+    assert.ok(gzipped.length < xml.length / 4);
+    backend.answer = () => ({
+      status: 200,
+      body: gzipped,
+      type: 'text/xml',
+      headers: { 'Content-Encoding': 'gzip', 'Content-Length': String(gzipped.length) },
+    });
+    const played = await call(worker, ['1234', '4321']);
+    assert.equal(played.reply.text, xml);
+    assert.equal((await lastLine(worker, played)).outcome, 'handed-off');
+  });
+
   test('the submission: its members in order, signed, ciphertext only, opening under the right contexts', async () => {
     backend.answer = () => ({ status: 200, body: WELCOME, type: 'text/xml' });
     backend.requests.length = 0;
