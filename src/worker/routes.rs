@@ -45,21 +45,19 @@ pub async fn gather(
     };
     let form = Form::parse(&body);
 
-    // Published development secrets would let anyone sign calls and open values: refused
-    // before they are used for anything.
-    if let Err(setting) = settings::no_published_secret(env) {
-        return log.misconfigured(setting);
-    }
-    // The signature is checked before anything else is read from the request.
-    let (token, public_url) = match settings::signing(env) {
-        Ok(settings) => settings,
-        Err(setting) => return log.misconfigured(setting),
+    // Settings are read once per isolate. Published development secrets (which would let
+    // anyone sign calls and open values) and the signing settings are refused before the
+    // request is looked at; the signature is checked before anything else is read from it.
+    let prepared = settings::prepared(env);
+    let signing = match &prepared.signing {
+        Ok(signing) => signing,
+        Err(setting) => return log.misconfigured(setting.clone()),
     };
-    let base = public_url.as_deref().unwrap_or(origin);
+    let base = signing.public_url.as_deref().unwrap_or(origin);
     let signed_url = format!("{base}{path_and_query}");
     let signature = req.headers().get("X-Twilio-Signature").ok().flatten();
-    let signed =
-        signature.is_some_and(|s| verify_twilio_signature(&token, &signed_url, &form.pairs, &s));
+    let signed = signature
+        .is_some_and(|s| verify_twilio_signature(&signing.token, &signed_url, &form.pairs, &s));
     if !signed {
         return log.refuse(Outcome::BadSignature, Reply::plain(403, "Forbidden"));
     }
@@ -70,33 +68,11 @@ pub async fn gather(
     }
     // Every setting is checked before the caller is asked anything, so a misconfigured
     // deployment apologises at once instead of after the caller typed their digits.
-    let flows = settings::flows(env);
-    let flows = match flows.as_ref() {
-        Ok(flows) => flows,
+    let settings = match &prepared.call {
+        Ok(settings) => settings,
         Err(setting) => return log.misconfigured(setting.clone()),
     };
-    let ring = match settings::key_ring(env) {
-        Ok(ring) => ring,
-        Err(setting) => return log.misconfigured(setting),
-    };
-    let secret = match settings::signing_secret(env, flows.any_action()) {
-        Ok(secret) => secret,
-        Err(setting) => return log.misconfigured(setting),
-    };
-    let verify = match settings::verify(env, flows.any_verify()) {
-        Ok(verify) => verify,
-        Err(setting) => return log.misconfigured(setting),
-    };
-    let waits = match settings::waits(env) {
-        Ok(waits) => waits,
-        Err(setting) => return log.misconfigured(setting),
-    };
-    if flows.any_limits() && !lockout::bound(env) {
-        return log.misconfigured(crate::SettingError::new(
-            lockout::BINDING,
-            "is missing: a flow has limits, which need the Lockout Durable Object (see wrangler.toml)",
-        ));
-    }
+    let flows = &settings.flows;
     let Some(flow) = flows.get(flow_name) else {
         return log.answer(404, Outcome::UnknownFlow, engine::apology_twiml(None));
     };
@@ -116,14 +92,13 @@ pub async fn gather(
         .map_or("start", |f| f.name.as_str());
     log.step = Some(step.to_owned());
 
-    let counter_key = settings::counter_key(env);
     let action_base = format!("{base}{path}");
     let facts = Facts {
         flow,
-        ring: &ring,
-        counter_key: counter_key.as_bytes(),
-        verify: verify.as_ref(),
-        signing_secret: secret.as_ref().map(|s| s.as_bytes()),
+        ring: &settings.ring,
+        counter_key: settings.counter_key.as_bytes(),
+        verify: settings.verify.as_ref(),
+        signing_secret: settings.signing_secret.as_ref().map(|s| s.as_bytes()),
         call: Call {
             call_sid,
             account_sid: form.get("AccountSid").unwrap_or(""),
@@ -135,7 +110,13 @@ pub async fn gather(
         now_unix: now_unix(),
         action_base: &action_base,
     };
-    let answer = run(Turn::new(facts), env, verify.as_ref(), waits).await;
+    let answer = run(
+        Turn::new(facts),
+        env,
+        settings.verify.as_ref(),
+        settings.waits,
+    )
+    .await;
     log.result = answer.result.map(GatherResult::as_str);
     log.answer(answer.status, answer.outcome, answer.twiml)
 }

@@ -52,19 +52,25 @@ fn required(env: &Env, name: &str) -> Result<Zeroizing<String>, SettingError> {
 
 /// What checking a webhook's signature needs: `TWILIO_AUTH_TOKEN` and the optional
 /// `PUBLIC_URL` (an `http://` or `https://` base URL, without a trailing slash).
-pub fn signing(env: &Env) -> Result<(Zeroizing<String>, Option<String>), SettingError> {
+fn signing(env: &Env) -> Result<Signing, SettingError> {
     let token = required(env, "TWILIO_AUTH_TOKEN")?;
     let Some(value) = text(env, "PUBLIC_URL").filter(|v| !v.trim().is_empty()) else {
-        return Ok((token, None));
+        return Ok(Signing {
+            token,
+            public_url: None,
+        });
     };
     let url = crate::url::check_base(&value)
         .map_err(|problem| SettingError::new("PUBLIC_URL", problem))?;
-    Ok((token, Some(url.to_owned())))
+    Ok(Signing {
+        token,
+        public_url: Some(url.to_owned()),
+    })
 }
 
 /// `OUTBOUND_TIMEOUT_MS`, as [`config::Waits`] reads it (a number from `wrangler.toml` is read
 /// as its text).
-pub fn waits(env: &Env) -> Result<config::Waits, SettingError> {
+fn waits(env: &Env) -> Result<config::Waits, SettingError> {
     let text = binding(env, "OUTBOUND_TIMEOUT_MS").map(|v| match v.as_f64() {
         Some(n) => n.to_string(),
         None => v.as_string().unwrap_or_default(),
@@ -85,7 +91,7 @@ const SECRETS: [&str; 6] = [
 /// The production build refuses to run with any secret set to a value published in
 /// `.dev.vars.example` ([`config::is_published_dev_secret`]): the first such secret is the
 /// setting at fault. The development build (feature `demo`) runs with them.
-pub fn no_published_secret(env: &Env) -> Result<(), SettingError> {
+fn no_published_secret(env: &Env) -> Result<(), SettingError> {
     if cfg!(feature = "demo") {
         return Ok(());
     }
@@ -157,12 +163,12 @@ fn prepare_ring(current: &str, previous: &str) -> Result<KeyRing, SettingError> 
 
 /// The key that names lockout counters: the `AES_SECRET` text (read after [`key_ring`] has
 /// checked it), so rotating that secret starts every count afresh.
-pub fn counter_key(env: &Env) -> Zeroizing<String> {
+fn counter_key(env: &Env) -> Zeroizing<String> {
     Zeroizing::new(text(env, "AES_SECRET").unwrap_or_default())
 }
 
 /// What calling Twilio Verify needs, when `needed` (a flow has a `verify` field).
-pub fn verify(env: &Env, needed: bool) -> Result<Option<otp::Settings>, SettingError> {
+fn verify(env: &Env, needed: bool) -> Result<Option<otp::Settings>, SettingError> {
     if !needed {
         return Ok(None);
     }
@@ -200,8 +206,93 @@ pub fn signing_secret(env: &Env, needed: bool) -> Result<Option<Zeroizing<String
     }
 }
 
-/// Parsed flows, shared by the requests of an isolate.
-type SharedFlows = Rc<Result<Flows, SettingError>>;
+/// What checking a webhook's signature needs ([`signing`]), read before anything else.
+pub struct Signing {
+    /// `TWILIO_AUTH_TOKEN`.
+    pub token: Zeroizing<String>,
+    /// `PUBLIC_URL`, when set.
+    pub public_url: Option<String>,
+}
+
+/// Every other setting a call needs, each checked in the order its problem is reported.
+pub struct CallSettings {
+    /// The flows.
+    pub flows: Rc<Flows>,
+    /// The key ring.
+    pub ring: Rc<KeyRing>,
+    /// `BACKEND_SIGNING_SECRET`, when a flow hands off with `action`.
+    pub signing_secret: Option<Zeroizing<String>>,
+    /// Twilio Verify's settings, when a flow has a `verify` field.
+    pub verify: Option<otp::Settings>,
+    /// `OUTBOUND_TIMEOUT_MS`.
+    pub waits: config::Waits,
+    /// The key that names lockout counters.
+    pub counter_key: Zeroizing<String>,
+}
+
+/// A webhook's settings: the signing ones first (a problem there is reported before the
+/// signature is checked), then the rest (reported only for a signed request).
+pub struct Prepared {
+    /// [`Signing`], or the first problem: a published development secret, then the token or
+    /// `PUBLIC_URL`.
+    pub signing: Result<Signing, SettingError>,
+    /// [`CallSettings`], or the first problem.
+    pub call: Result<CallSettings, SettingError>,
+}
+
+thread_local! {
+    /// The settings read from the last `env` seen. workerd hands every request of an isolate
+    /// the same `env` object, and bindings do not change within an isolate, so the bindings
+    /// are read, copied into wasm and checked once per isolate rather than once per request; a
+    /// different `env` object is read anew. The secrets kept here (wiped on drop) live as long
+    /// as the isolate, as the key ring always has.
+    static PREPARED: RefCell<Option<(JsValue, Rc<Prepared>)>> = const { RefCell::new(None) };
+}
+
+/// Every setting, read and checked once per isolate (per `env` object).
+pub fn prepared(env: &Env) -> Rc<Prepared> {
+    let key: &JsValue = env.as_ref();
+    PREPARED.with(|cache| {
+        if let Some((seen, prepared)) = cache.borrow().as_ref() {
+            if Object::is(seen, key) {
+                return Rc::clone(prepared);
+            }
+        }
+        let prepared = Rc::new(Prepared {
+            signing: no_published_secret(env).and_then(|()| signing(env)),
+            call: call_settings(env),
+        });
+        *cache.borrow_mut() = Some((key.clone(), Rc::clone(&prepared)));
+        prepared
+    })
+}
+
+fn call_settings(env: &Env) -> Result<CallSettings, SettingError> {
+    let flows = flows(env)?;
+    let (any_action, any_verify, any_limits) =
+        (flows.any_action(), flows.any_verify(), flows.any_limits());
+    let ring = key_ring(env)?;
+    let signing_secret = signing_secret(env, any_action)?;
+    let verify = verify(env, any_verify)?;
+    let waits = waits(env)?;
+    if any_limits && !super::lockout::bound(env) {
+        return Err(SettingError::new(
+            super::lockout::BINDING,
+            "is missing: a flow has limits, which need the Lockout Durable Object (see wrangler.toml)",
+        ));
+    }
+    Ok(CallSettings {
+        flows,
+        ring,
+        signing_secret,
+        verify,
+        waits,
+        counter_key: counter_key(env),
+    })
+}
+
+/// Parsed flows (or the first problem), shared by the requests of an isolate.
+type SharedFlows = Result<Rc<Flows>, SettingError>;
 
 thread_local! {
     /// The flows parsed from the last `GATHER_FLOWS` seen, with that value. A Worker's
@@ -212,21 +303,21 @@ thread_local! {
 }
 
 /// The flows, parsed and validated once per isolate.
-pub fn flows(env: &Env) -> SharedFlows {
+fn flows(env: &Env) -> SharedFlows {
     let Some(raw) = binding(env, config::SETTING) else {
-        return Rc::new(Err(SettingError::new(
+        return Err(SettingError::new(
             config::SETTING,
             "is missing: no flow is configured",
-        )));
+        ));
     };
     FLOWS.with(|cache| {
         if let Some((seen, flows)) = cache.borrow().as_ref() {
             if Object::is(seen, &raw) {
-                return Rc::clone(flows);
+                return flows.clone();
             }
         }
-        let flows = Rc::new(parse_flows(&raw));
-        *cache.borrow_mut() = Some((raw, Rc::clone(&flows)));
+        let flows = parse_flows(&raw).map(Rc::new);
+        *cache.borrow_mut() = Some((raw, flows.clone()));
         flows
     })
 }
