@@ -54,7 +54,7 @@
 
 mod common;
 
-use common::{ring, testkit, CALL_SID, KEY_HEX};
+use common::{ring, testkit, verify_settings, CALL_SID, KEY_HEX};
 use gather_seal::config::{Flow, Flows};
 use gather_seal::engine::{AppAnswer, Call, CounterAnswer, Effect, Facts, Feedback, Step, Turn};
 use gather_seal::flow::CallState;
@@ -318,16 +318,6 @@ fn read_expect(expect: &str) -> Result<Expect, String> {
 // ------------------------------------------------------------------------------------------
 // Walking a call
 // ------------------------------------------------------------------------------------------
-
-fn verify_settings() -> otp::Settings {
-    let settings = otp::Settings::new(
-        "SK00112233445566778899aabbccddeeff",
-        "a-test-secret",
-        "VA0123456789abcdef0123456789abcdef",
-        Some("https://verify.example.com"),
-    );
-    settings.unwrap_or_else(|e| panic!("{e}"))
-}
 
 /// The call state the `<Gather action>` of `twiml` carries.
 fn state_of(flow: &Flow, twiml: &str) -> Result<CallState, String> {

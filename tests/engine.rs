@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{ring, CALL_SID, KEY_HEX};
+use common::{ring, verify_settings, CALL_SID, KEY_HEX};
 use gather_seal::config::{Flow, Flows};
 use gather_seal::engine::{
     Answer, AppAnswer, Call, CounterAnswer, Effect, Facts, Feedback, Step, Turn,
@@ -51,16 +51,6 @@ fn pin_and_code(extra: &str) -> Flow {
         ],
         "then": {{"action": "{APP}"}} }}"#
     ))
-}
-
-fn verify_settings() -> otp::Settings {
-    let settings = otp::Settings::new(
-        "SK00112233445566778899aabbccddeeff",
-        "a-test-secret",
-        "VA0123456789abcdef0123456789abcdef",
-        Some("https://verify.example.com"),
-    );
-    settings.unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A webhook of the call: from FROM, in `state`, with `digits` typed.

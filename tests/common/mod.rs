@@ -4,7 +4,19 @@
 pub mod gather;
 pub mod testkit;
 
-use gather_seal::{Key, KeyRing};
+use gather_seal::{otp, Key, KeyRing};
+
+/// Twilio Verify settings for tests: a throwaway API key and service, at a base URL nothing
+/// listens on (the engine only builds the requests).
+pub fn verify_settings() -> otp::Settings {
+    let settings = otp::Settings::new(
+        "SK00112233445566778899aabbccddeeff",
+        "a-test-secret",
+        "VA0123456789abcdef0123456789abcdef",
+        Some("https://verify.example.com"),
+    );
+    settings.unwrap_or_else(|e| panic!("{e}"))
+}
 
 /// A fixed test key (the crate docs' example key). Test data only.
 pub const KEY_HEX: &str = "a154eb4c759711bc2538a7cc021e9e9f17dd8aa63151c62ca28a82a4a404203d";
