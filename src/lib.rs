@@ -52,7 +52,8 @@
 //! - [`outcome`]: the log's outcome words, spelled once;
 //! - [`handoff`]: the signed submission to the application, the redirect, and the
 //!   application's answer;
-//! - [`twilio`]: request signatures and TwiML;
+//! - [`twilio`]: request signatures, TwiML, and whether an application's TwiML is well-formed;
+//! - [`url`]: URLs read one way (targets, `PUBLIC_URL`, a request's origin, port variants);
 //! - [`lockout`]: lockout across calls: caller IDs, counter names, how failed tries count;
 //! - [`otp`]: one-time codes through Twilio Verify: the two requests and reading their answers;
 //! - [`demo`]: the articles' demo backend, for local development.
