@@ -8,8 +8,8 @@ mod common;
 
 use common::{leaks, testkit};
 use gather_seal::config::{
-    is_published_dev_secret, Anonymous, Channel, CountBy, Field, Flow, Flows, Kind, Limits,
-    Messages, Then,
+    is_published_dev_secret, Anonymous, CardTypes, Channel, CountBy, Field, Flow, Flows, Kind,
+    Limits, Messages, Then,
 };
 use gather_seal::SettingError;
 use serde_json::{json, Value};
@@ -148,7 +148,11 @@ fn every_key_is_read() {
     let expected = Flow {
         name: "login".into(),
         fields: vec![
-            field("card", "Numéro de carte, puis dièse.", Kind::CardNumber),
+            field(
+                "card",
+                "Numéro de carte, puis dièse.",
+                Kind::CardNumber(CardTypes::ANY),
+            ),
             field("expiry", "Date d'expiration.", Kind::Expiry),
             field("last_four", "Quatre chiffres.", Kind::Digits(4)),
             field("account2", "Compte.", Kind::DigitRange { min: 6, max: 10 }),
@@ -380,7 +384,7 @@ fn a_verify_field_sends_its_code_by_sms_unless_it_says_call() {
         );
         assert_eq!(
             flow.fields[0].kind,
-            Kind::CardNumber,
+            Kind::CardNumber(CardTypes::ANY),
             "the other fields stay"
         );
     }

@@ -3,7 +3,7 @@
 //!
 //! Timestamps were computed with GNU date, e.g. `date -u -d 2026-11-30T23:59:59Z +%s`.
 
-use gather_seal::config::Kind;
+use gather_seal::config::{CardTypes, Kind};
 use gather_seal::kinds::{accepts, expiry_valid, gather_shape, luhn, retry_sentence, year_month};
 
 /// 2026-11-30T23:59:59Z, the last second of November 2026.
@@ -86,7 +86,10 @@ fn every_single_digit_change_fails_luhn() {
                 let changed = String::from_utf8(changed).expect("ASCII");
                 assert!(!luhn(&changed), "{changed} (from {number})");
                 assert!(!luhn_by_table(&changed), "{changed}");
-                assert!(!accepts(Kind::CardNumber, &changed, 0), "{changed}");
+                assert!(
+                    !accepts(Kind::CardNumber(CardTypes::ANY), &changed, 0),
+                    "{changed}"
+                );
             }
         }
     }
@@ -150,7 +153,11 @@ fn card_numbers_are_12_to_19_digits() {
         ("4111 1111 1111 1111", false),
         ("", false),
     ] {
-        assert_eq!(accepts(Kind::CardNumber, number, 0), ok, "{number:?}");
+        assert_eq!(
+            accepts(Kind::CardNumber(CardTypes::ANY), number, 0),
+            ok,
+            "{number:?}"
+        );
     }
 }
 
@@ -338,7 +345,7 @@ fn how_gather_asks_for_each_kind() {
         gather_shape(Kind::DigitRange { min: 6, max: 10 }),
         (10, true)
     );
-    assert_eq!(gather_shape(Kind::CardNumber), (19, true));
+    assert_eq!(gather_shape(Kind::CardNumber(CardTypes::ANY)), (19, true));
     assert_eq!(gather_shape(Kind::Expiry), (4, false));
 }
 
@@ -357,7 +364,7 @@ fn retry_sentences_name_what_was_wanted() {
         "Sorry, that was not 6 to 10 digits. Press pound when you are done."
     );
     assert_eq!(
-        retry_sentence(Kind::CardNumber),
+        retry_sentence(Kind::CardNumber(CardTypes::ANY)),
         "Sorry, that was not a valid card number. Press pound when you are done."
     );
     assert_eq!(
