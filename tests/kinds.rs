@@ -712,10 +712,11 @@ const ROUTING_NUMBERS: [&str; 4] = ["011000015", "021000021", "111000025", "0260
 /// The checksum written out as the ABA states it: 3(d1 + d4 + d7) + 7(d2 + d5 + d8) +
 /// (d3 + d6 + d9) ≡ 0 (mod 10).
 fn aba_by_formula(digits: &str) -> bool {
+    if digits.len() != 9 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
     let d: Vec<u32> = digits.bytes().map(|b| u32::from(b - b'0')).collect();
-    digits.len() == 9
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && (3 * (d[0] + d[3] + d[6]) + 7 * (d[1] + d[4] + d[7]) + (d[2] + d[5] + d[8])) % 10 == 0
+    (3 * (d[0] + d[3] + d[6]) + 7 * (d[1] + d[4] + d[7]) + (d[2] + d[5] + d[8])).is_multiple_of(10)
 }
 
 #[test]
