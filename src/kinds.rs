@@ -125,8 +125,9 @@ pub fn aba_checksum(digits: &str) -> bool {
     sum.is_multiple_of(10)
 }
 
-/// A card network, as `card_types` names it.
+/// A card network, as `card_types` names it. More may come as the table grows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Brand {
     /// `visa`
     Visa,
