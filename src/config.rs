@@ -18,6 +18,7 @@ mod written;
 
 use serde::de::{Deserialize, Deserializer, IgnoredAny};
 
+pub use crate::kinds::CardTypes;
 use crate::SettingError;
 
 /// The setting's name, and the first segment of every path reported.
@@ -125,13 +126,30 @@ pub enum Kind {
         /// The most digits.
         max: u8,
     },
-    /// A payment card number: 12 to 19 digits ended by `#`, Luhn-checked.
-    CardNumber,
+    /// A payment card number: 12 to 19 digits ended by `#`, Luhn-checked, of a brand the
+    /// [`CardTypes`] take (`card_types`; [`CardTypes::ANY`] without it).
+    CardNumber(CardTypes),
+    /// A card's security code (CVV2, CVC2, CID): as long as [`CodeLength`] says.
+    SecurityCode(CodeLength),
+    /// A US bank routing number: exactly 9 digits passing the ABA checksum.
+    RoutingNumber,
     /// A card's expiry date: four digits MMYY, a real month, not in the past.
     Expiry,
     /// A one-time code Twilio Verify sends to the caller's number (4 to 10 digits ended by
     /// `#`), checked with Verify; never sealed or handed on, only named in `verified`.
     Verify(Channel),
+}
+
+/// How long a `security-code` field's code is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeLength {
+    /// `length`: always this many digits, 3 or 4.
+    Fixed(u8),
+    /// `card`: as the card typed at this index of the flow's fields (an earlier `card-number`
+    /// field) makes it, 4 digits for American Express and 3 otherwise
+    /// ([`crate::kinds::security_code_length`]); a call learns the brand by opening that
+    /// field's sealed value.
+    OfCard(usize),
 }
 
 /// How Twilio Verify sends a `verify` field's code.

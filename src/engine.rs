@@ -420,7 +420,10 @@ impl<'a> Turn<'a> {
     /// The TwiML that asks for the field `state` points at.
     fn ask(&mut self, state: &CallState, retry: bool, outcome: Outcome) -> Step {
         let facts = &self.facts;
-        match flow::ask_twiml(facts.flow, state, retry, facts.action_base) {
+        let Ok(kind) = flow::asked_kind(facts.flow, facts.ring, facts.call.call_sid, state) else {
+            return self.broken(400, Outcome::BadState);
+        };
+        match flow::ask_twiml_as(facts.flow, state, retry, facts.action_base, kind) {
             Some(twiml) => Step::Answer(Answer {
                 status: 200,
                 twiml,

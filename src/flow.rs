@@ -14,7 +14,7 @@
 
 use zeroize::Zeroizing;
 
-use crate::config::{Channel, Field, Flow, Kind};
+use crate::config::{Channel, CodeLength, Field, Flow, Kind};
 use crate::kinds;
 use crate::twilio::twiml::{Gather, Response, Speech};
 use crate::{open_bytes, seal, BadCallState, CallError, KeyRing};
@@ -267,7 +267,14 @@ pub fn advance(
     {
         return Err(CallError::BadCallState);
     }
-    for ((name, value), f) in state.sealed.iter().zip(earlier) {
+    let field = flow.field(state.field).ok_or(CallError::BadCallState)?;
+    // A security code that follows a card: the index of that card, whose brand is read below.
+    let follows = match field.kind {
+        Kind::SecurityCode(CodeLength::OfCard(card)) => Some(card),
+        _ => None,
+    };
+    let mut card_brand = None;
+    for (i, ((name, value), f)) in state.sealed.iter().zip(earlier).enumerate() {
         let context = context(call_sid, name);
         let opened = Zeroizing::new(
             open_bytes(value, ring, context.as_bytes()).map_err(|_| CallError::BadCallState)?,
@@ -275,11 +282,18 @@ pub fn advance(
         if matches!(f.kind, Kind::Verify(_)) && opened.as_slice() != VERIFIED {
             return Err(CallError::BadCallState);
         }
+        if follows == Some(i) {
+            card_brand = Some(brand_of(&opened));
+        }
     }
-    let field = flow.field(state.field).ok_or(CallError::BadCallState)?;
+    // What this field accepts in this call; a code that follows no earlier card is refused.
+    let kind = match (follows, card_brand) {
+        (Some(_), None) => return Err(CallError::BadCallState),
+        (_, brand) => kinds::resolve(field.kind, brand.flatten()),
+    };
     let digits = digits.unwrap_or("");
     let is_code = matches!(field.kind, Kind::Verify(_));
-    let valid = kinds::accepts(field.kind, digits, now_unix);
+    let valid = kinds::accepts(kind, digits, now_unix);
     // A try is wrong when it is not a valid entry, or a code Verify did not approve.
     let wrong = match (valid, is_code, check) {
         (false, _, _) | (true, true, Some(CodeCheck::Denied)) => true,
@@ -325,6 +339,43 @@ pub fn advance(
     }
 }
 
+/// The brand of a card number as opened from its sealed value (`None`: no brand in the table).
+fn brand_of(opened: &[u8]) -> Option<kinds::Brand> {
+    core::str::from_utf8(opened)
+        .ok()
+        .and_then(kinds::card_brand)
+}
+
+/// What the field `state` points at accepts in this call, as [`ask_twiml_as`] asks it: its kind,
+/// with a `security-code` that follows a card resolved to that card's length
+/// ([`kinds::resolve`]) by opening the card's carried value. Nothing but that value's brand is
+/// kept; the digits are zeroized.
+///
+/// Fails with [`CallError::BadCallState`] when `state` points past the flow's fields, or the
+/// card it follows is not carried or does not open for this call.
+pub fn asked_kind(
+    flow: &Flow,
+    ring: &KeyRing,
+    call_sid: &str,
+    state: &CallState,
+) -> Result<Kind, CallError> {
+    let field = flow.field(state.field).ok_or(CallError::BadCallState)?;
+    let Kind::SecurityCode(CodeLength::OfCard(card)) = field.kind else {
+        return Ok(field.kind);
+    };
+    let card_field = flow.field(card).ok_or(CallError::BadCallState)?;
+    let (name, value) = state
+        .sealed
+        .get(card)
+        .filter(|(name, _)| *name == card_field.name && card < state.field)
+        .ok_or(CallError::BadCallState)?;
+    let context = context(call_sid, name);
+    let opened = Zeroizing::new(
+        open_bytes(value, ring, context.as_bytes()).map_err(|_| CallError::BadCallState)?,
+    );
+    Ok(kinds::resolve(field.kind, brand_of(&opened)))
+}
+
 /// The field a turn has just gathered: the one `asked` (the index the call state pointed at
 /// before [`advance`]) when the turn moves on to the next field or hands off `success`.
 pub fn just_gathered<'f>(flow: &'f Flow, asked: Option<usize>, turn: &Turn) -> Option<&'f Field> {
@@ -348,10 +399,26 @@ pub fn is_call_sid(sid: &str) -> bool {
 /// The TwiML that asks for the field `state` points at; `action_base` is the absolute URL of
 /// the flow's route (e.g. `https://ivr.example.com/gather/login`). `None` when `state` points
 /// past the flow's fields.
+///
+/// The field is asked as its kind is written: a `security-code` that follows a card takes up
+/// to 4 digits, or 3 ended by `#`. [`ask_twiml_as`] asks it as long as the card makes it.
 pub fn ask_twiml(flow: &Flow, state: &CallState, retry: bool, action_base: &str) -> Option<String> {
+    let kind = flow.field(state.field)?.kind;
+    ask_twiml_as(flow, state, retry, action_base, kind)
+}
+
+/// [`ask_twiml`] with the field asked as `kind`: what [`asked_kind`] says it accepts in this
+/// call, so that `<Gather numDigits>` and the retry sentence fit a security code's length.
+pub fn ask_twiml_as(
+    flow: &Flow,
+    state: &CallState,
+    retry: bool,
+    action_base: &str,
+    kind: Kind,
+) -> Option<String> {
     let field = flow.field(state.field)?;
     let action = format!("{action_base}?{}", state.to_query(flow));
-    let (num_digits, finish_on_pound) = kinds::gather_shape(field.kind);
+    let (num_digits, finish_on_pound) = kinds::gather_shape(kind);
     let gather = Gather {
         action: &action,
         num_digits,
@@ -360,7 +427,7 @@ pub fn ask_twiml(flow: &Flow, state: &CallState, retry: bool, action_base: &str)
     };
     let sorry = match &flow.messages.retry {
         Some(text) => text.clone(),
-        None => kinds::retry_sentence(field.kind),
+        None => kinds::retry_sentence(kind),
     };
     let prompts: &[&str] = if retry {
         &[&sorry, &field.prompt]

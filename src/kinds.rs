@@ -1,6 +1,11 @@
 //! What each field kind accepts, and how `<Gather>` asks for it. One small check per kind.
+//!
+//! Card brands come from a small table of issuer prefixes (IIN ranges) and lengths,
+//! [`card_brand`]; a security code's length follows the brand of the card it belongs to,
+//! [`security_code_length`]; a US bank routing number passes the ABA checksum,
+//! [`aba_checksum`].
 
-use crate::config::Kind;
+use crate::config::{CodeLength, Kind};
 
 /// The shortest and longest one-time code Twilio Verify sends (a service's code length).
 pub const CODE_MIN: usize = 4;
@@ -17,9 +22,27 @@ pub fn accepts(kind: Kind, digits: &str, now_unix: u64) -> bool {
     match kind {
         Kind::Digits(length) => len == usize::from(length),
         Kind::DigitRange { min, max } => (usize::from(min)..=usize::from(max)).contains(&len),
-        Kind::CardNumber => (12..=19).contains(&len) && luhn(digits),
+        Kind::CardNumber(types) => {
+            (12..=19).contains(&len) && luhn(digits) && types.allows(card_brand(digits))
+        }
+        Kind::SecurityCode(CodeLength::Fixed(length)) => len == usize::from(length),
+        // Unresolved, only the lengths any card can have: a call resolves it first ([`resolve`]).
+        Kind::SecurityCode(CodeLength::OfCard(_)) => len == 3 || len == 4,
+        Kind::RoutingNumber => aba_checksum(digits),
         Kind::Expiry => len == 4 && expiry_valid(digits, now_unix),
         Kind::Verify(_) => (CODE_MIN..=CODE_MAX).contains(&len),
+    }
+}
+
+/// `kind` as a call asks it once the brand of the card it follows is known: a security code
+/// that follows a card becomes as long as that card's brand makes it ([`security_code_length`];
+/// `card` is `None` for a card of no brand in the table). Any other kind is itself.
+pub fn resolve(kind: Kind, card: Option<Brand>) -> Kind {
+    match kind {
+        Kind::SecurityCode(CodeLength::OfCard(_)) => {
+            Kind::SecurityCode(CodeLength::Fixed(security_code_length(card)))
+        }
+        other => other,
     }
 }
 
@@ -28,7 +51,11 @@ pub fn gather_shape(kind: Kind) -> (u8, bool) {
     match kind {
         Kind::Digits(length) => (length, false),
         Kind::DigitRange { max, .. } => (max, true),
-        Kind::CardNumber => (19, true),
+        Kind::CardNumber(_) => (19, true),
+        Kind::SecurityCode(CodeLength::Fixed(length)) => (length, false),
+        // Not yet resolved ([`resolve`]): up to 4 digits, or 3 ended by `#`.
+        Kind::SecurityCode(CodeLength::OfCard(_)) => (4, true),
+        Kind::RoutingNumber => (9, false),
         Kind::Expiry => (4, false),
         Kind::Verify(_) => (CODE_MAX as u8, true),
     }
@@ -42,9 +69,16 @@ pub fn retry_sentence(kind: Kind) -> String {
         Kind::DigitRange { min, max } => {
             format!("Sorry, that was not {min} to {max} digits. Press pound when you are done.")
         }
-        Kind::CardNumber => {
+        Kind::CardNumber(_) => {
             "Sorry, that was not a valid card number. Press pound when you are done.".to_owned()
         }
+        Kind::SecurityCode(CodeLength::Fixed(n)) => {
+            format!("Sorry, that was not a {n}-digit security code.")
+        }
+        Kind::SecurityCode(CodeLength::OfCard(_)) => {
+            "Sorry, that was not a valid security code. Press pound when you are done.".to_owned()
+        }
+        Kind::RoutingNumber => "Sorry, that was not a valid routing number.".to_owned(),
         Kind::Expiry => "Sorry, that was not a valid expiry date.".to_owned(),
         Kind::Verify(_) => {
             "Sorry, that code was not right. Enter the code we sent you, then press pound."
@@ -73,6 +107,212 @@ pub fn luhn(digits: &str) -> bool {
         };
     }
     !digits.is_empty() && sum.is_multiple_of(10)
+}
+
+/// The ABA routing number checksum: 9 ASCII digits with
+/// 3·(d1+d4+d7) + 7·(d2+d5+d8) + (d3+d6+d9) a multiple of 10 (the American Bankers
+/// Association's routing number check digit).
+pub fn aba_checksum(digits: &str) -> bool {
+    let b = digits.as_bytes();
+    if b.len() != 9 || !b.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let sum: u32 = b
+        .iter()
+        .zip([3, 7, 1, 3, 7, 1, 3, 7, 1])
+        .map(|(d, weight)| weight * u32::from(d - b'0'))
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+/// A card network, as `card_types` names it. More may come as the table grows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Brand {
+    /// `visa`
+    Visa,
+    /// `mastercard`
+    Mastercard,
+    /// `amex`: American Express.
+    Amex,
+    /// `discover`
+    Discover,
+    /// `diners-club`: Diners Club International.
+    DinersClub,
+    /// `jcb`
+    Jcb,
+    /// `maestro`
+    Maestro,
+    /// `unionpay`: China UnionPay.
+    UnionPay,
+}
+
+impl Brand {
+    /// Every brand, in the order the README lists them.
+    pub const ALL: [Brand; 8] = [
+        Brand::Visa,
+        Brand::Mastercard,
+        Brand::Amex,
+        Brand::Discover,
+        Brand::DinersClub,
+        Brand::Jcb,
+        Brand::Maestro,
+        Brand::UnionPay,
+    ];
+
+    /// Its name in `card_types`: `visa`, `mastercard`, `amex`, `discover`, `diners-club`,
+    /// `jcb`, `maestro`, `unionpay`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Brand::Visa => "visa",
+            Brand::Mastercard => "mastercard",
+            Brand::Amex => "amex",
+            Brand::Discover => "discover",
+            Brand::DinersClub => "diners-club",
+            Brand::Jcb => "jcb",
+            Brand::Maestro => "maestro",
+            Brand::UnionPay => "unionpay",
+        }
+    }
+
+    /// The brand of that name ([`Brand::as_str`]), exactly as written.
+    pub fn from_name(name: &str) -> Option<Brand> {
+        Brand::ALL.into_iter().find(|b| b.as_str() == name)
+    }
+
+    fn bit(self) -> u8 {
+        match self {
+            Brand::Visa => 1,
+            Brand::Mastercard => 1 << 1,
+            Brand::Amex => 1 << 2,
+            Brand::Discover => 1 << 3,
+            Brand::DinersClub => 1 << 4,
+            Brand::Jcb => 1 << 5,
+            Brand::Maestro => 1 << 6,
+            Brand::UnionPay => 1 << 7,
+        }
+    }
+}
+
+/// The brands a `card-number` field takes (`card_types`): [`CardTypes::ANY`] unless listed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CardTypes(Option<u8>);
+
+impl CardTypes {
+    /// Every Luhn-valid number, of a brand in the table or not (no `card_types`).
+    pub const ANY: CardTypes = CardTypes(None);
+
+    /// Only numbers of these brands (a number of no known brand is refused).
+    pub fn only(brands: &[Brand]) -> CardTypes {
+        CardTypes(Some(brands.iter().fold(0, |set, b| set | b.bit())))
+    }
+
+    /// Whether a number of this brand (`None`: of no brand in the table) is taken.
+    pub fn allows(self, brand: Option<Brand>) -> bool {
+        match (self.0, brand) {
+            (None, _) => true,
+            (Some(set), Some(brand)) => set & brand.bit() != 0,
+            (Some(_), None) => false,
+        }
+    }
+
+    /// The brands listed, in [`Brand::ALL`]'s order; `None` for [`CardTypes::ANY`].
+    pub fn listed(self) -> Option<impl Iterator<Item = Brand>> {
+        let set = self.0?;
+        Some(Brand::ALL.into_iter().filter(move |b| set & b.bit() != 0))
+    }
+}
+
+/// One row of the IIN table: numbers whose first digits, read as a number of as many digits as
+/// `low`, lie from `low` to `high`, and whose length is in `lengths`, are of `brand`.
+struct IinRange {
+    brand: Brand,
+    low: u32,
+    high: u32,
+    lengths: &'static [u8],
+}
+
+const FOURTEEN_UP: &[u8] = &[14, 15, 16, 17, 18, 19];
+const SIXTEEN_UP: &[u8] = &[16, 17, 18, 19];
+const TWELVE_UP: &[u8] = &[12, 13, 14, 15, 16, 17, 18, 19];
+
+const fn iin(brand: Brand, low: u32, high: u32, lengths: &'static [u8]) -> IinRange {
+    IinRange {
+        brand,
+        low,
+        high,
+        lengths,
+    }
+}
+
+/// Issuer prefixes and lengths by brand, from the "Issuer identification number (IIN)" table of
+/// Wikipedia's "Payment card number" article (en.wikipedia.org/wiki/Payment_card_number, as of
+/// 2025), which collects the networks' published ranges (Mastercard's 2-series 2221-2720 from
+/// Mastercard's 2016 announcement; Discover's, Diners Club's and JCB's from Discover Global
+/// Network's IIN ranges). Choices where that table overlaps or is wider than this list:
+/// Discover's co-branded 622126-622925 is left to UnionPay (all of 62), as card networks
+/// route it; Diners Club's US & Canada 54-55 are Mastercard numbers; RuPay, Dankort, Mir,
+/// Verve and other networks are not listed, so their numbers have no brand.
+const IIN_TABLE: [IinRange; 23] = [
+    iin(Brand::Amex, 34, 34, &[15]),
+    iin(Brand::Amex, 37, 37, &[15]),
+    iin(Brand::DinersClub, 300, 305, FOURTEEN_UP),
+    iin(Brand::DinersClub, 3095, 3095, FOURTEEN_UP),
+    iin(Brand::DinersClub, 36, 36, FOURTEEN_UP),
+    iin(Brand::DinersClub, 38, 39, FOURTEEN_UP),
+    iin(Brand::Discover, 6011, 6011, SIXTEEN_UP),
+    iin(Brand::Discover, 644, 649, SIXTEEN_UP),
+    iin(Brand::Discover, 65, 65, SIXTEEN_UP),
+    iin(Brand::Jcb, 3528, 3589, SIXTEEN_UP),
+    iin(Brand::Maestro, 5018, 5018, TWELVE_UP),
+    iin(Brand::Maestro, 5020, 5020, TWELVE_UP),
+    iin(Brand::Maestro, 5038, 5038, TWELVE_UP),
+    iin(Brand::Maestro, 5893, 5893, TWELVE_UP),
+    iin(Brand::Maestro, 6304, 6304, TWELVE_UP),
+    iin(Brand::Maestro, 6759, 6759, TWELVE_UP),
+    iin(Brand::Maestro, 6761, 6763, TWELVE_UP),
+    iin(Brand::Maestro, 676770, 676770, TWELVE_UP),
+    iin(Brand::Maestro, 676774, 676774, TWELVE_UP),
+    iin(Brand::Mastercard, 2221, 2720, &[16]),
+    iin(Brand::Mastercard, 51, 55, &[16]),
+    iin(Brand::UnionPay, 62, 62, SIXTEEN_UP),
+    iin(Brand::Visa, 4, 4, &[13, 16, 19]),
+];
+
+/// The brand of a card number by its issuer prefix and length (from the IIN table in this
+/// module, whose source its comment names): `None` for a number of no brand in the table, of a length its brand does not issue,
+/// or that is not 12 to 19 ASCII digits. The Luhn check is [`luhn`]'s, not this.
+///
+/// ```
+/// use gather_seal::kinds::{card_brand, Brand};
+/// assert_eq!(card_brand("378282246310005"), Some(Brand::Amex));
+/// assert_eq!(card_brand("4242424242424242").map(Brand::as_str), Some("visa"));
+/// assert_eq!(card_brand("9999999999999995"), None);
+/// ```
+pub fn card_brand(digits: &str) -> Option<Brand> {
+    let b = digits.as_bytes();
+    if !(12..=19).contains(&b.len()) || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let length = u8::try_from(b.len()).ok()?;
+    IIN_TABLE.iter().find_map(|row| {
+        let width = row.low.checked_ilog10()? as usize + 1;
+        let prefix = b
+            .get(..width)?
+            .iter()
+            .fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
+        let in_range = (row.low..=row.high).contains(&prefix);
+        (in_range && row.lengths.contains(&length)).then_some(row.brand)
+    })
+}
+
+/// How many digits a card's security code has: 4 for American Express (its CID), 3 for every
+/// other brand and for a card of no known brand (CVV2, CVC2).
+pub fn security_code_length(card: Option<Brand>) -> u8 {
+    match card {
+        Some(Brand::Amex) => 4,
+        _ => 3,
+    }
 }
 
 /// `MMYY`: a month from 01 to 12, in 2000-2099, not before the current month (UTC). A card is

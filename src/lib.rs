@@ -45,7 +45,9 @@
 //! The core (this page) is plain Rust and is tested on the host:
 //!
 //! - [`config`]: the flows (`GATHER_FLOWS`), typed and validated once;
-//! - [`kinds`]: what each field kind accepts (digits, card numbers with Luhn, expiry dates);
+//! - [`kinds`]: what each field kind accepts (digits, card numbers with Luhn and their brand by
+//!   issuer prefix, security codes by that brand, routing numbers by the ABA checksum, expiry
+//!   dates);
 //! - [`flow`]: the gather call's fields as a pure state machine (what each entry does);
 //! - [`engine`]: one webhook's whole turn as a sans-IO engine: the answer, or the next effect
 //!   (a lockout counter, Twilio Verify, the application) for the glue to carry out;

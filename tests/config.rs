@@ -8,9 +8,10 @@ mod common;
 
 use common::{leaks, testkit};
 use gather_seal::config::{
-    is_published_dev_secret, Anonymous, Channel, CountBy, Field, Flow, Flows, Kind, Limits,
-    Messages, Then,
+    is_published_dev_secret, Anonymous, CardTypes, Channel, CodeLength, CountBy, Field, Flow,
+    Flows, Kind, Limits, Messages, Then,
 };
+use gather_seal::kinds::Brand;
 use gather_seal::SettingError;
 use serde_json::{json, Value};
 
@@ -148,7 +149,11 @@ fn every_key_is_read() {
     let expected = Flow {
         name: "login".into(),
         fields: vec![
-            field("card", "Numéro de carte, puis dièse.", Kind::CardNumber),
+            field(
+                "card",
+                "Numéro de carte, puis dièse.",
+                Kind::CardNumber(CardTypes::ANY),
+            ),
             field("expiry", "Date d'expiration.", Kind::Expiry),
             field("last_four", "Quatre chiffres.", Kind::Digits(4)),
             field("account2", "Compte.", Kind::DigitRange { min: 6, max: 10 }),
@@ -347,6 +352,100 @@ fn several_flows_are_kept_by_name() {
 }
 
 #[test]
+fn a_payment_flow_reads_card_types_security_codes_and_routing_numbers() {
+    let text = r#"{"pay": {
+        "fields": [
+            {"name": "account", "prompt": "Account?", "kind": "digits", "min": 6, "max": 10},
+            {"name": "card", "prompt": "Card?", "kind": "card-number", "card_types": ["amex", "visa", "diners-club"]},
+            {"name": "cvv", "prompt": "Code?", "kind": "security-code", "card": "card"},
+            {"name": "other_card", "prompt": "Another card?", "kind": "card-number"},
+            {"name": "other_cvv", "prompt": "Its code?", "kind": "security-code", "card": "other_card"},
+            {"name": "cid", "prompt": "Four digits?", "kind": "security-code", "length": 4},
+            {"name": "cvc", "prompt": "Three digits?", "kind": "security-code", "length": 3},
+            {"name": "routing", "prompt": "Routing number?", "kind": "routing-number"}
+        ],
+        "then": {"redirect": "https://example.com/next"}
+    }}"#;
+    let flows = parsed(text);
+    let flow = flows.get("pay").expect("the flow");
+    assert_eq!(
+        flow.fields,
+        [
+            field("account", "Account?", Kind::DigitRange { min: 6, max: 10 }),
+            field(
+                "card",
+                "Card?",
+                Kind::CardNumber(CardTypes::only(&[
+                    Brand::Visa,
+                    Brand::Amex,
+                    Brand::DinersClub
+                ]))
+            ),
+            // The card it follows, by its index among the flow's fields.
+            field("cvv", "Code?", Kind::SecurityCode(CodeLength::OfCard(1))),
+            field(
+                "other_card",
+                "Another card?",
+                Kind::CardNumber(CardTypes::ANY)
+            ),
+            field(
+                "other_cvv",
+                "Its code?",
+                Kind::SecurityCode(CodeLength::OfCard(3))
+            ),
+            field(
+                "cid",
+                "Four digits?",
+                Kind::SecurityCode(CodeLength::Fixed(4))
+            ),
+            field(
+                "cvc",
+                "Three digits?",
+                Kind::SecurityCode(CodeLength::Fixed(3))
+            ),
+            field("routing", "Routing number?", Kind::RoutingNumber),
+        ]
+    );
+    // Every brand by its name; the order written does not matter.
+    let with_types = |types: Value| {
+        let mut value = base();
+        value["login"]["fields"][0]["card_types"] = types;
+        login(&value.to_string()).fields[0].kind
+    };
+    let every: Vec<&str> = Brand::ALL.iter().map(|b| b.as_str()).collect();
+    assert_eq!(
+        with_types(json!(every)),
+        Kind::CardNumber(CardTypes::only(&Brand::ALL))
+    );
+    assert_eq!(
+        with_types(json!([
+            "unionpay",
+            "maestro",
+            "jcb",
+            "discover",
+            "mastercard"
+        ])),
+        with_types(json!([
+            "mastercard",
+            "discover",
+            "jcb",
+            "maestro",
+            "unionpay"
+        ])),
+    );
+    assert_eq!(
+        with_types(json!(["visa"])),
+        Kind::CardNumber(CardTypes::only(&[Brand::Visa]))
+    );
+    // Listing every brand is not the default: a number of no brand in the table is refused.
+    assert_ne!(with_types(json!(every)), Kind::CardNumber(CardTypes::ANY));
+    assert_eq!(
+        login(&base().to_string()).fields[0].kind,
+        Kind::CardNumber(CardTypes::ANY)
+    );
+}
+
+#[test]
 fn a_verify_field_sends_its_code_by_sms_unless_it_says_call() {
     let with = |otp: Value| {
         let mut value = base();
@@ -380,7 +479,7 @@ fn a_verify_field_sends_its_code_by_sms_unless_it_says_call() {
         );
         assert_eq!(
             flow.fields[0].kind,
-            Kind::CardNumber,
+            Kind::CardNumber(CardTypes::ANY),
             "the other fields stay"
         );
     }

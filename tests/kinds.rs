@@ -1,10 +1,14 @@
-//! What each field kind accepts: exact digit counts and ranges, card numbers (length and Luhn),
-//! expiry dates against the calendar, and the UTC calendar itself.
+//! What each field kind accepts: exact digit counts and ranges, card numbers (length, Luhn and
+//! brand), security codes by the card's brand, routing numbers by the ABA checksum, expiry dates
+//! against the calendar, and the UTC calendar itself.
 //!
 //! Timestamps were computed with GNU date, e.g. `date -u -d 2026-11-30T23:59:59Z +%s`.
 
-use gather_seal::config::Kind;
-use gather_seal::kinds::{accepts, expiry_valid, gather_shape, luhn, retry_sentence, year_month};
+use gather_seal::config::{CardTypes, CodeLength, Kind};
+use gather_seal::kinds::{
+    aba_checksum, accepts, card_brand, expiry_valid, gather_shape, luhn, resolve, retry_sentence,
+    security_code_length, year_month, Brand,
+};
 
 /// 2026-11-30T23:59:59Z, the last second of November 2026.
 const NOV_30_2026_LAST: u64 = 1_796_083_199;
@@ -86,7 +90,10 @@ fn every_single_digit_change_fails_luhn() {
                 let changed = String::from_utf8(changed).expect("ASCII");
                 assert!(!luhn(&changed), "{changed} (from {number})");
                 assert!(!luhn_by_table(&changed), "{changed}");
-                assert!(!accepts(Kind::CardNumber, &changed, 0), "{changed}");
+                assert!(
+                    !accepts(Kind::CardNumber(CardTypes::ANY), &changed, 0),
+                    "{changed}"
+                );
             }
         }
     }
@@ -150,7 +157,11 @@ fn card_numbers_are_12_to_19_digits() {
         ("4111 1111 1111 1111", false),
         ("", false),
     ] {
-        assert_eq!(accepts(Kind::CardNumber, number, 0), ok, "{number:?}");
+        assert_eq!(
+            accepts(Kind::CardNumber(CardTypes::ANY), number, 0),
+            ok,
+            "{number:?}"
+        );
     }
 }
 
@@ -338,7 +349,7 @@ fn how_gather_asks_for_each_kind() {
         gather_shape(Kind::DigitRange { min: 6, max: 10 }),
         (10, true)
     );
-    assert_eq!(gather_shape(Kind::CardNumber), (19, true));
+    assert_eq!(gather_shape(Kind::CardNumber(CardTypes::ANY)), (19, true));
     assert_eq!(gather_shape(Kind::Expiry), (4, false));
 }
 
@@ -357,11 +368,449 @@ fn retry_sentences_name_what_was_wanted() {
         "Sorry, that was not 6 to 10 digits. Press pound when you are done."
     );
     assert_eq!(
-        retry_sentence(Kind::CardNumber),
+        retry_sentence(Kind::CardNumber(CardTypes::ANY)),
         "Sorry, that was not a valid card number. Press pound when you are done."
     );
     assert_eq!(
         retry_sentence(Kind::Expiry),
         "Sorry, that was not a valid expiry date."
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// Card brands
+// ------------------------------------------------------------------------------------------
+
+/// Test card numbers the payment processors publish, with the brand they give each.
+const BRANDED_TEST_CARDS: [(&str, Brand); 24] = [
+    // Stripe's testing docs, "Cards by brand" (docs.stripe.com/testing).
+    ("4242424242424242", Brand::Visa),
+    ("4000056655665556", Brand::Visa),
+    ("5555555555554444", Brand::Mastercard),
+    ("2223003122003222", Brand::Mastercard),
+    ("5200828282828210", Brand::Mastercard),
+    ("5105105105105100", Brand::Mastercard),
+    ("378282246310005", Brand::Amex),
+    ("371449635398431", Brand::Amex),
+    ("6011111111111117", Brand::Discover),
+    ("6011000990139424", Brand::Discover),
+    ("6011981111111113", Brand::Discover),
+    ("3056930009020004", Brand::DinersClub),
+    ("36227206271667", Brand::DinersClub),
+    ("3566002020360505", Brand::Jcb),
+    ("6200000000000005", Brand::UnionPay),
+    ("6200000000000047", Brand::UnionPay),
+    ("6205500000000000004", Brand::UnionPay),
+    // Braintree's sandbox "Valid card numbers" (developer.paypal.com/braintree/docs/reference/
+    // general/testing).
+    ("36259600000004", Brand::DinersClub),
+    ("6011000991300009", Brand::Discover),
+    ("3530111333300000", Brand::Jcb),
+    ("6304000000000000", Brand::Maestro),
+    // The networks' own, as listed above in PUBLISHED_CARDS.
+    ("4111111111111111", Brand::Visa),
+    ("5500005555555559", Brand::Mastercard),
+    ("4012888888881881", Brand::Visa),
+];
+
+/// `prefix` padded with zeros to `length - 1` digits, then its Luhn check digit.
+fn card(prefix: &str, length: usize) -> String {
+    let body = format!("{prefix:0<width$}", width = length - 1);
+    let check = (0..10)
+        .map(|d| format!("{body}{d}"))
+        .find(|n| luhn(n))
+        .expect("some check digit");
+    assert_eq!(check.len(), length);
+    check
+}
+
+#[test]
+fn published_test_cards_are_of_their_brand() {
+    for (number, brand) in BRANDED_TEST_CARDS {
+        assert!(luhn(number), "{number}");
+        assert_eq!(card_brand(number), Some(brand), "{number}");
+        assert!(accepts(Kind::CardNumber(CardTypes::ANY), number, 0));
+        assert!(accepts(
+            Kind::CardNumber(CardTypes::only(&[brand])),
+            number,
+            0
+        ));
+        let others: Vec<Brand> = Brand::ALL.into_iter().filter(|b| *b != brand).collect();
+        assert!(
+            !accepts(Kind::CardNumber(CardTypes::only(&others)), number, 0),
+            "{number} is taken by a list without {}",
+            brand.as_str()
+        );
+    }
+    // Every brand has a published number here.
+    for brand in Brand::ALL {
+        let count = BRANDED_TEST_CARDS
+            .iter()
+            .filter(|(_, b)| *b == brand)
+            .count();
+        assert!(count >= 1, "{brand:?}");
+    }
+}
+
+#[test]
+fn the_prefix_edges_of_every_brand() {
+    use Brand::*;
+    let cases: &[(&str, usize, Option<Brand>)] = &[
+        // American Express: 34 and 37, 15 digits.
+        ("33", 15, None),
+        ("34", 15, Some(Amex)),
+        ("35", 15, None),
+        ("37", 15, Some(Amex)),
+        ("34", 16, None),
+        ("37", 14, None),
+        // Mastercard: 2221-2720 and 51-55, 16 digits.
+        ("2220", 16, None),
+        ("2221", 16, Some(Mastercard)),
+        ("2720", 16, Some(Mastercard)),
+        ("2721", 16, None),
+        ("50", 16, None),
+        ("51", 16, Some(Mastercard)),
+        ("55", 16, Some(Mastercard)),
+        ("56", 16, None),
+        ("51", 15, None),
+        ("55", 19, None),
+        // Discover: 6011, 644-649 and 65, 16 to 19 digits.
+        ("6010", 16, None),
+        ("6011", 16, Some(Discover)),
+        ("6011", 19, Some(Discover)),
+        ("6012", 16, None),
+        ("643", 16, None),
+        ("644", 16, Some(Discover)),
+        ("649", 16, Some(Discover)),
+        ("65", 16, Some(Discover)),
+        ("6599", 19, Some(Discover)),
+        ("66", 16, None),
+        ("6011", 15, None),
+        // JCB: 3528-3589, 16 to 19 digits.
+        ("3527", 16, None),
+        ("3528", 16, Some(Jcb)),
+        ("3589", 16, Some(Jcb)),
+        ("3589", 19, Some(Jcb)),
+        ("3590", 16, None),
+        ("3528", 15, None),
+        // Diners Club: 300-305, 3095, 36, 38 and 39, 14 to 19 digits.
+        ("299", 14, None),
+        ("300", 14, Some(DinersClub)),
+        ("305", 14, Some(DinersClub)),
+        ("305", 16, Some(DinersClub)),
+        ("306", 14, None),
+        ("3094", 14, None),
+        ("3095", 14, Some(DinersClub)),
+        ("3096", 14, None),
+        ("36", 14, Some(DinersClub)),
+        ("38", 16, Some(DinersClub)),
+        ("39", 16, Some(DinersClub)),
+        ("36", 13, None),
+        // UnionPay: 62, 16 to 19 digits (Discover's co-branded 622126-622925 included).
+        ("61", 16, None),
+        ("62", 16, Some(UnionPay)),
+        ("622126", 16, Some(UnionPay)),
+        ("62", 19, Some(UnionPay)),
+        ("62", 15, None),
+        ("63", 16, None),
+        // Maestro: 5018, 5020, 5038, 5893, 6304, 6759, 6761-6763, 676770, 676774; 12 to 19.
+        ("5018", 12, Some(Maestro)),
+        ("5019", 16, None),
+        ("5020", 19, Some(Maestro)),
+        ("5038", 16, Some(Maestro)),
+        ("5893", 16, Some(Maestro)),
+        ("5894", 16, None),
+        ("6304", 16, Some(Maestro)),
+        ("6759", 16, Some(Maestro)),
+        ("6760", 16, None),
+        ("6761", 16, Some(Maestro)),
+        ("6763", 18, Some(Maestro)),
+        ("6764", 16, None),
+        ("676770", 16, Some(Maestro)),
+        ("676771", 16, None),
+        ("676774", 16, Some(Maestro)),
+        // Visa: 4, 13, 16 or 19 digits.
+        ("4", 12, None),
+        ("4", 13, Some(Visa)),
+        ("4", 14, None),
+        ("4", 15, None),
+        ("4", 16, Some(Visa)),
+        ("4", 17, None),
+        ("4", 19, Some(Visa)),
+        // No brand at all.
+        ("1", 16, None),
+        ("7", 16, None),
+        ("8", 16, None),
+        ("9", 16, None),
+    ];
+    for &(prefix, length, brand) in cases {
+        let number = card(prefix, length);
+        assert_eq!(
+            card_brand(&number),
+            brand,
+            "{number} ({prefix}, {length} digits)"
+        );
+    }
+}
+
+#[test]
+fn card_brand_refuses_what_is_not_a_card_number() {
+    for bad in [
+        "",
+        "4",
+        "42424242424",          // 11 digits
+        "42424242424242424242", // 20 digits
+        "4242 4242 4242 4242",
+        "424242424242424a",
+        "４２４２４２４２４２４２４２４２",
+    ] {
+        assert_eq!(card_brand(bad), None, "{bad:?}");
+    }
+    // The brand is read from the prefix and length alone; the Luhn check is accepts'.
+    assert_eq!(card_brand("4242424242424241"), Some(Brand::Visa));
+    assert!(!accepts(
+        Kind::CardNumber(CardTypes::ANY),
+        "4242424242424241",
+        0
+    ));
+}
+
+#[test]
+fn card_types_take_only_the_brands_listed() {
+    let visa_mc = Kind::CardNumber(CardTypes::only(&[Brand::Visa, Brand::Mastercard]));
+    assert!(accepts(visa_mc, "4242424242424242", 0));
+    assert!(accepts(visa_mc, "5555555555554444", 0));
+    assert!(
+        !accepts(visa_mc, "378282246310005", 0),
+        "Luhn-valid, but Amex"
+    );
+    // A Luhn-valid number of no known brand: taken by any, refused by a list.
+    assert_eq!(card_brand(CARD_12), None);
+    assert!(accepts(Kind::CardNumber(CardTypes::ANY), CARD_12, 0));
+    assert!(!accepts(visa_mc, CARD_12, 0));
+    let every = Kind::CardNumber(CardTypes::only(&Brand::ALL));
+    assert!(!accepts(every, CARD_12, 0), "every brand listed is not any");
+    assert!(accepts(every, "6304000000000000", 0));
+    // What the list holds reads back in Brand::ALL's order; ANY lists nothing.
+    let listed: Vec<Brand> = CardTypes::only(&[Brand::Jcb, Brand::Visa])
+        .listed()
+        .expect("a list")
+        .collect();
+    assert_eq!(listed, [Brand::Visa, Brand::Jcb]);
+    assert!(CardTypes::ANY.listed().is_none());
+    assert!(CardTypes::ANY.allows(None));
+    assert!(!CardTypes::only(&[Brand::Visa]).allows(None));
+}
+
+#[test]
+fn brand_names_are_those_card_types_takes() {
+    let names: Vec<&str> = Brand::ALL.iter().map(|b| b.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "visa",
+            "mastercard",
+            "amex",
+            "discover",
+            "diners-club",
+            "jcb",
+            "maestro",
+            "unionpay"
+        ]
+    );
+    for brand in Brand::ALL {
+        assert_eq!(Brand::from_name(brand.as_str()), Some(brand));
+    }
+    for bad in [
+        "Visa",
+        "VISA",
+        "american-express",
+        "diners_club",
+        "union-pay",
+        "",
+        " visa",
+    ] {
+        assert_eq!(Brand::from_name(bad), None, "{bad:?}");
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Security codes
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn a_security_code_is_4_digits_for_amex_and_3_for_every_other_card() {
+    for brand in Brand::ALL {
+        let expected = if brand == Brand::Amex { 4 } else { 3 };
+        assert_eq!(security_code_length(Some(brand)), expected, "{brand:?}");
+    }
+    assert_eq!(security_code_length(None), 3, "a card of no known brand");
+    // By the published cards: each one's code length, resolved as a call does.
+    for (number, brand) in BRANDED_TEST_CARDS {
+        let kind = resolve(
+            Kind::SecurityCode(CodeLength::OfCard(0)),
+            card_brand(number),
+        );
+        let (three, four) = (accepts(kind, "123", 0), accepts(kind, "1234", 0));
+        assert_eq!(
+            (three, four),
+            (brand != Brand::Amex, brand == Brand::Amex),
+            "{number}"
+        );
+        let shape = if brand == Brand::Amex {
+            (4, false)
+        } else {
+            (3, false)
+        };
+        assert_eq!(gather_shape(kind), shape, "{number}");
+    }
+}
+
+#[test]
+fn what_a_security_code_accepts() {
+    let three = Kind::SecurityCode(CodeLength::Fixed(3));
+    let four = Kind::SecurityCode(CodeLength::Fixed(4));
+    let of_card = Kind::SecurityCode(CodeLength::OfCard(0));
+    for (digits, by_three, by_four, by_card) in [
+        ("123", true, false, true),
+        ("000", true, false, true),
+        ("1234", false, true, true),
+        ("12", false, false, false),
+        ("12345", false, false, false),
+        ("", false, false, false),
+        ("12a", false, false, false),
+        ("12*4", false, false, false),
+    ] {
+        assert_eq!(accepts(three, digits, 0), by_three, "{digits:?}");
+        assert_eq!(accepts(four, digits, 0), by_four, "{digits:?}");
+        assert_eq!(accepts(of_card, digits, 0), by_card, "{digits:?}");
+    }
+    // Resolving touches only a code that follows a card.
+    assert_eq!(resolve(of_card, Some(Brand::Amex)), four);
+    assert_eq!(resolve(of_card, Some(Brand::Visa)), three);
+    assert_eq!(resolve(of_card, None), three);
+    for kind in [
+        three,
+        four,
+        Kind::Digits(4),
+        Kind::RoutingNumber,
+        Kind::Expiry,
+    ] {
+        assert_eq!(resolve(kind, Some(Brand::Amex)), kind);
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Routing numbers
+// ------------------------------------------------------------------------------------------
+
+/// Routing numbers in use, which pass the ABA checksum: 011000015 (the Federal Reserve Bank of
+/// Boston), 021000021 (JPMorgan Chase, New York), 111000025 (the Federal Reserve Bank of
+/// Dallas) and 026009593 (Bank of America, New York).
+const ROUTING_NUMBERS: [&str; 4] = ["011000015", "021000021", "111000025", "026009593"];
+
+/// The checksum written out as the ABA states it: 3(d1 + d4 + d7) + 7(d2 + d5 + d8) +
+/// (d3 + d6 + d9) ≡ 0 (mod 10).
+fn aba_by_formula(digits: &str) -> bool {
+    if digits.len() != 9 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let d: Vec<u32> = digits.bytes().map(|b| u32::from(b - b'0')).collect();
+    (3 * (d[0] + d[3] + d[6]) + 7 * (d[1] + d[4] + d[7]) + (d[2] + d[5] + d[8])).is_multiple_of(10)
+}
+
+#[test]
+fn published_routing_numbers_pass_and_their_neighbours_do_not() {
+    for number in ROUTING_NUMBERS {
+        assert!(aba_by_formula(number), "{number}");
+        assert!(aba_checksum(number), "{number}");
+        assert!(accepts(Kind::RoutingNumber, number, 0), "{number}");
+    }
+    for neighbour in [
+        "011000016",
+        "011000014",
+        "021000022",
+        "021000020",
+        "111000024",
+        "111000026",
+    ] {
+        assert!(!aba_checksum(neighbour), "{neighbour}");
+        assert!(!accepts(Kind::RoutingNumber, neighbour, 0), "{neighbour}");
+    }
+}
+
+#[test]
+fn every_single_digit_change_fails_the_aba_checksum() {
+    // The weights 3, 7 and 1 are each prime to 10, so one changed digit always shows.
+    for number in ROUTING_NUMBERS {
+        for i in 0..9 {
+            for d in b'0'..=b'9' {
+                let mut changed = number.as_bytes().to_vec();
+                if changed[i] == d {
+                    continue;
+                }
+                changed[i] = d;
+                let changed = String::from_utf8(changed).expect("ASCII");
+                assert!(!aba_checksum(&changed), "{changed} (from {number})");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_aba_checksum_agrees_with_the_formula_and_wants_9_digits() {
+    for n in (0..1_000_000_000u32).step_by(9_973) {
+        let text = format!("{n:09}");
+        assert_eq!(aba_checksum(&text), aba_by_formula(&text), "{text}");
+    }
+    for bad in [
+        "",
+        "01100001",
+        "0110000150",
+        "01100001a",
+        "011 000015",
+        "０11000015",
+        "-11000015",
+    ] {
+        assert!(!aba_checksum(bad), "{bad:?}");
+        assert!(!accepts(Kind::RoutingNumber, bad, 0), "{bad:?}");
+    }
+    // 000000000 passes the arithmetic; the checksum is all the kind asks, as the issue says.
+    assert!(aba_checksum("000000000"));
+}
+
+#[test]
+fn how_gather_asks_for_the_new_kinds_and_what_a_retry_says() {
+    assert_eq!(
+        gather_shape(Kind::SecurityCode(CodeLength::Fixed(3))),
+        (3, false)
+    );
+    assert_eq!(
+        gather_shape(Kind::SecurityCode(CodeLength::Fixed(4))),
+        (4, false)
+    );
+    // Before the card is known: up to 4 digits, or 3 ended by pound.
+    assert_eq!(
+        gather_shape(Kind::SecurityCode(CodeLength::OfCard(0))),
+        (4, true)
+    );
+    assert_eq!(gather_shape(Kind::RoutingNumber), (9, false));
+    let only_visa = Kind::CardNumber(CardTypes::only(&[Brand::Visa]));
+    assert_eq!(gather_shape(only_visa), (19, true));
+    assert_eq!(
+        retry_sentence(Kind::SecurityCode(CodeLength::Fixed(4))),
+        "Sorry, that was not a 4-digit security code."
+    );
+    assert_eq!(
+        retry_sentence(Kind::SecurityCode(CodeLength::OfCard(0))),
+        "Sorry, that was not a valid security code. Press pound when you are done."
+    );
+    assert_eq!(
+        retry_sentence(Kind::RoutingNumber),
+        "Sorry, that was not a valid routing number."
+    );
+    assert_eq!(
+        retry_sentence(only_visa),
+        retry_sentence(Kind::CardNumber(CardTypes::ANY))
     );
 }

@@ -340,7 +340,8 @@ fn accepts(kind: Kind, digits: &str, now: u64) -> bool {
         Kind::Digits(n) => b.len() == usize::from(n),
         Kind::Verify(_) => is_code(digits),
         Kind::DigitRange { min, max } => usize::from(min) <= b.len() && b.len() <= usize::from(max),
-        Kind::CardNumber => (12..=19).contains(&b.len()) && luhn_ok(&values),
+        // The fixed flows take any brand (no `card_types`).
+        Kind::CardNumber(_) => (12..=19).contains(&b.len()) && luhn_ok(&values),
         Kind::Expiry => {
             if b.len() != 4 {
                 return false;
@@ -373,7 +374,7 @@ fn fit_digits(kind: Kind, seed: &[u8], a: u8, b: u8) -> String {
             let len = usize::from(min) + usize::from(a) % (usize::from(max - min) + 1);
             digit_string(&seed.iter().copied().cycle().take(len).collect::<Vec<_>>())
         }
-        Kind::CardNumber => {
+        Kind::CardNumber(_) => {
             let len = 11 + usize::from(a) % 8;
             let body: Vec<u8> = seed.iter().map(|d| d % 10).cycle().take(len).collect();
             let body = if body.len() < len { vec![4; len] } else { body };

@@ -18,7 +18,7 @@ use std::fmt;
 
 use arbitrary::{Arbitrary, Result, Unstructured};
 use fuzz_support::{check_twiml, is_field_name, xml_roundtrip};
-use gather_seal::config::{Anonymous, Channel, Flow, Flows, Kind, Then};
+use gather_seal::config::{Anonymous, Channel, CodeLength, Flow, Flows, Kind, Then};
 use gather_seal::flow::{self, CallState, GatherResult};
 use gather_seal::handoff::{self, Answer};
 use gather_seal::url::check_target as check_url;
@@ -29,7 +29,7 @@ use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 const MARK: &str = "~v~";
 
 /// The schema's own keys, which an error may name though the input lacks them.
-const SCHEMA: [&str; 26] = [
+const SCHEMA: [&str; 28] = [
     "fields",
     "then",
     "attempts",
@@ -46,6 +46,8 @@ const SCHEMA: [&str; 26] = [
     "min",
     "max",
     "channel",
+    "card_types",
+    "card",
     "action",
     "redirect",
     "fallback",
@@ -245,6 +247,8 @@ fn field_value(u: &mut Unstructured<'_>, key: &str) -> Result<J> {
             &[
                 "digits",
                 "card-number",
+                "security-code",
+                "routing-number",
                 "expiry",
                 "verify",
                 "Digits",
@@ -254,6 +258,26 @@ fn field_value(u: &mut Unstructured<'_>, key: &str) -> Result<J> {
             b"a-dfiyr",
         ),
         "channel" => text(u, &["sms", "call", "SMS", "email", "voice"], b"smcal"),
+        "card" => text(u, &["card0", "card1", "pin0", "card9"], b"card01"),
+        "card_types" if u.ratio(3, 4)? => {
+            let names = [
+                "visa",
+                "mastercard",
+                "amex",
+                "discover",
+                "diners-club",
+                "jcb",
+                "maestro",
+                "unionpay",
+                "Visa",
+                "diners_club",
+            ];
+            let len = u.int_in_range(0..=3)?;
+            let items = (0..len)
+                .map(|_| Ok(J::Str(pick(u, &names)?.to_owned())))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(J::Arr(items))
+        }
         "prompt" => sentence(u),
         _ => number(u),
     }
@@ -269,7 +293,17 @@ fn field(u: &mut Unstructured<'_>, index: usize) -> Result<J> {
     }
     members(
         u,
-        &["name", "kind", "length", "min", "max", "channel", "prompt"],
+        &[
+            "name",
+            "kind",
+            "length",
+            "min",
+            "max",
+            "channel",
+            "card_types",
+            "card",
+            "prompt",
+        ],
         &field_value,
     )
 }
@@ -284,6 +318,10 @@ fn shaped_field(u: &mut Unstructured<'_>, index: usize) -> Result<J> {
             ("digits", &["name", "kind", "length", "prompt"][..]),
             ("digits", &["name", "kind", "min", "max", "prompt"][..]),
             ("card-number", &["name", "kind", "prompt"][..]),
+            ("card-number", &["name", "kind", "card_types", "prompt"][..]),
+            ("security-code", &["name", "kind", "length", "prompt"][..]),
+            ("security-code", &["name", "kind", "card", "prompt"][..]),
+            ("routing-number", &["name", "kind", "prompt"][..]),
             ("expiry", &["name", "kind", "prompt"][..]),
             ("verify", &["name", "kind", "prompt"][..]),
             ("verify", &["name", "kind", "channel", "prompt"][..]),
@@ -295,7 +333,7 @@ fn shaped_field(u: &mut Unstructured<'_>, index: usize) -> Result<J> {
             let v = match (*key, u.ratio(7, 8)?) {
                 ("kind", true) => J::Str(kind.to_owned()),
                 ("name", true) => {
-                    let word = pick(u, &["pin", "otp", "code_a", "last_four"])?;
+                    let word = pick(u, &["pin", "otp", "code_a", "last_four", "card"])?;
                     J::Str(format!("{word}{index}"))
                 }
                 ("prompt", true) => J::Str("Please enter it, then press pound.".into()),
@@ -587,10 +625,10 @@ fn check_error(text: &str, e: &gather_seal::SettingError) {
     let shown = e.to_string();
     assert!(!shown.contains(MARK), "a value came back: {shown:?}");
     assert!(shown.starts_with("setting GATHER_FLOWS"), "{shown:?}");
-    // At most a flow name (64 characters), `fields`, an index and a key (40), and a fixed
-    // sentence: the message cannot grow with the input.
+    // At most a flow name (64 characters), `fields`, an index, a key (40) and an index in it
+    // (`card_types[1]`), and a fixed sentence: the message cannot grow with the input.
     let segments = segments(&e.setting);
-    assert!(segments.len() <= 4, "{shown:?}");
+    assert!(segments.len() <= 5, "{shown:?}");
     assert!(shown.len() <= 300, "{shown:?}");
     for segment in &segments {
         let index = segment.starts_with('[')
@@ -706,6 +744,19 @@ fn check_flows(flows: &Flows) {
 /// (`goodbye` after too many tries or a failed code, `locked` for a locked-out caller,
 /// `apology` otherwise), unless a fallback takes the call.
 fn check_new_rules(flow: &Flow) {
+    // A security code that follows a card follows an earlier card-number field.
+    for (i, f) in flow.fields.iter().enumerate() {
+        if let Kind::SecurityCode(CodeLength::OfCard(card)) = f.kind {
+            assert!(card < i, "{flow:?}");
+            assert!(
+                matches!(flow.fields[card].kind, Kind::CardNumber(_)),
+                "{flow:?}"
+            );
+        }
+        if let Kind::SecurityCode(CodeLength::Fixed(n)) = f.kind {
+            assert!(n == 3 || n == 4, "{flow:?}");
+        }
+    }
     for (i, f) in flow.fields.iter().enumerate() {
         let Kind::Verify(channel) = f.kind else {
             continue;

@@ -3,15 +3,17 @@
 
 use core::ops::RangeInclusive;
 
-use super::tracked::{key_step, Table, GIVEN_TWICE, WRONG_TYPE};
+use super::tracked::{key_step, List, Table, GIVEN_TWICE, WRONG_TYPE};
 use super::written::{
     FieldSettings, FlowSettings, LimitSettings, MessageSettings, ThenSettings, Untyped, Whole,
     Written,
 };
 use super::{
-    is_field_name, is_language, is_voice, Anonymous, Channel, CountBy, Field, Flow, Flows, Kind,
-    Limits, Messages, Then, DEFAULT_ATTEMPTS, DEFAULT_TIMEOUT, MAX_SAY, SETTING,
+    is_field_name, is_language, is_voice, Anonymous, CardTypes, Channel, CodeLength, CountBy,
+    Field, Flow, Flows, Kind, Limits, Messages, Then, DEFAULT_ATTEMPTS, DEFAULT_TIMEOUT, MAX_SAY,
+    SETTING,
 };
+use crate::kinds::Brand;
 use crate::SettingError;
 
 const NOT_ALLOWED: &str = "is not one of the allowed values";
@@ -113,7 +115,7 @@ fn read_flow(name: String, flow: FlowSettings, at: &At) -> Result<Flow, SettingE
     let mut fields: Vec<Field> = Vec::with_capacity(listed.len());
     for (i, Table(written)) in listed.into_iter().enumerate() {
         let field_at = fields_at.index(i);
-        let field = read_field(written, &field_at)?;
+        let field = read_field(written, &fields, &field_at)?;
         if fields.iter().any(|f| f.name == field.name) {
             return Err(field_at
                 .key("name")
@@ -180,7 +182,7 @@ fn read_flow(name: String, flow: FlowSettings, at: &At) -> Result<Flow, SettingE
     })
 }
 
-fn read_field(field: FieldSettings, at: &At) -> Result<Field, SettingError> {
+fn read_field(field: FieldSettings, earlier: &[Field], at: &At) -> Result<Field, SettingError> {
     let name_at = at.key("name");
     let name = name_at.required(field.name)?;
     if !is_field_name(&name) {
@@ -194,15 +196,50 @@ fn read_field(field: FieldSettings, at: &At) -> Result<Field, SettingError> {
     let kind_name = kind_at.required(field.kind)?;
     if !matches!(
         kind_name.as_str(),
-        "digits" | "card-number" | "expiry" | "verify"
+        "digits" | "card-number" | "security-code" | "routing-number" | "expiry" | "verify"
     ) {
         return Err(kind_at.error(NOT_ALLOWED));
     }
-    let channel_at = at.key("channel");
-    if kind_name != "verify" && field.channel.is_some() {
-        return Err(channel_at.error("is only for kind verify"));
+    // Keys that belong to one kind, before any value is looked at.
+    let only_for = [
+        (
+            "channel",
+            field.channel.is_some(),
+            "verify",
+            "is only for kind verify",
+        ),
+        (
+            "card_types",
+            field.card_types.is_some(),
+            "card-number",
+            "is only for kind card-number",
+        ),
+        (
+            "card",
+            field.card.is_some(),
+            "security-code",
+            "is only for kind security-code",
+        ),
+    ];
+    for (key, given, kind, problem) in only_for {
+        if given && kind_name != kind {
+            return Err(at.key(key).error(problem));
+        }
     }
     let (length, min, max) = (field.length, field.min, field.max);
+    if !matches!(kind_name.as_str(), "digits" | "security-code") && length.is_some() {
+        return Err(at
+            .key("length")
+            .error("is only for kinds digits and security-code"));
+    }
+    if kind_name != "digits" {
+        let extra = [("min", min), ("max", max)]
+            .into_iter()
+            .find_map(|(key, value)| value.map(|_| key));
+        if let Some(key) = extra {
+            return Err(at.key(key).error("is only for kind digits"));
+        }
+    }
     let kind = match kind_name.as_str() {
         "digits" => match (length, min, max) {
             (Some(length), None, None) => {
@@ -224,29 +261,63 @@ fn read_field(field: FieldSettings, at: &At) -> Result<Field, SettingError> {
                     .error("is required for kind digits, or else both min and max"))
             }
         },
-        other => {
-            let extra = [("length", length), ("min", min), ("max", max)]
-                .into_iter()
-                .find_map(|(key, value)| value.map(|_| key));
-            if let Some(key) = extra {
-                return Err(at.key(key).error("is only for kind digits"));
+        "card-number" => Kind::CardNumber(match field.card_types {
+            Some(List(listed)) => read_card_types(listed, &at.key("card_types"))?,
+            None => CardTypes::ANY,
+        }),
+        "security-code" => Kind::SecurityCode(match (field.card, length) {
+            (Some(card), None) => {
+                let card = earlier
+                    .iter()
+                    .position(|f| f.name == card && matches!(f.kind, Kind::CardNumber(_)))
+                    .ok_or_else(|| {
+                        at.key("card")
+                            .error("must name an earlier card-number field of this flow")
+                    })?;
+                CodeLength::OfCard(card)
             }
-            match other {
-                "expiry" => Kind::Expiry,
-                "card-number" => Kind::CardNumber,
-                _ => Kind::Verify(match field.channel {
-                    None => Channel::Sms,
-                    Some(Untyped::Text(channel)) => match channel.as_str() {
-                        "sms" => Channel::Sms,
-                        "call" => Channel::Call,
-                        _ => return Err(channel_at.error(NOT_ALLOWED)),
-                    },
-                    Some(Untyped::Other) => return Err(channel_at.error(WRONG_TYPE)),
-                }),
+            (None, Some(length)) => {
+                CodeLength::Fixed(at.key("length").whole(length, 3..=4, "must be 3 or 4")?)
             }
+            (Some(_), Some(_)) => return Err(at.key("length").error("cannot go with card")),
+            (None, None) => {
+                return Err(at
+                    .key("length")
+                    .error("is required for kind security-code, or else card"))
+            }
+        }),
+        "routing-number" => Kind::RoutingNumber,
+        "expiry" => Kind::Expiry,
+        _ => {
+            let channel_at = at.key("channel");
+            Kind::Verify(match field.channel {
+                None => Channel::Sms,
+                Some(Untyped::Text(channel)) => match channel.as_str() {
+                    "sms" => Channel::Sms,
+                    "call" => Channel::Call,
+                    _ => return Err(channel_at.error(NOT_ALLOWED)),
+                },
+                Some(Untyped::Other) => return Err(channel_at.error(WRONG_TYPE)),
+            })
         }
     };
     Ok(Field { name, prompt, kind })
+}
+
+/// `card_types`: a non-empty list of brand names ([`Brand::as_str`]), each once.
+fn read_card_types(listed: Vec<String>, at: &At) -> Result<CardTypes, SettingError> {
+    if listed.is_empty() {
+        return Err(at.error("must list at least one card type"));
+    }
+    let mut brands: Vec<Brand> = Vec::with_capacity(listed.len());
+    for (i, name) in listed.iter().enumerate() {
+        let brand = Brand::from_name(name).ok_or_else(|| at.index(i).error(NOT_ALLOWED))?;
+        if brands.contains(&brand) {
+            return Err(at.index(i).error(GIVEN_TWICE));
+        }
+        brands.push(brand);
+    }
+    Ok(CardTypes::only(&brands))
 }
 
 fn read_then(then: ThenSettings, at: &At) -> Result<Then, SettingError> {

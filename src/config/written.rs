@@ -39,6 +39,8 @@ pub(super) struct FieldSettings {
     pub(super) min: Option<Whole>,
     pub(super) max: Option<Whole>,
     pub(super) channel: Option<Untyped>,
+    pub(super) card_types: Option<List<String>>,
+    pub(super) card: Option<String>,
 }
 
 /// A flow's `then`.

@@ -2,7 +2,7 @@
 //! verify_fields.rs): a card, expiry and PIN flow and flows with `verify` fields, call states,
 //! values sealed for a call, and a whole call walked through `flow::advance` as the worker does.
 
-use gather_seal::config::{Anonymous, Channel, Field, Flow, Kind, Messages, Then};
+use gather_seal::config::{Anonymous, CardTypes, Channel, Field, Flow, Kind, Messages, Then};
 use gather_seal::flow::{
     advance, ask_twiml, code_to_check, code_to_send, CallState, CodeCheck, Turn,
 };
@@ -42,7 +42,7 @@ pub fn flow() -> Flow {
             field(
                 "card",
                 "Enter your card number, then press pound.",
-                Kind::CardNumber,
+                Kind::CardNumber(CardTypes::ANY),
             ),
             field("expiry", "Enter the expiry date.", Kind::Expiry),
             field("pin", "Enter your PIN.", Kind::Digits(4)),
