@@ -275,10 +275,7 @@ pub fn advance(
     };
     let mut card_brand = None;
     for (i, ((name, value), f)) in state.sealed.iter().zip(earlier).enumerate() {
-        let context = context(call_sid, name);
-        let opened = Zeroizing::new(
-            open_bytes(value, ring, context.as_bytes()).map_err(|_| CallError::BadCallState)?,
-        );
+        let opened = open_carried(ring, call_sid, name, value)?;
         if matches!(f.kind, Kind::Verify(_)) && opened.as_slice() != VERIFIED {
             return Err(CallError::BadCallState);
         }
@@ -369,11 +366,22 @@ pub fn asked_kind(
         .get(card)
         .filter(|(name, _)| *name == card_field.name && card < state.field)
         .ok_or(CallError::BadCallState)?;
-    let context = context(call_sid, name);
-    let opened = Zeroizing::new(
-        open_bytes(value, ring, context.as_bytes()).map_err(|_| CallError::BadCallState)?,
-    );
+    let opened = open_carried(ring, call_sid, name, value)?;
     Ok(kinds::resolve(field.kind, brand_of(&opened)))
+}
+
+/// A value the call carries, opened with its context `"<CallSid>:<field>"` into a buffer wiped on
+/// drop; [`BadCallState`] when it does not open for this call (tampered, or from another call).
+pub fn open_carried(
+    ring: &KeyRing,
+    call_sid: &str,
+    field: &str,
+    sealed: &str,
+) -> Result<Zeroizing<Vec<u8>>, BadCallState> {
+    let context = context(call_sid, field);
+    open_bytes(sealed, ring, context.as_bytes())
+        .map(Zeroizing::new)
+        .map_err(|_| BadCallState)
 }
 
 /// The field a turn has just gathered: the one `asked` (the index the call state pointed at

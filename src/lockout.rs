@@ -26,13 +26,11 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use zeroize::Zeroizing;
-
 use crate::config::{Anonymous, Flow};
 pub use crate::config::{CountBy, Limits};
-use crate::flow::{context, GatherResult};
+use crate::flow::{open_carried, GatherResult};
 use crate::outcome::Outcome;
-use crate::{open_bytes, KeyRing};
+use crate::KeyRing;
 
 /// What Twilio sends as `From` when the caller's number is withheld or unknown, besides the
 /// words themselves: the keypad spellings of ANONYMOUS, RESTRICTED, BLOCKED, UNKNOWN and
@@ -145,18 +143,22 @@ pub fn caller_counter(key: &[u8], flow: &Flow, from: &str) -> CallerCounter {
 /// The counter of the value `typed` at the field `field` of `flow`, when the flow counts by
 /// that field.
 pub fn field_counter(key: &[u8], flow: &Flow, field: &str, typed: &[u8]) -> Option<String> {
-    let counted = flow.limits.is_some()
-        && flow
-            .count_by
-            .iter()
-            .any(|by| matches!(by, CountBy::Field(name) if name == field));
-    counted.then(|| {
+    counts_field(flow, field).then(|| {
         let subject = Subject::Field {
             name: field,
             value: typed,
         };
         counter_name(key, &flow.name, subject)
     })
+}
+
+/// Whether `flow` has `limits` counted by the field `field`.
+fn counts_field(flow: &Flow, field: &str) -> bool {
+    flow.limits.is_some()
+        && flow
+            .count_by
+            .iter()
+            .any(|by| matches!(by, CountBy::Field(name) if name == field))
 }
 
 /// Every counter a call that hands off `sealed` (field name, sealed hex) took a try from, in
@@ -175,12 +177,11 @@ pub fn call_counters(
     if let CallerCounter::Named(name) = caller_counter(key, flow, from) {
         names.push(name);
     }
-    for (field, value) in sealed {
-        let context = context(call_sid, field);
-        let Ok(typed) = open_bytes(value, ring, context.as_bytes()) else {
+    // Only the values a counter is named by are opened.
+    for (field, value) in sealed.iter().filter(|(field, _)| counts_field(flow, field)) {
+        let Ok(typed) = open_carried(ring, call_sid, field, value) else {
             continue;
         };
-        let typed = Zeroizing::new(typed);
         names.extend(field_counter(key, flow, field, &typed));
     }
     names

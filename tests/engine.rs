@@ -453,11 +453,11 @@ fn only_an_accepted_success_gives_the_tries_back() {
     ];
     for (header, outcome, back) in cases {
         let (effects, answer) = webhook.play(open_counters(header));
-        let mut expected = vec![Effect::MarkHandOff {
+        let mark = Effect::MarkHandOff {
             counter: counters[0].clone(),
             call_sid: CALL_SID.into(),
-        }];
-        assert_eq!(effects[0], expected.remove(0), "{header:?}");
+        };
+        assert_eq!(effects[0], mark, "{header:?}");
         assert!(matches!(effects[1], Effect::Submit { .. }));
         let gave_back = effects.iter().any(|e| {
             *e == Effect::GiveBack {
