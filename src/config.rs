@@ -4,9 +4,10 @@
 //! (`[vars.GATHER_FLOWS.login]`), which reaches the worker as an object; from the dashboard,
 //! `.dev.vars` or `--var` it is the same thing as a JSON string. Either way it is read with
 //! serde into structs that take exactly the keys a flow may have (`deny_unknown_fields`): JSON
-//! text with serde_json ([`Flows::from_json`]), the runtime's object with serde-wasm-bindgen
-//! (the worker hands its deserializer to [`Flows::from_deserializer`]). Then the rules are
-//! checked in a fixed order, so both forms give the same flows and the same errors.
+//! text with serde_json ([`Flows::from_json`]; the worker has the runtime write a table out as
+//! JSON text first, so one reader serves both), any other deserializer's value with
+//! [`Flows::from_deserializer`]. Then the rules are checked in a fixed order, so both forms give
+//! the same flows and the same errors.
 //!
 //! Every problem is reported as a [`SettingError`] naming the path at fault
 //! (`GATHER_FLOWS.login.fields[1].length`) and a fixed sentence: never the value that was
@@ -262,8 +263,8 @@ impl Flows {
         }
     }
 
-    /// Reads and validates `GATHER_FLOWS` from any serde deserializer of its value: the
-    /// worker's is serde-wasm-bindgen's over the object a `wrangler.toml` table becomes.
+    /// Reads and validates `GATHER_FLOWS` from any serde deserializer of its value (the host
+    /// tests read every case both ways).
     ///
     /// Fails as [`Flows::from_json`] does (a value that is not a table of flows is of the wrong
     /// type). The deserializer's own errors are never shown: they may repeat a value.

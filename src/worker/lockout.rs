@@ -64,6 +64,13 @@ impl Lockout {
     }
 }
 
+/// A row of the `tries` table, as the runtime's SQL cursor gives it.
+#[derive(serde::Deserialize)]
+struct Try {
+    /// When the try was taken, in Unix milliseconds.
+    at: u64,
+}
+
 impl Lockout {
     fn count(&self, begin: bool, limits: Limits) -> Result<&'static str, JsValue> {
         let sql = self.storage.sql();
@@ -74,10 +81,10 @@ impl Lockout {
         let rows = sql
             .exec("SELECT at FROM tries ORDER BY at", Array::new())?
             .to_array();
-        let stored: Vec<u64> = rows
-            .iter()
-            .filter_map(|row| Reflect::get(&row, &JsValue::from_str("at")).ok()?.as_f64())
-            .map(|at| at as u64)
+        let stored: Vec<u64> = serde_wasm_bindgen::from_value::<Vec<Try>>(rows.into())
+            .map_err(|_| JsValue::from_str("a tries row is not a number"))?
+            .into_iter()
+            .map(|row| row.at)
             .collect();
         let mut counter = Counter {
             times: stored.clone(),
