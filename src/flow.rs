@@ -449,11 +449,15 @@ pub fn advance(
         Some((Phase::Repeat, first)) => {
             let same = first.len() == digits.len() && bool::from(first.ct_eq(digits.as_bytes()));
             if !same {
-                let mut advanced =
-                    Advanced::turn(again(flow, state, Some(Mistake::Mismatch), false));
+                // Nothing typed the second time is a timeout; anything else a mismatch.
+                let mistake = match digits.is_empty() {
+                    true => Mistake::Timeout,
+                    false => Mistake::Mismatch,
+                };
+                let mut advanced = Advanced::turn(again(flow, state, Some(mistake), false));
                 advanced
                     .events
-                    .push(event(EventKind::Invalid).with_error(Mistake::Mismatch));
+                    .push(event(EventKind::Invalid).with_error(mistake));
                 return Ok(advanced);
             }
             first

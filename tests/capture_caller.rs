@@ -415,6 +415,30 @@ fn a_mismatch_uses_a_try_and_on_the_last_hands_off_too_many_attempts() {
 }
 
 #[test]
+fn nothing_typed_the_second_time_is_a_timeout_and_uses_a_try() {
+    let (flow, ring) = (
+        repeated(r#"{"timeout": "We heard nothing."}"#),
+        ring(KEY_HEX),
+    );
+    for silence in [None, Some("")] {
+        let mut again = Caller::new(&flow, &ring);
+        again.comes_in();
+        again.types(Some("1234"));
+        let answer = again.types(silence);
+        assert_eq!(
+            says(&answer.twiml),
+            ["We heard nothing.", "PIN?"],
+            "{silence:?}"
+        );
+        assert_eq!(at(&again), ("pin".into(), "2".into()), "{silence:?}");
+        assert_eq!(
+            query_value(&again.query.clone().expect("asked"), "pending-repeat"),
+            None
+        );
+    }
+}
+
+#[test]
 fn no_entry_rides_in_the_action_url_as_its_digits() {
     let (flow, ring) = (repeated("{}"), ring(KEY_HEX));
     let typed = ["1234", VISA, MASTERCARD];

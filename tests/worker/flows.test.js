@@ -138,7 +138,9 @@ async function playLogin(worker, backend) {
   assert.equal(backend.requests.length, 1);
   const [request] = backend.requests;
   assert.equal(request.signed, true);
-  assert.deepEqual(Object.keys(request.json), [...HEAD, 'encryptedAccountDigits', 'encryptedCardDigits', 'encryptedExpiryDigits']);
+  assert.deepEqual(Object.keys(request.json), [...HEAD, 'masked', 'encryptedAccountDigits', 'encryptedCardDigits', 'encryptedExpiryDigits']);
+  // What the application may show of the card: its last four digits and brand, nothing more.
+  assert.deepEqual(request.json.masked, { card: { last4: '1111', brand: 'visa' } });
   assert.equal(request.json.flow, 'login');
   assert.equal(request.json.result, 'success');
   assert.equal(request.json.encryptedAccountDigits, queries[2].account);
