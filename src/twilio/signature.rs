@@ -35,13 +35,12 @@ impl SignatureAlgorithm {
     /// `ſ` reads as `S`), and an empty name as `HMAC_SHA1`. `None`: a name it does not support,
     /// under which no request is valid.
     pub fn from_name(name: &str) -> Option<Self> {
-        if name.is_empty() {
-            return Some(Self::HmacSha1);
-        }
-        match name.to_uppercase().as_str() {
-            "HMAC_SHA1" => Some(Self::HmacSha1),
-            "HMAC_SHA256" => Some(Self::HmacSha256),
-            _ => None,
+        if name.is_empty() || upper_case_is(name, "HMAC_SHA1") {
+            Some(Self::HmacSha1)
+        } else if upper_case_is(name, "HMAC_SHA256") {
+            Some(Self::HmacSha256)
+        } else {
+            None
         }
     }
 
@@ -72,6 +71,19 @@ pub fn signature_algorithm_name(header: Option<&str>) -> &str {
         }
     }
     SignatureAlgorithm::HmacSha1.name()
+}
+
+/// Whether `name.toUpperCase()` in JavaScript is `upper` (ASCII capitals, digits and `_`).
+/// Of every character beyond ASCII, only two upper-case to such text: U+017F `ſ` to `S` and
+/// U+00DF `ß` to `SS` (checked over every code point with Node's `toUpperCase`), and no name
+/// here holds `SS`; so ASCII letters and `ſ` are all there is to fold. (Rust's `to_uppercase`
+/// gives the same answer, but its tables cost the worker about 10 KiB of gzip.)
+fn upper_case_is(name: &str, upper: &str) -> bool {
+    let folded = name.chars().map(|c| match c {
+        '\u{17f}' => 'S',
+        c => c.to_ascii_uppercase(),
+    });
+    folded.eq(upper.chars())
 }
 
 /// `text` trimmed as JavaScript trims: its WhiteSpace and LineTerminator characters, which are

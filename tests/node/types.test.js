@@ -32,6 +32,10 @@ const valid: boolean = validateRequest('token', 'sig', 'https://example.com/voic
 const noParams: boolean = validateRequest('token', null, 'https://example.com/voice');
 const withBody: boolean = validateRequestWithBody('token', undefined, 'https://example.com/?bodySHA256=00', new Uint8Array(2));
 const withText: boolean = validateRequestWithBody('token', 'sig', 'https://example.com/?bodySHA256=00', '{}');
+const algorithm: string = getSignatureAlgorithm('key=k,algorithm=HMAC_SHA256');
+const shared: boolean = validateRequest('secret', 'sig', 'https://example.com/voice', {}, getSignatureAlgorithm(null));
+const named: boolean = validateRequestWithBody('secret', 'sig', 'https://example.com/?bodySHA256=00', '{}', 'HMAC_SHA256');
+const odd: boolean = validateRequest('secret', 'sig', 'https://example.com/voice', undefined, 'hmac_sha512');
 // @ts-expect-error a key is text, not bytes
 encrypt('4821', new Uint8Array(32));
 // @ts-expect-error encrypt seals with one key, not a ring
@@ -52,17 +56,22 @@ validateRequest(undefined, 'sig', 'https://example.com/', {});
 validateRequestWithBody('token', 'sig', 'https://example.com/', { a: 1 });
 // @ts-expect-error the URL is required
 validateRequestWithBody('token', 'sig');
+// @ts-expect-error the algorithm is a name, not a number
+validateRequest('token', 'sig', 'https://example.com/', {}, 256);
+// @ts-expect-error getSignatureAlgorithm reads the header's text
+getSignatureAlgorithm({ algorithm: 'HMAC_SHA256' });
 // @ts-expect-error results are the worker's result words: a typo does not compile
 openSubmission(submission, key, { results: ['sucess'] });
 // @ts-expect-error results is an array
 openSubmission(submission, key, { results: 'success' });
 // @ts-expect-error verified is an array of field names
 openSubmission(submission, key, { verified: 'otp' });
-export const used = [opened, back, old, copied, callSid, values, strict, valid, noParams, withBody, withText, notText];
+export const used = [opened, back, old, copied, callSid, values, strict, valid, noParams, withBody, withText, notText,
+  algorithm, shared, named, odd];
 `;
 
 const NAMES = 'encrypt, decrypt, generateKey, sealFields, openFields, verifySubmission, openSubmission, ' +
-  'validateRequest, validateRequestWithBody';
+  'validateRequest, validateRequestWithBody, getSignatureAlgorithm';
 
 let project;
 
