@@ -90,13 +90,21 @@ export interface Submission {
   /** The flow's name. */
   flow: string;
   /**
-   * How the gather ended: `"success"`, or why not: `"too-many-attempts"`, `"verify-failed"`,
+   * How the gather ended: `"success"`, or why not: `"too-many-attempts"`, `"cancelled"` (the
+   * caller pressed `*`; the fields gathered before are handed on), `"verify-failed"`,
    * `"verify-unavailable"`, and for a flow with `limits` `"locked"`, `"anonymous"`,
    * `"unavailable"`.
    */
   result: string;
   /** The `verify` fields whose one-time code Twilio Verify approved; absent when none. */
   verified?: string[];
+  /**
+   * What may be shown of each gathered `card-number` field, by field name:
+   * `{ card: { last4: "4242", brand: "visa" } }`; absent when the flow gathered no card. Read it
+   * checked with {@link maskedCards}. The card's sealed value is in `encrypted<Name>Digits` as
+   * for any field.
+   */
+  masked?: Record<string, MaskedCard>;
   /** Sealed values: hex(nonce ‖ ciphertext ‖ tag). */
   [encryptedKey: `encrypted${string}Digits`]: string;
 }
@@ -109,15 +117,38 @@ export interface VerifyOptions {
   now?: Date | number;
 }
 
-/** How a gather ended, as the worker says it in a submission's `result`. */
+/**
+ * How a gather ended, as the worker says it in a submission's `result`. `'cancelled'`: the
+ * caller pressed `*`, and the fields gathered before it are handed on.
+ */
 export type GatherResult =
   | 'success'
   | 'too-many-attempts'
+  | 'cancelled'
   | 'locked'
   | 'anonymous'
   | 'unavailable'
   | 'verify-failed'
   | 'verify-unavailable';
+
+/** A card's brand as the worker names it; a card of a brand not among these has none. */
+export type CardBrand =
+  | 'visa'
+  | 'mastercard'
+  | 'amex'
+  | 'discover'
+  | 'diners-club'
+  | 'jcb'
+  | 'maestro'
+  | 'unionpay';
+
+/** What an application may show of a card: its last four digits, and its brand when known. */
+export interface MaskedCard {
+  /** Exactly 4 ASCII digits, e.g. `"4242"`. */
+  last4: string;
+  /** Left out when the card's brand is not in the worker's table. */
+  brand?: CardBrand;
+}
 
 /** Options of {@link openSubmission}. */
 export interface OpenSubmissionOptions {
@@ -140,7 +171,8 @@ export interface OpenSubmissionOptions {
 /**
  * Checks a submission's `X-Gather-Seal-Signature` header against the raw body as received, with
  * any of `secrets` (during a rotation, the new and the old one), in constant time, and returns
- * the parsed body.
+ * the parsed body. A flow's `status_callback` events are signed the same way:
+ * {@link verifyStatusEvent} checks them and their shape.
  * @param secrets A signing secret of at least 32 characters, or a non-empty array of them.
  * @throws Error("gather-seal: …") when the header is missing, malformed, does not match under
  * any secret, or its time is outside the tolerance; when the body is not a JSON object; or for
@@ -158,7 +190,8 @@ export function verifySubmission(
  * after a redirect (`CallSid` instead of `callSid`), with the context `${callSid}:${name}`,
  * once the submission passes the rules: its `result` is one of `options.results` (only
  * `"success"` by default), every field of `options.verified` is listed as verified, and every
- * field of `options.fields` is present. Other members are ignored.
+ * field of `options.fields` is present. Other members are ignored, `masked` and a redirect's
+ * `<field>_last4` and `<field>_brand` among them (read those with {@link maskedCards}).
  * @returns `{ <field name>: plaintext }`, e.g. `{ card: "1234", pin: "4321" }`.
  * @throws Error("gather-seal: …") naming the rule that failed (never a value): no valid callSid,
  * no `result` or one not accepted, a required verified field not listed, a required field
@@ -170,6 +203,64 @@ export function openSubmission(
   keys: Keys,
   options?: OpenSubmissionOptions,
 ): Record<string, string>;
+
+/**
+ * What may be shown of each card of a submission, read from an `action` submission's `masked`
+ * or from a redirect's `<field>_last4` and `<field>_brand` parameters (a Twilio Function's
+ * `event`), with no key: `{ card: { last4: "4242", brand: "visa" } }`, `{}` when there is none.
+ * Check the submission's signature first ({@link verifySubmission}, or Twilio's after a
+ * redirect).
+ * @throws Error("gather-seal: …") naming the rule that failed (never a value): `masked` not an
+ * object, a name that is not a field name, a card that is not an object of `last4` and `brand`
+ * alone, a `last4` that is not exactly 4 ASCII digits, a brand not in {@link CardBrand}, a
+ * `<field>_brand` without its `<field>_last4`, a parameter that is not one string, or both forms
+ * at once; a TypeError when `submission` is not a plain object.
+ */
+export function maskedCards(
+  submission: Submission | Readonly<Record<string, unknown>>,
+): Record<string, MaskedCard>;
+
+/** What happened at a step of a call, in a status event. */
+export type StatusEventKind = 'asked' | 'accepted' | 'invalid' | 'confirmed' | 'cancelled' | 'handed-off';
+
+/** Why an entry was refused, in an `invalid` status event. */
+export type StatusError = 'timeout' | 'invalid' | 'card-type' | 'expired' | 'mismatch';
+
+/**
+ * One step of a call, as the worker POSTs it to a flow's `status_callback` (signed like a
+ * submission).
+ */
+export interface StatusEvent {
+  callSid: string;
+  /** The flow's name. */
+  flow: string;
+  /** The field the step happened at; `null` on `handed-off`. */
+  field: string | null;
+  event: StatusEventKind;
+  /** Why the entry was refused on `invalid`; `null` on every other event. */
+  error: StatusError | null;
+  /** Which try at the field, from 1; 0 on `handed-off`. */
+  attempt: number;
+  /** A card's last four digits and brand, on a `card-number` field's `accepted` and `confirmed`. */
+  masked?: MaskedCard;
+  /** How the gather ended, on `handed-off` only. */
+  result?: GatherResult;
+}
+
+/**
+ * Checks a status event's `X-Gather-Seal-Signature` as {@link verifySubmission} does, then its
+ * shape, and returns a new object with the event's members only (any other is left out).
+ * @throws Error("gather-seal: …") as verifySubmission does, or naming the rule of the shape that
+ * failed (never a value): an unknown event, error or result word, an error or `masked` or
+ * `result` on an event that does not carry one, a `field` that is not a field name (or not null
+ * on `handed-off`), an `attempt` that is not a whole number from 0 to 255.
+ */
+export function verifyStatusEvent(
+  rawBody: string | Uint8Array,
+  signatureHeader: string | null | undefined,
+  secrets: string | readonly string[],
+  options?: VerifyOptions,
+): StatusEvent;
 
 /**
  * The POST parameters of a form-encoded webhook as parsed (Express's `req.body`, a Twilio

@@ -328,3 +328,125 @@ export function openSubmission(submission, keys, options) {
   }
   return opened;
 }
+
+// ---- What an application may show of a card, and status events (src/status.rs) ----
+
+// The worker's card brands (kinds::Brand), as it writes them.
+const BRANDS = Object.freeze(['visa', 'mastercard', 'amex', 'discover', 'diners-club', 'jcb', 'maestro', 'unionpay']);
+const LAST4 = /^[0-9]{4}$/;
+const isFieldName = (name) => typeof name === 'string' && wellFormed(name) && wasm.isFieldName(name);
+
+/** Defines (never assigns) `name` on `object`, so that no name can reach a prototype. */
+function define(object, name, value) {
+  Object.defineProperty(object, name, { __proto__: null, value, writable: true, enumerable: true, configurable: true });
+}
+
+/** `{ last4, brand? }` from a card's two values, each read once by the caller; `where` names the rule's place. */
+function maskedCard(last4, brand, where) {
+  if (typeof last4 !== 'string' || !LAST4.test(last4)) {
+    throw new Error(`gather-seal: ${where}: last4 must be exactly 4 digits (0-9)`);
+  }
+  if (brand === undefined) return { last4 };
+  if (!BRANDS.includes(brand)) throw new Error(`gather-seal: ${where}: brand must be one of the brands the worker names`);
+  return { last4, brand };
+}
+
+/** One entry of a `masked` object: a plain object of last4 and (optionally) brand, nothing else. */
+function maskedEntry(entry, where) {
+  if (!isPlainObject(entry)) throw new Error(`gather-seal: ${where}: an entry must be an object of last4 and brand`);
+  const names = Object.keys(entry);
+  if (!names.every((name) => name === 'last4' || name === 'brand')) {
+    throw new Error(`gather-seal: ${where}: an entry must hold only last4 and brand`);
+  }
+  // Own members only, each read once.
+  return maskedCard(names.includes('last4') ? entry.last4 : undefined,
+    names.includes('brand') ? entry.brand : undefined, where);
+}
+
+const CARD_PARAM = /^(.*)_(last4|brand)$/;
+
+/**
+ * What an application may show of each card of a submission: `{ card: { last4: '4242', brand:
+ * 'visa' } }`, from an action submission's `masked` or a redirect's `<field>_last4` and
+ * `<field>_brand` parameters; `{}` when it has none. Strict: a malformed one throws an Error
+ * naming the rule, never the value.
+ */
+export function maskedCards(submission) {
+  plainObject(submission, 'submission');
+  const names = Object.keys(submission);
+  const params = names.filter((name) => CARD_PARAM.test(name));
+  const cards = {};
+  if (names.includes('masked')) {
+    if (params.length > 0) {
+      throw new Error('gather-seal: submission has both masked and <field>_last4 or <field>_brand parameters');
+    }
+    const masked = submission.masked;
+    if (!isPlainObject(masked)) throw new Error('gather-seal: submission\'s masked must be an object of entries by field name');
+    for (const field of Object.keys(masked)) {
+      if (!isFieldName(field)) throw new Error('gather-seal: masked: every name must be a field name (a-z and 0-9 words joined by _)');
+      define(cards, field, maskedEntry(masked[field], 'masked'));
+    }
+    return cards;
+  }
+  // A redirect's parameters: each read once, then paired by field.
+  const found = new Map(); // field → { last4, brand }
+  for (const name of params) {
+    const [, field, part] = CARD_PARAM.exec(name);
+    if (!isFieldName(field)) {
+      throw new Error('gather-seal: every <field>_last4 and <field>_brand parameter must name a field (a-z and 0-9 words joined by _)');
+    }
+    const value = submission[name];
+    if (typeof value !== 'string') throw new Error('gather-seal: every <field>_last4 and <field>_brand parameter must be one string');
+    if (!found.has(field)) found.set(field, { __proto__: null });
+    found.get(field)[part] = value;
+  }
+  for (const [field, { last4, brand }] of found) {
+    if (last4 === undefined) throw new Error('gather-seal: a <field>_brand parameter has no <field>_last4 beside it');
+    define(cards, field, maskedCard(last4, brand, '<field>_last4 and <field>_brand parameters'));
+  }
+  return cards;
+}
+
+// The words of a status event, as the worker writes them (status::EventKind, kinds::Mistake,
+// flow::GatherResult).
+const EVENTS = Object.freeze(['asked', 'accepted', 'invalid', 'confirmed', 'cancelled', 'handed-off']);
+const ERRORS = Object.freeze(['timeout', 'invalid', 'card-type', 'expired', 'mismatch']);
+const RESULTS = Object.freeze(['success', 'too-many-attempts', 'locked', 'anonymous', 'unavailable',
+  'verify-failed', 'verify-unavailable', 'cancelled']);
+const FLOW_NAME = /^[a-z0-9_-]{1,64}$/;
+
+function badEvent(rule) {
+  throw new Error(`gather-seal: status event ${rule}`);
+}
+
+/**
+ * Checks a status event's signature as verifySubmission does, then its shape, and returns a new
+ * object with the event's members only: `{ callSid, flow, field, event, error, attempt }`, plus
+ * `masked` ({ last4, brand? }) on a card's accepted or confirmed and `result` on handed-off.
+ */
+export function verifyStatusEvent(rawBody, signatureHeader, secrets, options) {
+  const body = verifySubmission(rawBody, signatureHeader, secrets, options);
+  const { callSid, flow, field, event, error, attempt } = body;
+  if (typeof callSid !== 'string' || !CALL_SID.test(callSid)) badEvent('has no valid callSid');
+  if (typeof flow !== 'string' || !FLOW_NAME.test(flow)) badEvent('has no valid flow name');
+  if (!EVENTS.includes(event)) badEvent('is not one of the event words');
+  const handedOff = event === 'handed-off';
+  if (handedOff ? field !== null : !isFieldName(field)) {
+    badEvent('field must be a field name (null only on handed-off)');
+  }
+  if (event === 'invalid' ? !ERRORS.includes(error) : error !== null) {
+    badEvent('error must be one of the error words on invalid, and null otherwise');
+  }
+  if (!Number.isInteger(attempt) || attempt < 0 || attempt > 255) badEvent('attempt must be a whole number from 0 to 255');
+  const out = { callSid, flow, field, event, error, attempt };
+  if (own(body, 'masked')) {
+    if (event !== 'accepted' && event !== 'confirmed') badEvent('masked comes only with accepted or confirmed');
+    out.masked = maskedEntry(body.masked, 'status event\'s masked');
+  }
+  if (handedOff !== own(body, 'result')) badEvent('result comes with handed-off, and only there');
+  if (handedOff) {
+    if (!RESULTS.includes(body.result)) badEvent('result is not one of the result words');
+    out.result = body.result;
+  }
+  return out;
+}

@@ -8,6 +8,17 @@
 //   node scripts/call.js 1234 0000                  an unknown caller (the demo backend's goodbye)
 //   node scripts/call.js 12 1234 4321               a short first try: asked again, then through
 //   node scripts/call.js --flow fr 4321             the French flow: ends in a <Redirect>
+//   node scripts/call.js --flow pay 4242424242424242# 1 123 1228 1
+//                                                   a card payment: the card (read back, 1 keeps
+//                                                   it), its security code, the expiry (read
+//                                                   back, 1), then a <Redirect> with card_last4
+//                                                   and card_brand; each step also goes to the
+//                                                   flow's status_callback
+//   node scripts/call.js --flow pay 4242424242424242# 2 5555555555554444# 1 123 1228 1
+//                                                   any key but 1 types the card again
+//   node scripts/call.js --flow pay 4242424242424242# 1 '*'
+//                                                   '*' cancels: result=cancelled, the card only
+//                                                   (quote it, or the shell expands it to file names)
 //   node scripts/call.js 4111111111111111#          a '#' at the end finishes the entry, as on a phone
 //   node scripts/call.js                            silence: asked until the attempts run out
 //   node scripts/call.js --calls 4 1234 0000        four wrong calls from one number: the dev flow's
@@ -33,7 +44,7 @@ const MAX_STEPS = 30;
 function usage(message) {
   if (message) console.error(`call.js: ${message}`);
   console.error(
-    'usage: node scripts/call.js [--flow NAME] [--base URL | --url URL] [--token TOKEN] [--call-sid SID] [--from NUMBER] [--calls N] [DIGITS[#]...]',
+    'usage: node scripts/call.js [--flow NAME] [--base URL | --url URL] [--token TOKEN] [--call-sid SID] [--from NUMBER] [--calls N] [KEYS...]   (KEYS: 0-9, * and #)',
   );
   process.exit(2);
 }
@@ -63,6 +74,10 @@ function parseArgs(argv) {
     else if (arg.startsWith('--')) usage(`unknown option ${arg}`);
     else options.digits.push(arg);
   }
+  // A phone has only these keys. An unquoted * reaches here as the file names the shell
+  // expanded it to.
+  const unkeyable = options.digits.find((entry) => !/^[0-9*#]*$/.test(entry));
+  if (unkeyable !== undefined) usage(`"${unkeyable}" is not keys of a phone (0-9, * and #); quote a '*' so the shell leaves it alone`);
   if (!/^[a-z0-9_-]{1,64}$/.test(options.flow)) usage('--flow takes a flow name: a-z, 0-9, - and _');
   if (!Number.isInteger(options.calls) || options.calls < 1 || options.calls > 100) usage('--calls takes a number from 1 to 100');
   if (!options.url) {

@@ -3,13 +3,16 @@
 # workerd runtime) on the local demo, wrangler.toml's [env.dev]: the development build (with the
 # demo backend at /decrypt-gather), the articles' card-and-PIN flow handed to that backend (with
 # limits: five failed calls lock a number out), a French flow ending in a <Redirect>, a flow
-# "otp" that adds a one-time code from Twilio Verify, and the throwaway dev secrets in .dev.vars
-# (copied from .dev.vars.example when missing). It also starts the local Verify stand-in
-# (scripts/verify-mock.js on 127.0.0.1:4010, code 123456). Then, from another terminal, walk a
-# whole signed call through it:
+# "otp" that adds a one-time code from Twilio Verify, a card payment "pay" whose every step
+# goes to a status_callback, and the throwaway dev secrets in .dev.vars (copied from
+# .dev.vars.example when missing). It also starts the local Verify stand-in
+# (scripts/verify-mock.js on 127.0.0.1:4010, code 123456) and, when examples/status-board/ is
+# there, the status board that receives the pay flow's events (127.0.0.1:8788, page at /).
+# Then, from another terminal, walk a whole signed call through it:
 #
 #   node scripts/call.js --flow default 1234 4321
 #   node scripts/call.js --flow otp 1234 4321 123456#
+#   node scripts/call.js --flow pay 4242424242424242# 1 123 1228 1
 #   node scripts/call.js --calls 6 1234 0000          a caller locked out
 #
 # Further arguments go to `wrangler dev`. Ctrl-C stops it.
@@ -34,7 +37,17 @@ bash scripts/build-worker.sh --demo
 # The otp flow's Verify is the local stand-in (TWILIO_VERIFY_URL in [env.dev.vars]).
 node scripts/verify-mock.js --port 4010 --code 123456 &
 mock=$!
-trap 'kill "$mock" 2>/dev/null || true' EXIT
+# The pay flow's status_callback is http://127.0.0.1:8788/status ([env.dev.vars]): the example
+# status board, when it is there. Without it the worker only logs status-callback-failed.
+board=
+if [ -f examples/status-board/server.js ]; then
+  # The board may check each event's signature: it gets the dev signing secret the worker signs with.
+  PORT=8788 BACKEND_SIGNING_SECRET="$(sed -n 's/^BACKEND_SIGNING_SECRET=//p' .dev.vars)" \
+    node examples/status-board/server.js &
+  board=$!
+  say "status board: http://127.0.0.1:8788/ (the pay flow's events)"
+fi
+trap 'kill "$mock" $board 2>/dev/null || true' EXIT
 
 # The demo flow's action is http://127.0.0.1:8787/decrypt-gather, so the port is fixed.
 say "serving http://127.0.0.1:8787/gather; walk a call with: node scripts/call.js --flow default 1234 4321"

@@ -72,6 +72,9 @@ pub struct Flow {
     pub count_by: Vec<CountBy>,
     /// What a flow that counts by caller does with a withheld caller ID.
     pub anonymous: Anonymous,
+    /// `status_callback`: where each step of a call is POSTed as a signed JSON event
+    /// ([`crate::status`]).
+    pub status_callback: Option<String>,
 }
 
 /// A flow's `limits`: at most `failures` failed tries per counter ([`crate::lockout`]) inside `window_ms`.
@@ -112,6 +115,12 @@ pub struct Field {
     pub prompt: String,
     /// What counts as a valid entry.
     pub kind: Kind,
+    /// `confirm`: after a valid entry the caller hears it back (`messages.confirm`) and presses
+    /// 1 to keep it (kinds card-number, routing-number and expiry).
+    pub confirm: bool,
+    /// `repeat`: the caller types the value a second time (`messages.repeat`), and the two
+    /// entries must match (any kind but verify).
+    pub repeat: bool,
 }
 
 /// What a field accepts; each kind's check is in [`crate::kinds`].
@@ -192,8 +201,25 @@ pub enum Then {
 /// Every fixed sentence a caller can hear, so a flow can be wholly in another language.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Messages {
-    /// Said before a field is asked again; `None`: a sentence for the field's kind.
+    /// Said before a field is asked again after any mistake the sentences below leave unset;
+    /// `None`: a sentence for the field's kind and the mistake.
     pub retry: Option<String>,
+    /// Said when nothing was typed.
+    pub timeout: Option<String>,
+    /// Said after an entry of the wrong length or format, or failing its check (Luhn, the
+    /// ABA checksum), or a one-time code that was not right.
+    pub invalid: Option<String>,
+    /// Said after a valid card number of a brand the field's `card_types` do not list.
+    pub card_type: Option<String>,
+    /// Said after an expiry date in the past.
+    pub expired: Option<String>,
+    /// Said when a `repeat` field's second entry differs from the first.
+    pub mismatch: Option<String>,
+    /// Asks a `confirm` field's caller to keep the entry: `{last4}` (spoken digit by digit),
+    /// `{month}` and `{year}` are replaced; `None`: a sentence for the kind.
+    pub confirm: Option<String>,
+    /// Asks a `repeat` field's caller to type the value again; `None`: [`REPEAT`].
+    pub repeat: Option<String>,
     /// Said before hanging up when the caller gave no valid value and the application had
     /// nothing to add.
     pub goodbye: String,
@@ -209,6 +235,13 @@ impl Default for Messages {
     fn default() -> Messages {
         Messages {
             retry: None,
+            timeout: None,
+            invalid: None,
+            card_type: None,
+            expired: None,
+            mismatch: None,
+            confirm: None,
+            repeat: None,
             goodbye: GOODBYE.to_owned(),
             apology: APOLOGY.to_owned(),
             locked: LOCKED.to_owned(),
@@ -217,6 +250,8 @@ impl Default for Messages {
     }
 }
 
+/// The default `repeat`.
+pub const REPEAT: &str = "Please enter it again.";
 /// The default `goodbye`.
 pub const GOODBYE: &str = "Sorry, we could not get your details. Goodbye.";
 /// The default `apology`, and what every caller hears when the settings are broken.
@@ -320,9 +355,11 @@ impl Flows {
             .any(|f| matches!(f.kind, Kind::Verify(_)))
     }
 
-    /// Whether any flow hands off with `action` (and so needs a signing secret).
-    pub fn any_action(&self) -> bool {
-        self.iter().any(|f| matches!(f.then, Then::Action { .. }))
+    /// Whether any flow signs what it sends: hands off with `action`, or has a
+    /// `status_callback` (and so needs `BACKEND_SIGNING_SECRET`).
+    pub fn any_signed(&self) -> bool {
+        self.iter()
+            .any(|f| matches!(f.then, Then::Action { .. }) || f.status_callback.is_some())
     }
 }
 
@@ -344,6 +381,8 @@ pub struct Waits {
     pub verify_ms: u32,
     /// A lockout counter's answer.
     pub lockout_ms: u32,
+    /// A `status_callback` event's answer (sent after the caller's next prompt).
+    pub status_ms: u32,
 }
 
 impl Default for Waits {
@@ -352,6 +391,7 @@ impl Default for Waits {
             application_ms: 5000,
             verify_ms: 5000,
             lockout_ms: 3000,
+            status_ms: 5000,
         }
     }
 }
@@ -378,6 +418,7 @@ impl Waits {
             application_ms: default.application_ms.min(cap),
             verify_ms: default.verify_ms.min(cap),
             lockout_ms: default.lockout_ms.min(cap),
+            status_ms: default.status_ms.min(cap),
         })
     }
 }

@@ -24,10 +24,12 @@
 use zeroize::Zeroizing;
 
 use crate::config::{Flow, Then};
-use crate::flow::{self, CallState, CodeCheck, GatherResult, Turn as FlowTurn};
+use crate::flow::{self, CallState, CodeCheck, GatherResult, Prompt, Turn as FlowTurn};
 use crate::handoff::{self, Submission};
+use crate::kinds::Masked;
 use crate::lockout::{self, AppVerdict, CallerCounter, HandOffMark, Limits};
 use crate::outcome::Outcome;
+use crate::status::{Event, EventKind, Notice};
 use crate::twilio::twiml::Speech;
 use crate::{otp, CallError, KeyRing};
 
@@ -166,7 +168,8 @@ pub enum Feedback {
     Done,
 }
 
-/// The end of a turn: what to answer Twilio, and what the log line says.
+/// The end of a turn: what to answer Twilio, what the log line says, and the status events to
+/// send after answering.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Answer {
     /// The HTTP status.
@@ -177,6 +180,22 @@ pub struct Answer {
     pub outcome: Outcome,
     /// How the gather ended, when the turn handed off.
     pub result: Option<GatherResult>,
+    /// The flow's `status_callback` events of this turn, signed, in order: POSTed after the
+    /// answer, each given up after [`crate::status`]'s wait; a failure is only logged. Empty
+    /// without `status_callback`.
+    pub notices: Vec<Notice>,
+}
+
+impl Answer {
+    fn new(status: u16, twiml: String, outcome: Outcome, result: Option<GatherResult>) -> Answer {
+        Answer {
+            status,
+            twiml,
+            outcome,
+            result,
+            notices: Vec::new(),
+        }
+    }
 }
 
 /// What to do next.
@@ -194,6 +213,8 @@ struct HandOff {
     result: GatherResult,
     sealed: Vec<(String, String)>,
     verified: Vec<String>,
+    /// Each handed-on card's last four digits and brand.
+    masked: Vec<(String, Masked)>,
     /// Set when the call was stopped (locked, anonymous, counter unreachable): the log's word,
     /// which no application answer changes.
     refused: Option<Outcome>,
@@ -219,8 +240,8 @@ enum Stage {
 pub struct Turn<'a> {
     facts: Facts<'a>,
     stage: Stage,
-    /// The field the call state pointed at before this turn.
-    asked: Option<usize>,
+    /// What happened in this turn, for the flow's `status_callback`.
+    events: Vec<Event>,
     /// Whether this turn checked a code, and what Verify said.
     check: Option<CodeCheck>,
     /// The counter of the field this turn gathered, when the flow counts by it: a refusal
@@ -231,11 +252,10 @@ pub struct Turn<'a> {
 impl<'a> Turn<'a> {
     /// A turn for these facts; call [`Turn::step`] with `None` to start it.
     pub fn new(facts: Facts<'a>) -> Turn<'a> {
-        let asked = facts.state.as_ref().map(|s| s.field);
         Turn {
             facts,
             stage: Stage::Begin,
-            asked,
+            events: Vec::new(),
             check: None,
             field_counter: None,
         }
@@ -244,6 +264,31 @@ impl<'a> Turn<'a> {
     /// The next step, given what came of the last effect (`None` to start, and for an answer
     /// the glue could not get).
     pub fn step(&mut self, feedback: Option<Feedback>) -> Step {
+        match self.next(feedback) {
+            Step::Answer(answer) => Step::Answer(self.notify(answer)),
+            effect => effect,
+        }
+    }
+
+    /// The answer with this turn's status events, signed, when the flow has `status_callback`.
+    fn notify(&mut self, mut answer: Answer) -> Answer {
+        let facts = &self.facts;
+        let flow = facts.flow;
+        if let Some(result) = answer.result {
+            self.events.push(Event::handed_off(result));
+        }
+        let events = core::mem::take(&mut self.events);
+        if let (Some(url), Some(secret)) = (&flow.status_callback, facts.signing_secret) {
+            let sid = facts.call.call_sid;
+            answer.notices = events
+                .iter()
+                .map(|event| Notice::new(url, event, sid, &flow.name, secret, facts.now_unix))
+                .collect();
+        }
+        answer
+    }
+
+    fn next(&mut self, feedback: Option<Feedback>) -> Step {
         match core::mem::replace(&mut self.stage, Stage::Over) {
             Stage::Begin => self.begin(),
             Stage::Entering => match counter(feedback) {
@@ -270,9 +315,7 @@ impl<'a> Turn<'a> {
             Stage::SendingCode(turn) => {
                 let sent = matches!(feedback, Some(Feedback::Verify(Some((status, _)))) if otp::sent(status));
                 match (sent, turn) {
-                    (true, FlowTurn::Ask { state, .. }) => {
-                        self.ask(&state, false, Outcome::CodeSent)
-                    }
+                    (true, turn @ FlowTurn::Ask { .. }) => self.ask(turn, Outcome::CodeSent),
                     (_, FlowTurn::Ask { state, .. }) => self.hand_off(
                         flow::hand_off(
                             self.facts.flow,
@@ -349,7 +392,7 @@ impl<'a> Turn<'a> {
         self.check = check;
         let facts = &self.facts;
         let state = facts.state.clone();
-        let turn = flow::advance(
+        let advanced = flow::advance(
             facts.flow,
             facts.ring,
             facts.call.call_sid,
@@ -358,24 +401,19 @@ impl<'a> Turn<'a> {
             facts.now_unix,
             check,
         );
-        let turn = match turn {
-            Ok(turn) => turn,
+        let advanced = match advanced {
+            Ok(advanced) => advanced,
             Err(CallError::MissingCallSid) => return self.broken(400, Outcome::MissingCallSid),
             Err(CallError::BadCallState) => return self.broken(400, Outcome::BadState),
             Err(_) => return self.broken(200, Outcome::SealFailed),
         };
+        self.events.extend(advanced.events);
+        let turn = advanced.turn;
         // A field the flow counts by (an account, a card) was just gathered: the call takes a
         // try from that value's counter, and a locked value ends the call here.
-        let gathered = flow::just_gathered(facts.flow, self.asked, &turn);
-        if let (Some(field), Some(typed), Some(limits)) =
-            (gathered, facts.digits, facts.flow.limits)
-        {
-            let counter = lockout::field_counter(
-                facts.counter_key,
-                facts.flow,
-                &field.name,
-                typed.as_bytes(),
-            );
+        if let (Some((field, value)), Some(limits)) = (advanced.gathered, facts.flow.limits) {
+            let name = facts.flow.field(field).map_or("", |f| f.name.as_str());
+            let counter = lockout::field_counter(facts.counter_key, facts.flow, name, &value);
             if let Some(counter) = counter {
                 self.field_counter = Some(counter.clone());
                 self.stage = Stage::TakingFieldTry(turn);
@@ -390,48 +428,62 @@ impl<'a> Turn<'a> {
         let facts = &self.facts;
         let channel = flow::code_to_send(facts.flow, &turn);
         match (turn, channel) {
-            (FlowTurn::Ask { state, retry }, None) => {
+            (turn @ FlowTurn::Ask { .. }, None) => {
+                let FlowTurn::Ask { retry, .. } = turn else {
+                    return self.broken(200, Outcome::SealFailed);
+                };
                 let outcome = match (retry, self.check, facts.state.is_none()) {
                     (true, Some(CodeCheck::Denied), _) => Outcome::CodeDenied,
                     (true, _, _) => Outcome::Reprompted,
                     (false, _, true) => Outcome::Asked,
                     (false, _, false) => Outcome::Sealed,
                 };
-                self.ask(&state, retry, outcome)
+                self.ask(turn, outcome)
             }
-            (FlowTurn::Ask { state, retry }, Some(channel)) => {
+            (turn @ FlowTurn::Ask { .. }, Some(channel)) => {
                 let to = otp::recipient(facts.call.from);
-                match (to, facts.verify) {
-                    (Some(to), Some(settings)) => {
+                match (to, facts.verify, turn) {
+                    (Some(to), Some(settings), turn) => {
                         let (url, body) = settings.send(to, channel);
-                        self.stage = Stage::SendingCode(FlowTurn::Ask { state, retry });
+                        self.stage = Stage::SendingCode(turn);
                         Step::Do(Effect::SendCode { url, body })
                     }
-                    _ => {
+                    (_, _, FlowTurn::Ask { state, .. }) => {
                         let result = GatherResult::VerifyUnavailable;
                         self.hand_off(flow::hand_off(facts.flow, result, state.sealed), None)
                     }
+                    (_, _, turn) => self.hand_off(turn, None),
                 }
             }
             (turn, _) => self.hand_off(turn, None),
         }
     }
 
-    /// The TwiML that asks for the field `state` points at.
-    fn ask(&mut self, state: &CallState, retry: bool, outcome: Outcome) -> Step {
+    /// The TwiML that asks what `turn` asks (a [`FlowTurn::Ask`]).
+    fn ask(&mut self, turn: FlowTurn, outcome: Outcome) -> Step {
+        let FlowTurn::Ask {
+            state,
+            mistake,
+            prompt,
+            ..
+        } = turn
+        else {
+            return self.broken(200, Outcome::SealFailed);
+        };
         let facts = &self.facts;
-        let Ok(kind) = flow::asked_kind(facts.flow, facts.ring, facts.call.call_sid, state) else {
+        let flow = facts.flow;
+        let Ok(kind) = flow::asked_kind(flow, facts.ring, facts.call.call_sid, &state) else {
             return self.broken(400, Outcome::BadState);
         };
-        match flow::ask_twiml_as(facts.flow, state, retry, facts.action_base, kind) {
-            Some(twiml) => Step::Answer(Answer {
-                status: 200,
-                twiml,
-                outcome,
-                result: None,
-            }),
-            None => self.broken(400, Outcome::BadState),
+        let twiml = flow::ask_twiml_as(flow, &state, mistake, &prompt, facts.action_base, kind);
+        let (Some(twiml), Some(field)) = (twiml, flow.field(state.field)) else {
+            return self.broken(400, Outcome::BadState);
+        };
+        if prompt == Prompt::Field {
+            let asked = Event::new(EventKind::Asked, Some(field.name.clone()), state.attempt);
+            self.events.push(asked);
         }
+        Step::Answer(Answer::new(200, twiml, outcome, None))
     }
 
     /// The call was stopped (locked, anonymous, counter unreachable): hand off at once with
@@ -470,10 +522,12 @@ impl<'a> Turn<'a> {
                 counters.push(counter);
             }
         }
+        let masked = flow::masked(facts.flow, facts.ring, facts.call.call_sid, &sealed);
         let hand_off = HandOff {
             result,
             sealed,
             verified,
+            masked,
             refused,
             counters,
         };
@@ -502,6 +556,7 @@ impl<'a> Turn<'a> {
                     hand_off.result,
                     &hand_off.sealed,
                     &hand_off.verified,
+                    &hand_off.masked,
                 );
                 self.settle(hand_off, twiml, Outcome::Redirected, None)
             }
@@ -523,6 +578,7 @@ impl<'a> Turn<'a> {
                     result: hand_off.result,
                     sealed: &hand_off.sealed,
                     verified: &hand_off.verified,
+                    masked: &hand_off.masked,
                 };
                 let body = submission.to_json();
                 let signature = handoff::sign(secret, facts.now_unix, body.as_bytes());
@@ -547,12 +603,7 @@ impl<'a> Turn<'a> {
         verdict: Option<AppVerdict>,
     ) -> Step {
         let result = hand_off.result;
-        let mut answer = Answer {
-            status: 200,
-            twiml,
-            outcome: delivery,
-            result: Some(result),
-        };
+        let mut answer = Answer::new(200, twiml, delivery, Some(result));
         let limits = match (hand_off.refused, self.facts.flow.limits) {
             (Some(refused), _) => {
                 answer.outcome = refused;
@@ -575,12 +626,8 @@ impl<'a> Turn<'a> {
     /// A broken call: the flow's apology and a hang-up, with this status and outcome.
     fn broken(&mut self, status: u16, outcome: Outcome) -> Step {
         let flow = self.facts.flow;
-        Step::Answer(Answer {
-            status,
-            twiml: flow::goodbye_twiml(&flow::speech(flow), &flow.messages.apology),
-            outcome,
-            result: None,
-        })
+        let twiml = flow::goodbye_twiml(&flow::speech(flow), &flow.messages.apology);
+        Step::Answer(Answer::new(status, twiml, outcome, None))
     }
 }
 

@@ -14,8 +14,11 @@
 
 use zeroize::Zeroizing;
 
-use crate::config::{Channel, CodeLength, Field, Flow, Kind};
-use crate::kinds;
+use subtle::ConstantTimeEq;
+
+use crate::config::{Channel, CodeLength, Flow, Kind};
+use crate::kinds::{self, Masked, Mistake, Readback};
+use crate::status::{Event, EventKind};
 use crate::twilio::twiml::{Gather, Response, Speech};
 use crate::{open_bytes, seal, BadCallState, CallError, KeyRing};
 
@@ -35,6 +38,8 @@ pub enum GatherResult {
     Unavailable,
     /// A `verify` field's code was wrong (or not a code) on every try.
     VerifyFailed,
+    /// The caller pressed `*`: the fields before are handed on.
+    Cancelled,
     /// Twilio Verify could not send or check a code (an error, a timeout, no number to send
     /// to); the fields before are handed on.
     VerifyUnavailable,
@@ -50,6 +55,7 @@ impl GatherResult {
             GatherResult::Anonymous => "anonymous",
             GatherResult::Unavailable => "unavailable",
             GatherResult::VerifyFailed => "verify-failed",
+            GatherResult::Cancelled => "cancelled",
             GatherResult::VerifyUnavailable => "verify-unavailable",
         }
     }
@@ -69,6 +75,45 @@ pub struct CallState {
     pub attempt: u8,
     /// Sealed values of the fields before `field`, in order: (field name, sealed hex).
     pub sealed: Vec<(String, String)>,
+    /// A valid entry of `field` waiting to be typed again or confirmed.
+    pub pending: Option<Pending>,
+}
+
+/// A valid entry waiting for the caller: sealed with the context
+/// `"<CallSid>:<field>:<phase>"`, so it opens only at that step of that call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pending {
+    /// What the caller is asked next.
+    pub phase: Phase,
+    /// The entry, sealed hex.
+    pub sealed: String,
+}
+
+/// What a [`Pending`] entry waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// The caller types the value again (`repeat`): query `pending-repeat=<hex>`.
+    Repeat,
+    /// The caller presses 1 to keep it (`confirm`): query `pending-confirm=<hex>`.
+    Confirm,
+}
+
+impl Phase {
+    /// `repeat`, `confirm`: the last part of the pending entry's context.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Repeat => "repeat",
+            Phase::Confirm => "confirm",
+        }
+    }
+
+    /// The query parameter that carries the entry (no field name has a `-`).
+    fn parameter(self) -> &'static str {
+        match self {
+            Phase::Repeat => "pending-repeat",
+            Phase::Confirm => "pending-confirm",
+        }
+    }
 }
 
 impl CallState {
@@ -116,10 +161,23 @@ impl CallState {
                 _ => return Err(BadCallState),
             }
         }
+        let mut pending = None;
+        for phase in [Phase::Repeat, Phase::Confirm] {
+            if let Some(value) = single(phase.parameter())? {
+                let replaced = pending.replace(Pending {
+                    phase,
+                    sealed: value.to_owned(),
+                });
+                if replaced.is_some() {
+                    return Err(BadCallState);
+                }
+            }
+        }
         Ok(Some(CallState {
             field,
             attempt,
             sealed,
+            pending,
         }))
     }
 
@@ -127,7 +185,16 @@ impl CallState {
     pub fn to_query(&self, flow: &Flow) -> String {
         let step = flow.field(self.field).map_or("", |f| f.name.as_str());
         let mut query = format!("step={step}&attempt={}", self.attempt);
-        for (name, value) in &self.sealed {
+        let pending = self
+            .pending
+            .iter()
+            .map(|p| (p.phase.parameter(), &p.sealed));
+        for (name, value) in self
+            .sealed
+            .iter()
+            .map(|(n, v)| (n.as_str(), v))
+            .chain(pending)
+        {
             query.push('&');
             query.push_str(name);
             query.push('=');
@@ -140,12 +207,17 @@ impl CallState {
 /// What to do next in a call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Turn {
-    /// Ask for a field; `retry` when the last try at it was not valid.
+    /// Ask for a field, or for its entry again, or to confirm it.
     Ask {
         /// The state the action URL will carry.
         state: CallState,
-        /// Whether the previous try at this field was invalid.
+        /// Whether the field is asked again, after a wrong try or an entry the caller did not
+        /// confirm (a try used).
         retry: bool,
+        /// What was wrong with the last try, when something was.
+        mistake: Option<Mistake>,
+        /// What the caller is asked.
+        prompt: Prompt,
     },
     /// The gather is over: hand the sealed values on with this result.
     HandOff {
@@ -157,6 +229,50 @@ pub enum Turn {
         /// The `verify` fields whose code Twilio Verify approved, in the flow's order.
         verified: Vec<String>,
     },
+}
+
+/// What a [`Turn::Ask`] asks the caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Prompt {
+    /// The field's own prompt (after the mistake's sentence, when there was one).
+    Field,
+    /// `messages.repeat`: the same value again.
+    Repeat,
+    /// `messages.confirm`, with these parts of the entry read back; 1 keeps it.
+    Confirm(Readback),
+}
+
+/// A turn of the call, what happened in it, and the value it gathered.
+pub struct Advanced {
+    /// What to do next.
+    pub turn: Turn,
+    /// What happened, in order, for the flow's `status_callback` ([`crate::status`]); the
+    /// engine adds `asked` and `handed-off`.
+    pub events: Vec<Event>,
+    /// The field whose value this turn added to the call, and the value (wiped on drop), for
+    /// a lockout counter by that field.
+    pub gathered: Option<(usize, Zeroizing<Vec<u8>>)>,
+}
+
+/// The gathered value is never printed: only its field.
+impl core::fmt::Debug for Advanced {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Advanced")
+            .field("turn", &self.turn)
+            .field("events", &self.events)
+            .field("gathered", &self.gathered.as_ref().map(|(field, _)| field))
+            .finish()
+    }
+}
+
+impl Advanced {
+    fn turn(turn: Turn) -> Advanced {
+        Advanced {
+            turn,
+            events: Vec::new(),
+            gathered: None,
+        }
+    }
 }
 
 /// What Twilio Verify said of the code typed at a `verify` field.
@@ -207,6 +323,7 @@ pub fn code_to_send(flow: &Flow, turn: &Turn) -> Option<Channel> {
         Turn::Ask {
             state,
             retry: false,
+            ..
         } => match flow.field(state.field)?.kind {
             Kind::Verify(channel) => Some(channel),
             _ => None,
@@ -224,6 +341,10 @@ pub fn code_to_send(flow: &Flow, turn: &Turn) -> Option<Channel> {
 /// it is carried further, so a value that was tampered with or copied from another call stops
 /// the call here.
 ///
+/// An entry holding `*` ends the call (`cancelled`, with the fields before). A `repeat` field's
+/// first valid entry waits, sealed, for the second, which must match it; a `confirm` field's
+/// valid entry waits for the caller to press 1. Any other answer to either uses a try.
+///
 /// At a `verify` field, `check` is what Twilio Verify said of the [`code_to_check`]: approved
 /// goes on, denied is a wrong try, unavailable (or no check) hands off `verify-unavailable`.
 ///
@@ -238,7 +359,7 @@ pub fn advance(
     digits: Option<&str>,
     now_unix: u64,
     check: Option<CodeCheck>,
-) -> Result<Turn, CallError> {
+) -> Result<Advanced, CallError> {
     if !is_call_sid(call_sid) {
         return Err(CallError::MissingCallSid);
     }
@@ -247,11 +368,9 @@ pub fn advance(
             field: 0,
             attempt: 1,
             sealed: Vec::new(),
+            pending: None,
         };
-        return Ok(Turn::Ask {
-            state: first,
-            retry: false,
-        });
+        return Ok(Advanced::turn(ask(first, false, None, Prompt::Field)));
     };
     // The state must carry exactly the fields before the one asked, in order.
     let earlier = flow
@@ -288,52 +407,214 @@ pub fn advance(
         (Some(_), None) => return Err(CallError::BadCallState),
         (_, brand) => kinds::resolve(field.kind, brand.flatten()),
     };
+    // A pending entry opens only at its own step of this call, and only for fields that wait.
+    let pending = match state.pending.take() {
+        Some(pending) => {
+            let waits = match pending.phase {
+                Phase::Repeat => field.repeat,
+                Phase::Confirm => field.confirm,
+            };
+            if !waits {
+                return Err(CallError::BadCallState);
+            }
+            let context = pending_context(call_sid, &field.name, pending.phase);
+            let opened = open_bytes(&pending.sealed, ring, context.as_bytes())
+                .map(Zeroizing::new)
+                .map_err(|_| CallError::BadCallState)?;
+            Some((pending.phase, opened))
+        }
+        None => None,
+    };
     let digits = digits.unwrap_or("");
+    let attempt = state.attempt;
+    let event = |kind: EventKind| Event::new(kind, Some(field.name.clone()), attempt);
+    if digits.contains('*') {
+        let mut advanced = Advanced::turn(hand_off(flow, GatherResult::Cancelled, state.sealed));
+        advanced.events.push(event(EventKind::Cancelled));
+        return Ok(advanced);
+    }
     let is_code = matches!(field.kind, Kind::Verify(_));
-    let valid = kinds::accepts(kind, digits, now_unix);
-    // A try is wrong when it is not a valid entry, or a code Verify did not approve.
-    let wrong = match (valid, is_code, check) {
-        (false, _, _) | (true, true, Some(CodeCheck::Denied)) => true,
-        (true, false, _) | (true, true, Some(CodeCheck::Approved)) => false,
-        // A well-formed code Verify could not check.
-        (true, true, Some(CodeCheck::Unavailable) | None) => {
-            return Ok(hand_off(
-                flow,
-                GatherResult::VerifyUnavailable,
-                state.sealed,
-            ));
+    let mut events = Vec::new();
+    let entry: Zeroizing<Vec<u8>> = match pending {
+        Some((Phase::Confirm, entry)) => {
+            if digits != "1" {
+                // Not kept: the field is asked again, with no mistake to name.
+                return Ok(Advanced::turn(again(flow, state, None, is_code)));
+            }
+            let mut confirmed = event(EventKind::Confirmed);
+            confirmed.masked = masked_of(field.kind, &entry);
+            events.push(confirmed);
+            return accept(flow, ring, call_sid, state, entry, events);
+        }
+        Some((Phase::Repeat, first)) => {
+            let same = first.len() == digits.len() && bool::from(first.ct_eq(digits.as_bytes()));
+            if !same {
+                let mut advanced =
+                    Advanced::turn(again(flow, state, Some(Mistake::Mismatch), false));
+                advanced
+                    .events
+                    .push(event(EventKind::Invalid).with_error(Mistake::Mismatch));
+                return Ok(advanced);
+            }
+            first
+        }
+        None => {
+            // A try is wrong when it is not a valid entry, or a code Verify did not approve.
+            let checked = match (kinds::check(kind, digits, now_unix), is_code, check) {
+                (Err(mistake), _, _) => Err(mistake),
+                (Ok(()), true, Some(CodeCheck::Denied)) => Err(Mistake::Invalid),
+                (Ok(()), false, _) | (Ok(()), true, Some(CodeCheck::Approved)) => Ok(()),
+                // A well-formed code Verify could not check.
+                (Ok(()), true, Some(CodeCheck::Unavailable) | None) => {
+                    return Ok(Advanced::turn(hand_off(
+                        flow,
+                        GatherResult::VerifyUnavailable,
+                        state.sealed,
+                    )));
+                }
+            };
+            if let Err(mistake) = checked {
+                let mut advanced = Advanced::turn(again(flow, state, Some(mistake), is_code));
+                advanced
+                    .events
+                    .push(event(EventKind::Invalid).with_error(mistake));
+                return Ok(advanced);
+            }
+            let entry = Zeroizing::new(digits.as_bytes().to_vec());
+            if field.repeat {
+                state.pending = Some(Pending {
+                    phase: Phase::Repeat,
+                    sealed: seal_pending(ring, call_sid, &field.name, Phase::Repeat, &entry)?,
+                });
+                return Ok(Advanced::turn(ask(state, false, None, Prompt::Repeat)));
+            }
+            entry
         }
     };
-    if wrong {
-        if state.attempt >= flow.attempts {
-            let result = match is_code {
-                true => GatherResult::VerifyFailed,
-                false => GatherResult::TooManyAttempts,
-            };
-            return Ok(hand_off(flow, result, state.sealed));
-        }
-        state.attempt += 1;
-        return Ok(Turn::Ask { state, retry: true });
+    // A valid entry (typed twice when the field says so).
+    let mut accepted = event(EventKind::Accepted);
+    accepted.masked = masked_of(field.kind, &entry);
+    events.push(accepted);
+    if field.confirm {
+        let readback = Readback::of(kind, core::str::from_utf8(&entry).unwrap_or(""));
+        state.pending = Some(Pending {
+            phase: Phase::Confirm,
+            sealed: seal_pending(ring, call_sid, &field.name, Phase::Confirm, &entry)?,
+        });
+        let mut advanced = Advanced::turn(ask(state, false, None, Prompt::Confirm(readback)));
+        advanced.events = events;
+        return Ok(advanced);
     }
+    accept(flow, ring, call_sid, state, entry, events)
+}
+
+/// A [`Turn::Ask`].
+fn ask(state: CallState, retry: bool, mistake: Option<Mistake>, prompt: Prompt) -> Turn {
+    Turn::Ask {
+        state,
+        retry,
+        mistake,
+        prompt,
+    }
+}
+
+/// The field asked again after a wrong try (or an entry not confirmed), or the hand-off when
+/// that was its last try.
+fn again(flow: &Flow, mut state: CallState, mistake: Option<Mistake>, is_code: bool) -> Turn {
+    state.pending = None;
+    if state.attempt >= flow.attempts {
+        let result = match is_code {
+            true => GatherResult::VerifyFailed,
+            false => GatherResult::TooManyAttempts,
+        };
+        return hand_off(flow, result, state.sealed);
+    }
+    state.attempt += 1;
+    ask(state, true, mistake, Prompt::Field)
+}
+
+/// The field's value is kept: sealed into the call, then the next field or the hand-off.
+fn accept(
+    flow: &Flow,
+    ring: &KeyRing,
+    call_sid: &str,
+    mut state: CallState,
+    entry: Zeroizing<Vec<u8>>,
+    events: Vec<Event>,
+) -> Result<Advanced, CallError> {
+    let field = flow.field(state.field).ok_or(CallError::BadCallState)?;
     let context = context(call_sid, &field.name);
     // The code itself is never sealed: an approved one is carried as the marker.
-    let value = if is_code { VERIFIED } else { digits.as_bytes() };
+    let value = match field.kind {
+        Kind::Verify(_) => VERIFIED,
+        _ => entry.as_slice(),
+    };
     let sealed_value =
         seal(value, ring.current(), context.as_bytes()).map_err(|_| CallError::SealFailed)?;
     state.sealed.push((field.name.clone(), sealed_value));
-    if state.field + 1 < flow.fields.len() {
+    let turn = if state.field + 1 < flow.fields.len() {
         let next = CallState {
             field: state.field + 1,
             attempt: 1,
             sealed: state.sealed,
+            pending: None,
         };
-        Ok(Turn::Ask {
-            state: next,
-            retry: false,
-        })
+        ask(next, false, None, Prompt::Field)
     } else {
-        Ok(hand_off(flow, GatherResult::Success, state.sealed))
+        hand_off(flow, GatherResult::Success, state.sealed)
+    };
+    Ok(Advanced {
+        turn,
+        events,
+        gathered: Some((state.field, entry)),
+    })
+}
+
+/// The context a pending entry is sealed with: `"<CallSid>:<field>:<phase>"`.
+fn pending_context(call_sid: &str, field: &str, phase: Phase) -> String {
+    format!("{call_sid}:{field}:{}", phase.as_str())
+}
+
+fn seal_pending(
+    ring: &KeyRing,
+    call_sid: &str,
+    field: &str,
+    phase: Phase,
+    entry: &[u8],
+) -> Result<String, CallError> {
+    let context = pending_context(call_sid, field, phase);
+    seal(entry, ring.current(), context.as_bytes()).map_err(|_| CallError::SealFailed)
+}
+
+/// What an application may show of a `card-number` field's value; `None` for other kinds.
+fn masked_of(kind: Kind, value: &[u8]) -> Option<Masked> {
+    match kind {
+        Kind::CardNumber(_) => Masked::of_card(value),
+        _ => None,
     }
+}
+
+/// The masked form ([`Masked`]) of every `card-number` field among the carried values, by
+/// field name, in the flow's order: each opened for this call and wiped. A value that does not
+/// open is left out (the call was checked before it got here).
+pub fn masked(
+    flow: &Flow,
+    ring: &KeyRing,
+    call_sid: &str,
+    sealed: &[(String, String)],
+) -> Vec<(String, Masked)> {
+    sealed
+        .iter()
+        .filter(|(name, _)| {
+            flow.fields
+                .iter()
+                .any(|f| f.name == *name && matches!(f.kind, Kind::CardNumber(_)))
+        })
+        .filter_map(|(name, value)| {
+            let opened = open_carried(ring, call_sid, name, value).ok()?;
+            Some((name.clone(), Masked::of_card(&opened)?))
+        })
+        .collect()
 }
 
 /// The brand of a card number as opened from its sealed value (`None`: no brand in the table).
@@ -384,67 +665,85 @@ pub fn open_carried(
         .map_err(|_| BadCallState)
 }
 
-/// The field a turn has just gathered: the one `asked` (the index the call state pointed at
-/// before [`advance`]) when the turn moves on to the next field or hands off `success`.
-pub fn just_gathered<'f>(flow: &'f Flow, asked: Option<usize>, turn: &Turn) -> Option<&'f Field> {
-    let asked = asked?;
-    let moved_on = match turn {
-        Turn::Ask {
-            state,
-            retry: false,
-        } => state.field == asked + 1,
-        Turn::HandOff { result, .. } => *result == GatherResult::Success,
-        Turn::Ask { retry: true, .. } => false,
-    };
-    moved_on.then(|| flow.field(asked)).flatten()
-}
-
 /// Whether a `CallSid` can bind values and be logged: 1 to 64 ASCII letters and digits.
 pub fn is_call_sid(sid: &str) -> bool {
     !sid.is_empty() && sid.len() <= 64 && sid.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-/// The TwiML that asks for the field `state` points at; `action_base` is the absolute URL of
-/// the flow's route (e.g. `https://ivr.example.com/gather/login`). `None` when `state` points
-/// past the flow's fields.
+/// The TwiML that asks for the field `state` points at, its prompt after `mistake`'s sentence
+/// when there was one; `action_base` is the absolute URL of the flow's route (e.g.
+/// `https://ivr.example.com/gather/login`). `None` when `state` points past the flow's fields.
 ///
 /// The field is asked as its kind is written: a `security-code` that follows a card takes up
 /// to 4 digits, or 3 ended by `#`. [`ask_twiml_as`] asks it as long as the card makes it.
-pub fn ask_twiml(flow: &Flow, state: &CallState, retry: bool, action_base: &str) -> Option<String> {
+pub fn ask_twiml(
+    flow: &Flow,
+    state: &CallState,
+    mistake: Option<Mistake>,
+    action_base: &str,
+) -> Option<String> {
     let kind = flow.field(state.field)?.kind;
-    ask_twiml_as(flow, state, retry, action_base, kind)
+    ask_twiml_as(flow, state, mistake, &Prompt::Field, action_base, kind)
 }
 
-/// [`ask_twiml`] with the field asked as `kind`: what [`asked_kind`] says it accepts in this
-/// call, so that `<Gather numDigits>` and the retry sentence fit a security code's length.
+/// The TwiML for a [`Turn::Ask`], with the field asked as `kind`: what [`asked_kind`] says it
+/// accepts in this call, so that `<Gather numDigits>` and the sentences fit a security code's
+/// length. A confirmation takes one key.
 pub fn ask_twiml_as(
     flow: &Flow,
     state: &CallState,
-    retry: bool,
+    mistake: Option<Mistake>,
+    prompt: &Prompt,
     action_base: &str,
     kind: Kind,
 ) -> Option<String> {
     let field = flow.field(state.field)?;
     let action = format!("{action_base}?{}", state.to_query(flow));
-    let (num_digits, finish_on_pound) = kinds::gather_shape(kind);
+    let messages = &flow.messages;
+    let (num_digits, finish_on_pound) = match prompt {
+        Prompt::Confirm(_) => (1, false),
+        Prompt::Field | Prompt::Repeat => kinds::gather_shape(kind),
+    };
     let gather = Gather {
         action: &action,
         num_digits,
         finish_on_pound,
         timeout_secs: flow.timeout_secs,
     };
-    let sorry = match &flow.messages.retry {
-        Some(text) => text.clone(),
-        None => kinds::retry_sentence(kind),
+    let sorry = mistake.map(|mistake| {
+        let own = match mistake {
+            Mistake::Timeout => &messages.timeout,
+            Mistake::Invalid => &messages.invalid,
+            Mistake::CardType => &messages.card_type,
+            Mistake::Expired => &messages.expired,
+            Mistake::Mismatch => &messages.mismatch,
+        };
+        own.as_ref()
+            .or(messages.retry.as_ref())
+            .cloned()
+            .unwrap_or_else(|| kinds::mistake_sentence(kind, mistake))
+    });
+    let asked = match prompt {
+        Prompt::Field => field.prompt.clone(),
+        Prompt::Repeat => messages
+            .repeat
+            .clone()
+            .unwrap_or_else(|| crate::config::REPEAT.to_owned()),
+        Prompt::Confirm(readback) => readback.fill(
+            messages
+                .confirm
+                .as_deref()
+                .unwrap_or(Readback::default_sentence(kind)),
+        ),
     };
-    let prompts: &[&str] = if retry {
-        &[&sorry, &field.prompt]
-    } else {
-        &[&field.prompt]
-    };
+    let prompts: Vec<&str> = sorry
+        .iter()
+        .map(String::as_str)
+        .chain([asked.as_str()])
+        .collect();
     Some(
         Response::new()
-            .gather(&gather, &speech(flow), prompts)
+            .gather(&gather, &speech(flow), &prompts)
             .finish(),
     )
 }

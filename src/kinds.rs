@@ -12,25 +12,184 @@ pub const CODE_MIN: usize = 4;
 /// See [`CODE_MIN`].
 pub const CODE_MAX: usize = 10;
 
+/// What was wrong with an entry, as the caller is told ([`crate::config::Messages`]) and a
+/// status event says (`error`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mistake {
+    /// Nothing was typed.
+    Timeout,
+    /// The wrong length or format, a failed check (Luhn, ABA), or a code that was not right.
+    Invalid,
+    /// A valid card number of a brand the field does not take.
+    CardType,
+    /// An expiry date in the past.
+    Expired,
+    /// A `repeat` field's two entries differ.
+    Mismatch,
+}
+
+impl Mistake {
+    /// `timeout`, `invalid`, `card-type`, `expired`, `mismatch`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mistake::Timeout => "timeout",
+            Mistake::Invalid => "invalid",
+            Mistake::CardType => "card-type",
+            Mistake::Expired => "expired",
+            Mistake::Mismatch => "mismatch",
+        }
+    }
+}
+
 /// The digits a caller typed are a valid entry of `kind`. `now_unix` (seconds, UTC) dates
 /// [`Kind::Expiry`].
 pub fn accepts(kind: Kind, digits: &str, now_unix: u64) -> bool {
+    check(kind, digits, now_unix).is_ok()
+}
+
+/// Whether the digits a caller typed are a valid entry of `kind`, and if not, what was wrong:
+/// nothing typed, a card of a brand not taken, an expiry date in the past, or else invalid.
+pub fn check(kind: Kind, digits: &str, now_unix: u64) -> Result<(), Mistake> {
     let len = digits.len();
-    if len == 0 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return false;
+    if len == 0 {
+        return Err(Mistake::Timeout);
     }
-    match kind {
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Mistake::Invalid);
+    }
+    let valid = match kind {
         Kind::Digits(length) => len == usize::from(length),
         Kind::DigitRange { min, max } => (usize::from(min)..=usize::from(max)).contains(&len),
         Kind::CardNumber(types) => {
-            (12..=19).contains(&len) && luhn(digits) && types.allows(card_brand(digits))
+            if !((12..=19).contains(&len) && luhn(digits)) {
+                return Err(Mistake::Invalid);
+            }
+            return match types.allows(card_brand(digits)) {
+                true => Ok(()),
+                false => Err(Mistake::CardType),
+            };
         }
         Kind::SecurityCode(CodeLength::Fixed(length)) => len == usize::from(length),
         // Unresolved, only the lengths any card can have: a call resolves it first ([`resolve`]).
         Kind::SecurityCode(CodeLength::OfCard(_)) => len == 3 || len == 4,
         Kind::RoutingNumber => aba_checksum(digits),
-        Kind::Expiry => len == 4 && expiry_valid(digits, now_unix),
+        Kind::Expiry => {
+            if len != 4 || !(1..=12).contains(&expiry_month(digits)) {
+                return Err(Mistake::Invalid);
+            }
+            return match expiry_valid(digits, now_unix) {
+                true => Ok(()),
+                false => Err(Mistake::Expired),
+            };
+        }
         Kind::Verify(_) => (CODE_MIN..=CODE_MAX).contains(&len),
+    };
+    valid.then_some(()).ok_or(Mistake::Invalid)
+}
+
+/// What the caller hears before a field of this kind is asked again after `mistake`, unless
+/// the flow says: the kind's own sentence, but for a card of a brand not taken and two
+/// entries that differ.
+pub fn mistake_sentence(kind: Kind, mistake: Mistake) -> String {
+    match mistake {
+        Mistake::CardType => "Sorry, we do not accept that card.".to_owned(),
+        Mistake::Mismatch => "Sorry, the two entries did not match.".to_owned(),
+        Mistake::Timeout | Mistake::Invalid | Mistake::Expired => retry_sentence(kind),
+    }
+}
+
+/// What an application may show of a card number: its last four digits and its brand (where
+/// the table knows it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Masked {
+    /// The last four digits.
+    pub last4: String,
+    /// The brand, `None` for a card of no brand in the table.
+    pub brand: Option<Brand>,
+}
+
+impl Masked {
+    /// The masked form of a card number's digits; `None` for text that is not 12 to 19 ASCII
+    /// digits (never a card this crate accepted).
+    pub fn of_card(digits: &[u8]) -> Option<Masked> {
+        let digits = core::str::from_utf8(digits).ok()?;
+        if !(12..=19).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some(Masked {
+            last4: digits[digits.len() - 4..].to_owned(),
+            brand: card_brand(digits),
+        })
+    }
+}
+
+/// The parts of an entry a `confirm` field reads back to the caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Readback {
+    /// A card or routing number: its last four digits, spaced to be spoken one by one
+    /// (`4 2 4 2`).
+    Last4(String),
+    /// An expiry date: the month (`3`) and the year (`2029`).
+    Date {
+        /// 1 to 12, without a leading zero.
+        month: String,
+        /// Four digits.
+        year: String,
+    },
+}
+
+impl Readback {
+    /// What a `confirm` field of `kind` reads back of `digits` (a valid entry of it).
+    pub fn of(kind: Kind, digits: &str) -> Readback {
+        match kind {
+            Kind::Expiry if digits.len() == 4 => Readback::Date {
+                month: expiry_month(digits).to_string(),
+                year: format!("20{}", digits.get(2..).unwrap_or("")),
+            },
+            _ => {
+                let last4 = digits.get(digits.len().saturating_sub(4)..).unwrap_or("");
+                let spaced: Vec<String> = last4.chars().map(String::from).collect();
+                Readback::Last4(spaced.join(" "))
+            }
+        }
+    }
+
+    /// `sentence` with `{last4}`, `{month}` and `{year}` replaced, in one pass (a value is
+    /// never read as a placeholder).
+    pub fn fill(&self, sentence: &str) -> String {
+        let (last4, month, year) = match self {
+            Readback::Last4(last4) => (last4.as_str(), "", ""),
+            Readback::Date { month, year } => ("", month.as_str(), year.as_str()),
+        };
+        let mut out = String::with_capacity(sentence.len() + 8);
+        let mut rest = sentence;
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let after = &rest[open..];
+            let (value, len) = [("{last4}", last4), ("{month}", month), ("{year}", year)]
+                .into_iter()
+                .find(|(name, _)| after.starts_with(name))
+                .map_or(("{", 1), |(name, value)| (value, name.len()));
+            out.push_str(value);
+            rest = &after[len..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// The sentence a `confirm` field of `kind` says when the flow does not.
+    pub fn default_sentence(kind: Kind) -> &'static str {
+        match kind {
+            Kind::Expiry => {
+                "You entered an expiry date of month {month}, {year}. Press 1 to confirm, or any other key to enter it again."
+            }
+            Kind::RoutingNumber => {
+                "You entered a routing number ending in {last4}. Press 1 to confirm, or any other key to enter it again."
+            }
+            _ => {
+                "You entered a card ending in {last4}. Press 1 to confirm, or any other key to enter it again."
+            }
+        }
     }
 }
 
@@ -322,10 +481,16 @@ pub fn expiry_valid(mmyy: &str, now_unix: u64) -> bool {
     if b.len() != 4 || !b.iter().all(u8::is_ascii_digit) {
         return false;
     }
-    let month = u32::from(b[0] - b'0') * 10 + u32::from(b[1] - b'0');
+    let month = expiry_month(mmyy);
     let year = 2000 + u32::from(b[2] - b'0') * 10 + u32::from(b[3] - b'0');
     let (now_year, now_month) = year_month(now_unix);
     (1..=12).contains(&month) && (year, month) >= (now_year, now_month)
+}
+
+/// The month of a well-formed `MMYY` (0 to 99; only 1 to 12 is a month).
+fn expiry_month(mmyy: &str) -> u32 {
+    let b = mmyy.as_bytes();
+    u32::from(b[0] - b'0') * 10 + u32::from(b[1] - b'0')
 }
 
 /// The UTC year and month (1-12) of a Unix time, by the days-to-civil algorithm of Howard

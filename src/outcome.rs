@@ -89,6 +89,11 @@ pub enum Outcome {
     /// The application could not be reached.
     AppUnreachable,
 
+    // After the answer.
+    /// A `status_callback` event was not taken (no 2xx answer within the wait, or the receiver
+    /// could not be reached): its own log line, after the request's.
+    StatusCallbackFailed,
+
     // The development build's demo backend.
     /// The demo backend answered a submission.
     DemoAnswered,
@@ -100,7 +105,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome, in the order README lists them.
-    pub const ALL: [Outcome; 39] = [
+    pub const ALL: [Outcome; 40] = [
         Outcome::WrongMethod,
         Outcome::WrongContentType,
         Outcome::TooLarge,
@@ -137,6 +142,7 @@ impl Outcome {
         Outcome::AppWrongContentType,
         Outcome::AppTimeout,
         Outcome::AppUnreachable,
+        Outcome::StatusCallbackFailed,
         Outcome::DemoAnswered,
         Outcome::DemoBadSignature,
         Outcome::DemoBadRequest,
@@ -181,6 +187,7 @@ impl Outcome {
             Outcome::AppWrongContentType => "app-wrong-content-type",
             Outcome::AppTimeout => "app-timeout",
             Outcome::AppUnreachable => "app-unreachable",
+            Outcome::StatusCallbackFailed => "status-callback-failed",
             Outcome::DemoAnswered => "demo-answered",
             Outcome::DemoBadSignature => "demo-bad-signature",
             Outcome::DemoBadRequest => "demo-bad-request",

@@ -257,6 +257,8 @@ fn action_flow(fallback: Option<&str>) -> Flow {
             name: "pin".into(),
             prompt: "PIN?".into(),
             kind: Kind::Digits(4),
+            confirm: false,
+            repeat: false,
         }],
         then: Then::Action {
             url: "https://app.example.com/done".into(),
@@ -270,6 +272,7 @@ fn action_flow(fallback: Option<&str>) -> Flow {
         limits: None,
         count_by: Vec::new(),
         anonymous: Anonymous::Refuse,
+        status_callback: None,
     }
 }
 

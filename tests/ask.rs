@@ -8,6 +8,7 @@ use common::gather::{field, flow, pin_then_otp, state, BASE};
 use common::XML;
 use gather_seal::config::{Flow, Kind};
 use gather_seal::flow::{ask_twiml, goodbye_twiml, speech, CallState};
+use gather_seal::kinds::Mistake;
 use gather_seal::twilio::twiml::Speech;
 
 // ------------------------------------------------------------------------------------------
@@ -15,7 +16,8 @@ use gather_seal::twilio::twiml::Speech;
 // ------------------------------------------------------------------------------------------
 
 fn ask(flow: &Flow, state: &CallState, retry: bool) -> String {
-    match ask_twiml(flow, state, retry, BASE) {
+    // A retry after an invalid entry: the sentence for that, which falls back to `retry`.
+    match ask_twiml(flow, state, retry.then_some(Mistake::Invalid), BASE) {
         Some(xml) => xml,
         None => panic!("nothing to ask at {state:?}"),
     }
@@ -140,9 +142,14 @@ fn language_voice_and_a_custom_retry_are_spoken() {
 #[test]
 fn there_is_nothing_to_ask_past_the_last_field() {
     let flow = flow();
-    assert_eq!(ask_twiml(&flow, &state(3, 1, &[]), false, BASE), None);
+    assert_eq!(ask_twiml(&flow, &state(3, 1, &[]), None, BASE), None);
     assert_eq!(
-        ask_twiml(&flow, &state(usize::MAX, 1, &[]), true, BASE),
+        ask_twiml(
+            &flow,
+            &state(usize::MAX, 1, &[]),
+            Some(Mistake::Invalid),
+            BASE
+        ),
         None
     );
 }

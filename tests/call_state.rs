@@ -5,11 +5,12 @@
 
 mod common;
 
+use common::gather::advance_turn as advance;
 use common::gather::{
     bound_to, flow, from_query, opened, sealed_for, state, step, CARD, EXPIRY, NOW, PIN,
 };
 use common::{key, ring, tohex, unhex, CALL_SID, KEY_HEX, OTHER_CALL_SID, OTHER_KEY_HEX};
-use gather_seal::flow::{advance, context, GatherResult, Turn};
+use gather_seal::flow::{context, GatherResult, Turn};
 use gather_seal::{CallError, Error, KeyRing};
 
 // ------------------------------------------------------------------------------------------

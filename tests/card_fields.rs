@@ -10,7 +10,8 @@ use common::gather::{sealed_for, state, BASE, NOW};
 use common::{ring, CALL_SID, KEY_HEX, OTHER_CALL_SID};
 use gather_seal::config::{CodeLength, Flow, Flows, Kind};
 use gather_seal::engine::{Call, Effect, Facts, Step, Turn as EngineTurn};
-use gather_seal::flow::{advance, ask_twiml, ask_twiml_as, asked_kind, CallState, Turn};
+use gather_seal::flow::{advance, ask_twiml, ask_twiml_as, asked_kind, CallState, Prompt, Turn};
+use gather_seal::kinds::Mistake;
 use gather_seal::outcome::Outcome;
 use gather_seal::{CallError, KeyRing};
 
@@ -36,7 +37,7 @@ fn pay() -> Flow {
 
 fn advanced(flow: &Flow, ring: &KeyRing, state: CallState, digits: &str) -> Turn {
     match advance(flow, ring, CALL_SID, Some(state), Some(digits), NOW, None) {
-        Ok(turn) => turn,
+        Ok(advanced) => advanced.turn,
         Err(e) => panic!("advance failed: {e:?}"),
     }
 }
@@ -62,13 +63,13 @@ fn a_card_of_a_brand_not_listed_is_a_wrong_try() {
     let (flow, ring) = (pay(), ring(KEY_HEX));
     let turn = advanced(&flow, &ring, state(0, 1, &[]), MASTERCARD);
     assert!(
-        matches!(&turn, Turn::Ask { state, retry: true } if state.field == 0 && state.attempt == 2)
+        matches!(&turn, Turn::Ask { state, retry: true, .. } if state.field == 0 && state.attempt == 2)
     );
     // Its twins: the listed brands go on to the code.
     for card in [AMEX, VISA] {
         let turn = advanced(&flow, &ring, state(0, 1, &[]), card);
         assert!(
-            matches!(&turn, Turn::Ask { state, retry: false } if state.field == 1),
+            matches!(&turn, Turn::Ask { state, retry: false, .. } if state.field == 1),
             "{card}"
         );
     }
@@ -92,7 +93,7 @@ fn the_code_is_as_long_as_the_card_before_it_makes_it() {
         );
         let taken = advanced(&flow, &ring, at, good);
         assert!(
-            matches!(&taken, Turn::Ask { state, retry: false } if state.field == 2),
+            matches!(&taken, Turn::Ask { state, retry: false, .. } if state.field == 2),
             "{card} {good}"
         );
     }
@@ -107,7 +108,15 @@ fn the_ask_for_the_code_wants_as_many_digits_as_the_card_gives() {
     ] {
         let at = at_code(&ring, card);
         let kind = asked_kind(&flow, &ring, CALL_SID, &at).expect("the card opens");
-        let twiml = ask_twiml_as(&flow, &at, true, BASE, kind).expect("a field");
+        let twiml = ask_twiml_as(
+            &flow,
+            &at,
+            Some(Mistake::Invalid),
+            &Prompt::Field,
+            BASE,
+            kind,
+        )
+        .expect("a field");
         assert_eq!(num_digits(&twiml), digits, "{twiml}");
         assert!(!twiml.contains("finishOnKey"), "{twiml}");
         assert!(twiml.contains(sorry), "{twiml}");
@@ -117,7 +126,7 @@ fn the_ask_for_the_code_wants_as_many_digits_as_the_card_gives() {
         );
     }
     // Without the brand, the ask takes either length: up to 4 digits, or 3 and pound.
-    let twiml = ask_twiml(&flow, &at_code(&ring, AMEX), false, BASE).expect("a field");
+    let twiml = ask_twiml(&flow, &at_code(&ring, AMEX), None, BASE).expect("a field");
     assert_eq!(num_digits(&twiml), "4");
     assert!(twiml.contains(r##"finishOnKey="#""##), "{twiml}");
 }
@@ -136,7 +145,7 @@ fn a_code_whose_card_does_not_open_stops_the_call() {
             Err(CallError::BadCallState)
         );
         assert_eq!(
-            advance(&flow, &ring, CALL_SID, Some(bad), Some("1234"), NOW, None),
+            advance(&flow, &ring, CALL_SID, Some(bad), Some("1234"), NOW, None).map(|a| a.turn),
             Err(CallError::BadCallState)
         );
     }
@@ -180,6 +189,7 @@ fn a_card_of_no_known_brand_gets_a_3_digit_code() {
     let Turn::Ask {
         state: at,
         retry: false,
+        ..
     } = turn
     else {
         panic!("{turn:?}")

@@ -76,6 +76,8 @@ fn field(name: &str, prompt: &str, kind: Kind) -> Field {
         name: name.to_owned(),
         prompt: prompt.to_owned(),
         kind,
+        confirm: false,
+        repeat: false,
     }
 }
 
@@ -102,6 +104,13 @@ fn a_minimal_flow_takes_every_default() {
         voice: None,
         messages: Messages {
             retry: None,
+            timeout: None,
+            invalid: None,
+            card_type: None,
+            expired: None,
+            mismatch: None,
+            confirm: None,
+            repeat: None,
             goodbye: "Sorry, we could not get your details. Goodbye.".into(),
             apology: "Sorry, we cannot take your call right now. Please try again later. Goodbye."
                 .into(),
@@ -113,10 +122,11 @@ fn a_minimal_flow_takes_every_default() {
         limits: None,
         count_by: Vec::new(),
         anonymous: Anonymous::Refuse,
+        status_callback: None,
     };
     assert_eq!(flows.get("default"), Some(&expected));
     assert_eq!(flows.iter().count(), 1);
-    assert!(!flows.any_action());
+    assert!(!flows.any_signed());
     // An empty messages object is the same as none.
     let with_empty_messages = text.replace(r#""then""#, r#""messages": {}, "then""#);
     assert_eq!(parsed(&with_empty_messages).get("default"), Some(&expected));
@@ -126,9 +136,9 @@ fn a_minimal_flow_takes_every_default() {
 fn every_key_is_read() {
     let text = r#"{"login": {
         "fields": [
-            {"name": "card", "prompt": "Numéro de carte, puis dièse.", "kind": "card-number"},
-            {"name": "expiry", "prompt": "Date d'expiration.", "kind": "expiry"},
-            {"name": "last_four", "prompt": "Quatre chiffres.", "kind": "digits", "length": 4},
+            {"name": "card", "prompt": "Numéro de carte, puis dièse.", "kind": "card-number", "confirm": true},
+            {"name": "expiry", "prompt": "Date d'expiration.", "kind": "expiry", "confirm": false},
+            {"name": "last_four", "prompt": "Quatre chiffres.", "kind": "digits", "length": 4, "repeat": true},
             {"name": "account2", "prompt": "Compte.", "kind": "digits", "min": 6, "max": 10}
         ],
         "then": {"action": "https://app.example.com/done?src=ivr", "fallback": "https://app.example.com/sorry"},
@@ -141,21 +151,35 @@ fn every_key_is_read() {
             "goodbye": "Au revoir.",
             "apology": "Désolé, le service est indisponible.",
             "locked": "Trop d'essais. Au revoir.",
-            "thanks": "Merci. Compte {account}, solde {balance}."
+            "thanks": "Merci. Compte {account}, solde {balance}.",
+            "timeout": "Nous n'avons rien reçu.",
+            "invalid": "Ce n'est pas valide.",
+            "card_type": "Nous n'acceptons pas cette carte.",
+            "expired": "Cette carte a expiré.",
+            "mismatch": "Les deux saisies diffèrent.",
+            "confirm": "Vous avez saisi une carte finissant par {last4}. Tapez 1 pour confirmer.",
+            "repeat": "Saisissez-le de nouveau."
         },
+        "status_callback": "https://app.example.com/status",
         "limits": {"failures": 5, "window_minutes": 60, "by": ["account2", "caller"]},
         "anonymous": "shared"
     }}"#;
     let expected = Flow {
         name: "login".into(),
         fields: vec![
-            field(
-                "card",
-                "Numéro de carte, puis dièse.",
-                Kind::CardNumber(CardTypes::ANY),
-            ),
+            Field {
+                confirm: true,
+                ..field(
+                    "card",
+                    "Numéro de carte, puis dièse.",
+                    Kind::CardNumber(CardTypes::ANY),
+                )
+            },
             field("expiry", "Date d'expiration.", Kind::Expiry),
-            field("last_four", "Quatre chiffres.", Kind::Digits(4)),
+            Field {
+                repeat: true,
+                ..field("last_four", "Quatre chiffres.", Kind::Digits(4))
+            },
             field("account2", "Compte.", Kind::DigitRange { min: 6, max: 10 }),
         ],
         then: Then::Action {
@@ -168,6 +192,15 @@ fn every_key_is_read() {
         voice: Some("Polly.Celine".into()),
         messages: Messages {
             retry: Some("Désolé, encore une fois.".into()),
+            timeout: Some("Nous n'avons rien reçu.".into()),
+            invalid: Some("Ce n'est pas valide.".into()),
+            card_type: Some("Nous n'acceptons pas cette carte.".into()),
+            expired: Some("Cette carte a expiré.".into()),
+            mismatch: Some("Les deux saisies diffèrent.".into()),
+            confirm: Some(
+                "Vous avez saisi une carte finissant par {last4}. Tapez 1 pour confirmer.".into(),
+            ),
+            repeat: Some("Saisissez-le de nouveau.".into()),
             goodbye: "Au revoir.".into(),
             apology: "Désolé, le service est indisponible.".into(),
             locked: "Trop d'essais. Au revoir.".into(),
@@ -179,6 +212,7 @@ fn every_key_is_read() {
         }),
         count_by: vec![CountBy::Field("account2".into()), CountBy::Caller],
         anonymous: Anonymous::Shared,
+        status_callback: Some("https://app.example.com/status".into()),
     };
     assert_eq!(login(text), expected);
     assert_eq!(login(text).field(3), Some(&expected.fields[3]));
@@ -342,13 +376,13 @@ fn several_flows_are_kept_by_name() {
         Some("pin")
     );
     assert!(flows.get("c").is_none());
-    assert!(flows.any_action());
+    assert!(flows.any_signed());
     // Its negative twin: only redirects need no signing secret.
     let redirects_only = text.replace(
         r#"{"action": "https://example.com/a"}"#,
         r#"{"redirect": "https://example.com/a"}"#,
     );
-    assert!(!parsed(&redirects_only).any_action());
+    assert!(!parsed(&redirects_only).any_signed());
 }
 
 #[test]
@@ -727,6 +761,7 @@ fn outbound_waits_default_to_five_and_three_seconds_and_only_shorten() {
         application_ms: 5000,
         verify_ms: 5000,
         lockout_ms: 3000,
+        status_ms: 5000,
     };
     assert_eq!(Waits::from_setting(None), Ok(default));
     assert_eq!(Waits::default(), default);

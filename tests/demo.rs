@@ -53,6 +53,7 @@ fn body(call_sid: &str, result: GatherResult, values: &[(&str, String)]) -> Stri
         result,
         sealed: &values,
         verified: &[],
+        masked: &[],
     }
     .to_json()
 }

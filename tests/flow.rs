@@ -5,10 +5,12 @@
 
 mod common;
 
+use common::gather::advance_turn as advance;
 use common::gather::{flow, opened, sealed_for, state, step, walk, CARD, EXPIRY, NOW, PIN};
 use common::{ring, CALL_SID, KEY_HEX, OTHER_CALL_SID, OTHER_KEY_HEX};
 use gather_seal::config::Flow;
-use gather_seal::flow::{advance, is_call_sid, GatherResult, Turn};
+use gather_seal::flow::{is_call_sid, GatherResult, Prompt, Turn};
+use gather_seal::kinds::Mistake;
 use gather_seal::{open, CallError, Error, KeyRing};
 
 // ------------------------------------------------------------------------------------------
@@ -61,6 +63,8 @@ fn the_first_webhook_asks_for_the_first_field_whatever_it_carries() {
     let first = Turn::Ask {
         state: state(0, 1, &[]),
         retry: false,
+        mistake: None,
+        prompt: Prompt::Field,
     };
     assert_eq!(step(&flow, &ring, CALL_SID, None, None), first);
     // Digits posted before any step are not taken for any field.
@@ -70,8 +74,9 @@ fn the_first_webhook_asks_for_the_first_field_whatever_it_carries() {
 #[test]
 fn each_valid_entry_is_sealed_and_carried_to_the_next_field() {
     let (flow, ring) = (flow(), ring(KEY_HEX));
-    let Turn::Ask { state: next, retry } =
-        step(&flow, &ring, CALL_SID, Some(state(0, 2, &[])), Some(CARD))
+    let Turn::Ask {
+        state: next, retry, ..
+    } = step(&flow, &ring, CALL_SID, Some(state(0, 2, &[])), Some(CARD))
     else {
         panic!("a valid card should lead to the expiry");
     };
@@ -130,6 +135,12 @@ fn a_refused_entry_asks_again_until_the_last_attempt_then_hands_off_what_was_gat
     for (index, entries) in refused_entries() {
         let before = &carried[index];
         for digits in entries {
+            // Nothing typed is a timeout; a real month in the past an expired card.
+            let mistake = match (index, digits) {
+                (_, None | Some("")) => Mistake::Timeout,
+                (1, Some("1126")) => Mistake::Expired,
+                _ => Mistake::Invalid,
+            };
             for attempt in 1..3 {
                 assert_eq!(
                     step(
@@ -141,7 +152,9 @@ fn a_refused_entry_asks_again_until_the_last_attempt_then_hands_off_what_was_gat
                     ),
                     Turn::Ask {
                         state: state(index, attempt + 1, before),
-                        retry: true
+                        retry: true,
+                        mistake: Some(mistake),
+                        prompt: Prompt::Field,
                     },
                     "field {index}, {digits:?} at attempt {attempt}"
                 );

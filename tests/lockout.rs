@@ -9,7 +9,7 @@ mod common;
 
 use common::{ring, CALL_SID, KEY_HEX, OTHER_CALL_SID};
 use gather_seal::config::{Flow, Flows};
-use gather_seal::flow::{advance, just_gathered, GatherResult, Turn};
+use gather_seal::flow::{advance, GatherResult, Turn};
 use gather_seal::lockout::{call_counters, caller_counter, field_counter, CallerCounter};
 use gather_seal::outcome::Outcome;
 use hmac::{Hmac, Mac};
@@ -447,30 +447,41 @@ fn a_field_is_counted_only_when_limits_name_it() {
     );
 }
 
-/// Plays `typed` through `flow` with the core alone: the turns, and what each just gathered.
-fn play(flow: &Flow, typed: &[&str]) -> (Turn, Vec<Option<String>>) {
+/// Plays `typed` through `flow` with the core alone: the turns, and what each gathered (the
+/// field's name and the value, which a counter by that field is named from).
+fn play(flow: &Flow, typed: &[&str]) -> (Turn, Vec<Option<(String, String)>>) {
     let ring = ring(KEY_HEX);
-    let mut turn = advance(flow, &ring, CALL_SID, None, None, 0, None).expect("the call starts");
+    let mut turn = advance(flow, &ring, CALL_SID, None, None, 0, None)
+        .expect("the call starts")
+        .turn;
     let mut gathered = Vec::new();
     for digits in typed {
         let Turn::Ask { state, .. } = turn.clone() else {
             panic!("the call asks while there are digits to type");
         };
-        let asked = Some(state.field);
-        turn = advance(flow, &ring, CALL_SID, Some(state), Some(digits), 0, None).expect("a turn");
-        gathered.push(just_gathered(flow, asked, &turn).map(|f| f.name.clone()));
+        let advanced =
+            advance(flow, &ring, CALL_SID, Some(state), Some(digits), 0, None).expect("a turn");
+        gathered.push(advanced.gathered.map(|(field, value)| {
+            let name = flow.fields[field].name.clone();
+            (name, String::from_utf8(value.to_vec()).expect("digits"))
+        }));
+        turn = advanced.turn;
     }
     (turn, gathered)
 }
 
+fn took(name: &str, value: &str) -> Option<(String, String)> {
+    Some((name.to_owned(), value.to_owned()))
+}
+
 #[test]
-fn a_field_is_just_gathered_when_the_call_moves_past_it() {
+fn a_field_is_gathered_when_the_call_moves_past_it() {
     let flow = flow_with(None, None);
     // card 1234, a bad PIN, then a good one: card, nothing, pin.
     let (turn, gathered) = play(&flow, &["1234", "12", "4321"]);
     assert_eq!(
         gathered,
-        vec![Some("card".into()), None, Some("pin".into())]
+        vec![took("card", "1234"), None, took("pin", "4321")]
     );
     assert!(matches!(
         turn,
@@ -481,7 +492,7 @@ fn a_field_is_just_gathered_when_the_call_moves_past_it() {
     ));
     // Running out of tries at the PIN gathers nothing.
     let (turn, gathered) = play(&flow, &["1234", "1", "2", "3"]);
-    assert_eq!(gathered, vec![Some("card".into()), None, None, None]);
+    assert_eq!(gathered, vec![took("card", "1234"), None, None, None]);
     assert!(matches!(
         turn,
         Turn::HandOff {
@@ -491,7 +502,7 @@ fn a_field_is_just_gathered_when_the_call_moves_past_it() {
     ));
     // The call coming in gathers nothing.
     let first = advance(&flow, &ring(KEY_HEX), CALL_SID, None, None, 0, None).expect("a turn");
-    assert_eq!(just_gathered(&flow, None, &first), None);
+    assert!(first.gathered.is_none());
 }
 
 #[test]

@@ -22,7 +22,7 @@ fn sealed_pair() -> Vec<(String, String)> {
 fn redirect_url_adds_the_result_and_values_to_the_query() {
     let (a, b) = ("0a".repeat(30), "0b".repeat(30));
     assert_eq!(
-        redirect_url("https://app.example.com/next", GatherResult::Success, &sealed_pair(), &[]),
+        redirect_url("https://app.example.com/next", GatherResult::Success, &sealed_pair(), &[], &[]),
         format!("https://app.example.com/next?result=success&encryptedCardDigits={a}&encryptedLastFourDigits={b}")
     );
     assert_eq!(
@@ -30,7 +30,7 @@ fn redirect_url_adds_the_result_and_values_to_the_query() {
             "https://webhooks.twilio.com/v1/Accounts/AC1/Flows/FW1?FlowEvent=return",
             GatherResult::Success,
             &sealed_pair(),
-            &[]
+            &[], &[]
         ),
         format!("https://webhooks.twilio.com/v1/Accounts/AC1/Flows/FW1?FlowEvent=return&result=success&encryptedCardDigits={a}&encryptedLastFourDigits={b}")
     );
@@ -38,6 +38,7 @@ fn redirect_url_adds_the_result_and_values_to_the_query() {
         redirect_url(
             "https://app.example.com/next",
             GatherResult::TooManyAttempts,
+            &[],
             &[],
             &[]
         ),
@@ -49,7 +50,8 @@ fn redirect_url_adds_the_result_and_values_to_the_query() {
             "https://app.example.com/next",
             GatherResult::Success,
             &sealed_pair()[..1],
-            &["otp".to_owned(), "otp2".to_owned()]
+            &["otp".to_owned(), "otp2".to_owned()],
+            &[]
         ),
         format!(
             "https://app.example.com/next?result=success&verified=otp,otp2&encryptedCardDigits={a}"
@@ -59,6 +61,7 @@ fn redirect_url_adds_the_result_and_values_to_the_query() {
         redirect_url(
             "https://app.example.com/next",
             GatherResult::VerifyFailed,
+            &[],
             &[],
             &[]
         ),
@@ -74,6 +77,7 @@ fn redirect_twiml_escapes_the_url() {
             "https://app.example.com/next?x=1",
             GatherResult::Success,
             &sealed_pair()[..1],
+            &[],
             &[]
         ),
         format!(

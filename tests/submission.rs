@@ -104,6 +104,7 @@ fn the_submission_is_this_json() {
         result: GatherResult::Success,
         sealed: &sealed,
         verified: &[],
+        masked: &[],
     };
     assert_eq!(
         submission.to_json(),
@@ -128,6 +129,7 @@ fn a_submission_after_too_many_attempts_escapes_what_twilio_posted() {
         result: GatherResult::TooManyAttempts,
         sealed: &[],
         verified: &[],
+        masked: &[],
     };
     assert_eq!(
         submission.to_json(),
@@ -148,6 +150,7 @@ fn approved_verify_fields_are_listed_after_the_result_and_before_the_values() {
             result,
             sealed,
             verified,
+            masked: &[],
         }
         .to_json()
     };

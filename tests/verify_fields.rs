@@ -5,15 +5,16 @@
 
 mod common;
 
+use common::gather::advance_turn as advance;
 use common::gather::{
     opened, otp_then_pin, pin_then_otp, sealed_for, state, step, two_codes, walk, CODE, NOW, PIN,
 };
 use common::{ring, CALL_SID, KEY_HEX, OTHER_CALL_SID, OTHER_KEY_HEX};
 use gather_seal::config::{Channel, Flow};
 use gather_seal::flow::{
-    advance, code_to_check, code_to_send, hand_off, CallState, CodeCheck, GatherResult, Turn,
+    code_to_check, code_to_send, hand_off, CallState, CodeCheck, GatherResult, Prompt, Turn,
 };
-use gather_seal::kinds::{CODE_MAX, CODE_MIN};
+use gather_seal::kinds::{Mistake, CODE_MAX, CODE_MIN};
 use gather_seal::{CallError, Error, KeyRing};
 
 // ------------------------------------------------------------------------------------------
@@ -85,6 +86,7 @@ fn carried_state(index: usize, attempt: u8, carried: &[(String, String)]) -> Cal
         field: index,
         attempt,
         sealed: carried.to_vec(),
+        pending: None,
     }
 }
 
@@ -102,7 +104,9 @@ fn a_code_is_sent_only_when_a_verify_field_is_first_asked() {
         first,
         Turn::Ask {
             state: state(0, 1, &[]),
-            retry: false
+            retry: false,
+            mistake: None,
+            prompt: Prompt::Field,
         }
     );
     assert_eq!(code_to_send(&flow, &first), Some(Channel::Call));
@@ -127,7 +131,7 @@ fn a_code_is_sent_only_when_a_verify_field_is_first_asked() {
         Some(CODE),
         Some(CodeCheck::Approved),
     );
-    assert!(matches!(&next, Turn::Ask { state, retry: false } if state.field == 1));
+    assert!(matches!(&next, Turn::Ask { state, retry: false, .. } if state.field == 1));
     assert_eq!(code_to_send(&flow, &next), None);
 
     // A verify field second: the code is sent when the PIN before it is taken.
@@ -135,11 +139,11 @@ fn a_code_is_sent_only_when_a_verify_field_is_first_asked() {
     let first = step(&flow, &ring, CALL_SID, None, None);
     assert_eq!(code_to_send(&flow, &first), None, "the PIN comes first");
     let next = step(&flow, &ring, CALL_SID, Some(state(0, 1, &[])), Some(PIN));
-    assert!(matches!(&next, Turn::Ask { state, retry: false } if state.field == 1));
+    assert!(matches!(&next, Turn::Ask { state, retry: false, .. } if state.field == 1));
     assert_eq!(code_to_send(&flow, &next), Some(Channel::Sms));
     // A wrong PIN asks the PIN again: no code yet.
     let again = step(&flow, &ring, CALL_SID, Some(state(0, 1, &[])), Some("12"));
-    assert!(matches!(&again, Turn::Ask { state, retry: true } if state.field == 0));
+    assert!(matches!(&again, Turn::Ask { state, retry: true, .. } if state.field == 0));
     assert_eq!(code_to_send(&flow, &again), None);
 
     // Each verify field has its own channel; a hand-off sends nothing.
@@ -153,7 +157,7 @@ fn a_code_is_sent_only_when_a_verify_field_is_first_asked() {
         Some(state(1, 1, &[("otp", &otp_marker)])),
         Some(PIN),
     );
-    assert!(matches!(&at_backup, Turn::Ask { state, retry: false } if state.field == 2));
+    assert!(matches!(&at_backup, Turn::Ask { state, retry: false, .. } if state.field == 2));
     assert_eq!(code_to_send(&flow, &at_backup), Some(Channel::Call));
     let done = checked(
         &flow,
@@ -168,6 +172,8 @@ fn a_code_is_sent_only_when_a_verify_field_is_first_asked() {
     let past = Turn::Ask {
         state: state(3, 1, &[]),
         retry: false,
+        mistake: None,
+        prompt: Prompt::Field,
     };
     assert_eq!(code_to_send(&flow, &past), None);
 }
@@ -291,7 +297,9 @@ fn a_denied_code_is_asked_again_then_hands_off_verify_failed() {
                 ),
                 Turn::Ask {
                     state: carried_state(index, attempt + 1, &carried),
-                    retry: true
+                    retry: true,
+                    mistake: Some(Mistake::Invalid),
+                    prompt: Prompt::Field,
                 },
                 "{:?} at attempt {attempt}",
                 flow.fields[index].name
@@ -370,7 +378,12 @@ fn a_malformed_code_is_a_wrong_try_whatever_verify_said() {
                     at(2),
                     Turn::Ask {
                         state: carried_state(index, 3, &carried),
-                        retry: true
+                        retry: true,
+                        mistake: Some(match digits {
+                            None | Some("") => Mistake::Timeout,
+                            Some(_) => Mistake::Invalid,
+                        }),
+                        prompt: Prompt::Field,
                     },
                     "{digits:?} with {check:?}"
                 );
@@ -429,14 +442,16 @@ fn what_verify_said_plays_no_part_at_other_fields() {
     ] {
         let turn = checked(&flow, &ring, Some(state(0, 1, &[])), Some(PIN), check);
         assert!(
-            matches!(&turn, Turn::Ask { state, retry: false } if state.field == 1),
+            matches!(&turn, Turn::Ask { state, retry: false, .. } if state.field == 1),
             "{check:?}: {turn:?}"
         );
         assert_eq!(
             checked(&flow, &ring, Some(state(0, 1, &[])), Some("12"), check),
             Turn::Ask {
                 state: state(0, 2, &[]),
-                retry: true
+                retry: true,
+                mistake: Some(Mistake::Invalid),
+                prompt: Prompt::Field,
             },
             "{check:?}"
         );
@@ -459,7 +474,10 @@ fn an_approved_code_goes_on_as_a_marker_never_as_the_code() {
             Some(code),
             Some(CodeCheck::Approved),
         );
-        let Turn::Ask { state: next, retry } = turn else {
+        let Turn::Ask {
+            state: next, retry, ..
+        } = turn
+        else {
             panic!("an approved code should lead to the PIN, got {turn:?}");
         };
         assert!(!retry);

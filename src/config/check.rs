@@ -140,6 +140,10 @@ fn read_flow(name: String, flow: FlowSettings, at: &At) -> Result<Flow, SettingE
         .key("language")
         .checked(flow.language, is_language, LANGUAGE)?;
     let voice = at.key("voice").checked(flow.voice, is_voice, VOICE)?;
+    let status_callback = flow
+        .status_callback
+        .map(|url| at.key("status_callback").url(url))
+        .transpose()?;
     let then_at = at.key("then");
     let then = read_then(then_at.required(flow.then)?.0, &then_at)?;
     let messages = match flow.messages {
@@ -179,6 +183,7 @@ fn read_flow(name: String, flow: FlowSettings, at: &At) -> Result<Flow, SettingE
         limits,
         count_by,
         anonymous,
+        status_callback,
     })
 }
 
@@ -301,7 +306,26 @@ fn read_field(field: FieldSettings, earlier: &[Field], at: &At) -> Result<Field,
             })
         }
     };
-    Ok(Field { name, prompt, kind })
+    if field.confirm == Some(true)
+        && !matches!(
+            kind,
+            Kind::CardNumber(_) | Kind::RoutingNumber | Kind::Expiry
+        )
+    {
+        return Err(at
+            .key("confirm")
+            .error("is only for kinds card-number, routing-number and expiry"));
+    }
+    if field.repeat == Some(true) && matches!(kind, Kind::Verify(_)) {
+        return Err(at.key("repeat").error("is not for kind verify"));
+    }
+    Ok(Field {
+        name,
+        prompt,
+        kind,
+        confirm: field.confirm.unwrap_or(false),
+        repeat: field.repeat.unwrap_or(false),
+    })
 }
 
 /// `card_types`: a non-empty list of brand names ([`Brand::as_str`]), each once.
@@ -401,11 +425,17 @@ fn read_messages(messages: MessageSettings, at: &At) -> Result<Messages, Setting
         Some(text) => at.key(key).sentence(text),
         None => Ok(default),
     };
+    let unset_or =
+        |key: &str, text: Option<String>| text.map(|text| at.key(key).sentence(text)).transpose();
     Ok(Messages {
-        retry: messages
-            .retry
-            .map(|text| at.key("retry").sentence(text))
-            .transpose()?,
+        retry: unset_or("retry", messages.retry)?,
+        timeout: unset_or("timeout", messages.timeout)?,
+        invalid: unset_or("invalid", messages.invalid)?,
+        card_type: unset_or("card_type", messages.card_type)?,
+        expired: unset_or("expired", messages.expired)?,
+        mismatch: unset_or("mismatch", messages.mismatch)?,
+        confirm: unset_or("confirm", messages.confirm)?,
+        repeat: unset_or("repeat", messages.repeat)?,
         goodbye: or("goodbye", messages.goodbye, defaults.goodbye)?,
         apology: or("apology", messages.apology, defaults.apology)?,
         locked: or("locked", messages.locked, defaults.locked)?,

@@ -26,6 +26,7 @@ pub(super) struct FlowSettings {
     pub(super) messages: Option<Table<MessageSettings>>,
     pub(super) limits: Option<Table<LimitSettings>>,
     pub(super) anonymous: Option<Untyped>,
+    pub(super) status_callback: Option<String>,
 }
 
 /// One field of a flow.
@@ -41,6 +42,8 @@ pub(super) struct FieldSettings {
     pub(super) channel: Option<Untyped>,
     pub(super) card_types: Option<List<String>>,
     pub(super) card: Option<String>,
+    pub(super) confirm: Option<bool>,
+    pub(super) repeat: Option<bool>,
 }
 
 /// A flow's `then`.
@@ -57,6 +60,13 @@ pub(super) struct ThenSettings {
 #[serde(deny_unknown_fields)]
 pub(super) struct MessageSettings {
     pub(super) retry: Option<String>,
+    pub(super) timeout: Option<String>,
+    pub(super) invalid: Option<String>,
+    pub(super) card_type: Option<String>,
+    pub(super) expired: Option<String>,
+    pub(super) mismatch: Option<String>,
+    pub(super) confirm: Option<String>,
+    pub(super) repeat: Option<String>,
     pub(super) goodbye: Option<String>,
     pub(super) apology: Option<String>,
     pub(super) locked: Option<String>,

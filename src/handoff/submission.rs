@@ -4,9 +4,12 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::json_key;
 use crate::flow::GatherResult;
+use crate::kinds::Masked;
+use crate::status::MaskedJson;
 
 /// What an `action` receives, as JSON: `callSid`, `accountSid`, `from`, `to`, `flow`,
-/// `result`, then each gathered field's sealed value under its [`json_key`].
+/// `result`, `verified` and `masked` when there are any, then each gathered field's sealed
+/// value under its [`json_key`].
 #[derive(Clone, Copy, Debug)]
 pub struct Submission<'a> {
     /// The call's `CallSid`; half of every value's context.
@@ -25,12 +28,14 @@ pub struct Submission<'a> {
     pub sealed: &'a [(String, String)],
     /// The `verify` fields whose code was approved: `"verified": [...]`, left out when none.
     pub verified: &'a [String],
+    /// Each gathered `card-number` field's last four digits and brand:
+    /// `"masked": {"card": {"last4": "4242", "brand": "visa"}}`, left out when none.
+    pub masked: &'a [(String, Masked)],
 }
 
 impl Serialize for Submission<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let verified = usize::from(!self.verified.is_empty());
-        let mut map = serializer.serialize_map(Some(6 + verified + self.sealed.len()))?;
+        let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("callSid", self.call_sid)?;
         map.serialize_entry("accountSid", self.account_sid)?;
         map.serialize_entry("from", self.from)?;
@@ -39,6 +44,9 @@ impl Serialize for Submission<'_> {
         map.serialize_entry("result", self.result.as_str())?;
         if !self.verified.is_empty() {
             map.serialize_entry("verified", self.verified)?;
+        }
+        if !self.masked.is_empty() {
+            map.serialize_entry("masked", &MaskedFields(self.masked))?;
         }
         for (name, value) in self.sealed {
             map.serialize_entry(&json_key(name), value)?;
@@ -52,5 +60,17 @@ impl Submission<'_> {
     pub fn to_json(&self) -> String {
         // Only a map with non-string keys can fail to serialize, and every key here is a string.
         serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+struct MaskedFields<'a>(&'a [(String, Masked)]);
+
+impl Serialize for MaskedFields<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, masked) in self.0 {
+            map.serialize_entry(name, &MaskedJson(masked))?;
+        }
+        map.end()
     }
 }

@@ -75,6 +75,17 @@ impl LogLine {
         self.setting = Some(setting.setting);
     }
 
+    /// The line of a status event that was not taken: written on its own, after the request's
+    /// own line, by the task that sent it.
+    pub fn status_failed(call_sid: Option<String>, flow: Option<String>) -> LogLine {
+        LogLine {
+            call_sid,
+            flow,
+            outcome: Outcome::StatusCallbackFailed,
+            ..LogLine::new()
+        }
+    }
+
     pub fn write(&mut self, ms: u64) {
         self.ms = ms;
         if let Ok(line) = serde_json::to_string(self) {

@@ -48,7 +48,7 @@ static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
 async fn fetch(
     req: web_sys::Request,
     env: Env,
-    _ctx: Context,
+    ctx: Context,
 ) -> Result<web_sys::Response, Infallible> {
     let started = js_sys::Date::now();
     let mut log = LogLine::new();
@@ -56,7 +56,7 @@ async fn fetch(
     let (origin, path_and_query) = split_url(&url);
     let path = path_and_query.split('?').next().unwrap_or("");
     let reply = if let Some(flow) = routes::flow_of_path(path) {
-        routes::gather(&req, &env, flow, origin, path_and_query, &mut log).await
+        routes::gather(&req, &env, &ctx, flow, origin, path_and_query, &mut log).await
     } else if cfg!(feature = "demo") && path == "/decrypt-gather" {
         demo_backend(&req, &env, &mut log).await
     } else if cfg!(feature = "demo") && path == "/__trap" && req.method() == "POST" {

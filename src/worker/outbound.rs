@@ -13,6 +13,7 @@ use super::http::{cancel, capped_length, read_capped, read_exact, FORM, JSON};
 use crate::engine::AppAnswer;
 use crate::handoff::{ANSWER_CAP, RESULT_HEADER, SIGNATURE_HEADER};
 use crate::otp;
+use crate::status::Notice;
 
 /// POSTs a request the engine built for Twilio Verify ([`crate::engine::Effect::SendCode`],
 /// [`crate::engine::Effect::CheckCode`]) with the API key, within `wait_ms` (body included):
@@ -48,6 +49,15 @@ pub async fn post_submission(url: &str, body: &str, signature: &str, wait_ms: u3
         Err(_) if signal.aborted() => AppAnswer::TimedOut,
         Err(_) => AppAnswer::Unreachable,
     }
+}
+
+/// POSTs a status event ([`crate::status::Notice`]) within `wait_ms`: whether the receiver
+/// took it (a 2xx answer; its body is not kept).
+pub async fn post_notice(notice: &Notice, wait_ms: u32) -> bool {
+    let signal = AbortSignal::timeout_with_u32(wait_ms);
+    let signed = [(SIGNATURE_HEADER, notice.signature.as_str())];
+    let posted = post(&notice.url, JSON, &signed, &notice.body, &signal).await;
+    matches!(posted, Ok((200..=299, _, _)))
 }
 
 /// POSTs `body` as `content_type` with `extra` headers, not following redirects: the status,

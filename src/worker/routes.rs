@@ -2,7 +2,7 @@
 //! signature and the settings, then drives the engine's turn ([`crate::engine`]): it carries
 //! out each effect, feeds back what came of it, and writes the answer and the log line.
 
-use worker::{js_sys, Env};
+use worker::{js_sys, Context, Env};
 
 use super::http::{read_body, Form, Reply, FORM};
 use super::lockout;
@@ -14,6 +14,7 @@ use crate::engine::{self, Answer, Call, Effect, Facts, Feedback, Step, Turn};
 use crate::flow::{self, CallState, GatherResult};
 use crate::otp;
 use crate::outcome::Outcome;
+use crate::status::Notice;
 use crate::twilio::SIGNATURE_SETTINGS_HEADER;
 
 /// The time now, in Unix seconds.
@@ -35,6 +36,7 @@ pub fn flow_of_path(path: &str) -> Option<&str> {
 pub async fn gather(
     req: &worker::web_sys::Request,
     env: &Env,
+    ctx: &Context,
     flow_name: &str,
     origin: &str,
     path_and_query: &str,
@@ -127,7 +129,29 @@ pub async fn gather(
     )
     .await;
     log.result = answer.result.map(GatherResult::as_str);
+    if !answer.notices.is_empty() {
+        let (call_sid, flow) = (log.call_sid.clone(), log.flow.clone());
+        let wait_ms = settings.waits.status_ms;
+        ctx.wait_until(send_notices(answer.notices, wait_ms, call_sid, flow));
+    }
     log.answer(answer.status, answer.outcome, answer.twiml)
+}
+
+/// Sends a turn's status events after the answer, one after another so that they arrive in
+/// order; each that is not taken gets its own log line.
+async fn send_notices(
+    notices: Vec<Notice>,
+    wait_ms: u32,
+    call_sid: Option<String>,
+    flow: Option<String>,
+) {
+    for notice in &notices {
+        let started = js_sys::Date::now();
+        if !outbound::post_notice(notice, wait_ms).await {
+            let mut line = LogLine::status_failed(call_sid.clone(), flow.clone());
+            line.write((js_sys::Date::now() - started).max(0.0) as u64);
+        }
+    }
 }
 
 /// Drives a turn: carries out each effect the engine asks for and feeds back what came of it,

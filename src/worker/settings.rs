@@ -195,7 +195,7 @@ fn verify(env: &Env, needed: bool) -> Result<Option<otp::Settings>, SettingError
 }
 
 /// `BACKEND_SIGNING_SECRET`, at least 32 characters; required when `needed` (a flow hands off
-/// with `action`, or the demo backend checks submissions).
+/// with `action` or has a `status_callback`, or the demo backend checks submissions).
 pub fn signing_secret(env: &Env, needed: bool) -> Result<Option<Zeroizing<String>>, SettingError> {
     const NAME: &str = "BACKEND_SIGNING_SECRET";
     let secret = text(env, NAME)
@@ -278,10 +278,10 @@ pub fn prepared(env: &Env) -> Rc<Prepared> {
 
 fn call_settings(env: &Env) -> Result<CallSettings, SettingError> {
     let flows = flows(env)?;
-    let (any_action, any_verify, any_limits) =
-        (flows.any_action(), flows.any_verify(), flows.any_limits());
+    let (any_signed, any_verify, any_limits) =
+        (flows.any_signed(), flows.any_verify(), flows.any_limits());
     let ring = key_ring(env)?;
-    let signing_secret = signing_secret(env, any_action)?;
+    let signing_secret = signing_secret(env, any_signed)?;
     let verify = verify(env, any_verify)?;
     let waits = waits(env)?;
     if any_limits && !super::lockout::bound(env) {

@@ -4,7 +4,7 @@
 
 use gather_seal::config::{Anonymous, CardTypes, Channel, Field, Flow, Kind, Messages, Then};
 use gather_seal::flow::{
-    advance, ask_twiml, code_to_check, code_to_send, CallState, CodeCheck, Turn,
+    advance, ask_twiml_as, code_to_check, code_to_send, CallState, CodeCheck, Turn,
 };
 use gather_seal::{open, seal, CallError, Error, KeyRing};
 
@@ -31,6 +31,8 @@ pub fn field(name: &str, prompt: &str, kind: Kind) -> Field {
         name: name.to_owned(),
         prompt: prompt.to_owned(),
         kind,
+        confirm: false,
+        repeat: false,
     }
 }
 
@@ -59,6 +61,7 @@ pub fn flow() -> Flow {
         limits: None,
         count_by: Vec::new(),
         anonymous: Anonymous::Refuse,
+        status_callback: None,
     }
 }
 
@@ -116,6 +119,7 @@ pub fn state(field: usize, attempt: u8, sealed: &[(&str, &str)]) -> CallState {
             .iter()
             .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
             .collect(),
+        pending: None,
     }
 }
 
@@ -139,6 +143,19 @@ pub fn opened(sealed: &str, ring: &KeyRing, call_sid: &str, field: &str) -> Resu
     open(sealed, ring, &bound_to(call_sid, field))
 }
 
+/// [`gather_seal::flow::advance`], its turn only.
+pub fn advance_turn(
+    flow: &Flow,
+    ring: &KeyRing,
+    call_sid: &str,
+    state: Option<CallState>,
+    digits: Option<&str>,
+    now_unix: u64,
+    check: Option<CodeCheck>,
+) -> Result<Turn, CallError> {
+    advance(flow, ring, call_sid, state, digits, now_unix, check).map(|advanced| advanced.turn)
+}
+
 pub fn step(
     flow: &Flow,
     ring: &KeyRing,
@@ -147,7 +164,7 @@ pub fn step(
     digits: Option<&str>,
 ) -> Turn {
     match advance(flow, ring, call_sid, state, digits, NOW, None) {
-        Ok(turn) => turn,
+        Ok(advanced) => advanced.turn,
         Err(e) => panic!("advance failed: {e:?}"),
     }
 }
@@ -202,15 +219,22 @@ pub fn walk(
             }
         });
         let turn = match advance(flow, ring, call_sid, state, digits, NOW, check) {
-            Ok(turn) => turn,
+            Ok(advanced) => advanced.turn,
             Err(e) => panic!("advance failed: {e:?}"),
         };
         if let Some(channel) = code_to_send(flow, &turn) {
             sends.push(channel);
         }
         match turn {
-            Turn::Ask { state, .. } => {
-                let twiml = ask_twiml(flow, &state, false, BASE).expect("a field to ask");
+            Turn::Ask {
+                state,
+                mistake,
+                prompt,
+                ..
+            } => {
+                let kind = flow.field(state.field).expect("a field to ask").kind;
+                let twiml = ask_twiml_as(flow, &state, mistake, &prompt, BASE, kind)
+                    .expect("a field to ask");
                 let action =
                     format!("action=\"{BASE}?{}\"", state.to_query(flow)).replace('&', "&amp;");
                 assert!(twiml.contains(&action), "{twiml} lacks {action}");

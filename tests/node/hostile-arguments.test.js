@@ -42,6 +42,9 @@ const SUBMISSION = {
 };
 const SUBMISSION_BODY = JSON.stringify(SUBMISSION);
 const header = () => reference.sign(SUBMISSION_BODY, SECRET);
+const STATUS_EVENT = { callSid: CALL_SID, flow: 'pay', field: 'card', event: 'accepted', error: null, attempt: 1,
+  masked: { last4: '4242', brand: 'visa' } };
+const STATUS_BODY = JSON.stringify(STATUS_EVENT);
 
 // Made before any hostile call: the key's prepared ring must survive them all.
 const SEALED = gs.encrypt('4821', KEY, { context: 'CA1' });
@@ -77,6 +80,14 @@ const CALLS = {
   openSubmission: {
     args: () => [{ ...SUBMISSION }, [OTHER_KEY, KEY], { fields: ['pin', 'card'] }],
     check: (r) => assert.deepEqual(r, { pin: '4321', card: '1234' }),
+  },
+  maskedCards: {
+    args: () => [{ ...SUBMISSION, masked: { card: { last4: '4242', brand: 'visa' }, pin_card: { last4: '0005' } } }],
+    check: (r) => assert.deepEqual(r, { card: { last4: '4242', brand: 'visa' }, pin_card: { last4: '0005' } }),
+  },
+  verifyStatusEvent: {
+    args: () => [Buffer.from(STATUS_BODY), reference.sign(STATUS_BODY, SECRET), [SECRET], { now: new Date() }],
+    check: (r) => assert.deepEqual(r, STATUS_EVENT),
   },
   validateRequest: {
     args: () => [TOKEN, SIGNATURE, URL_, { ...PARAMS, Multi: [...PARAMS.Multi] }],

@@ -16,7 +16,7 @@ const { PKG_DIR, gs, reference, referenceKey } = require('./support');
 const manifest = JSON.parse(fs.readFileSync(path.join(PKG_DIR, 'package.json'), 'utf8'));
 const RUNTIME_EXPORTS = [
   'encrypt', 'decrypt', 'generateKey', 'sealFields', 'openFields', 'verifySubmission', 'openSubmission',
-  'validateRequest', 'validateRequestWithBody', 'getSignatureAlgorithm',
+  'maskedCards', 'verifyStatusEvent', 'validateRequest', 'validateRequestWithBody', 'getSignatureAlgorithm',
 ];
 // Everything a user's install holds; nothing else is shipped.
 const SHIPPED = [
@@ -213,6 +213,10 @@ test('index.d.ts signatures match the functions: parameters, optional options, r
       params: ['rawBody', 'signatureHeader', 'secrets', 'options?'], returns: 'Submission',
     },
     openSubmission: { params: ['submission', 'keys', 'options?'], returns: 'Record<string, string>' },
+    maskedCards: { params: ['submission'], returns: 'Record<string, MaskedCard>' },
+    verifyStatusEvent: {
+      params: ['rawBody', 'signatureHeader', 'secrets', 'options?'], returns: 'StatusEvent',
+    },
     validateRequest: { params: ['authToken', 'signature', 'url', 'params?', 'algorithm?'], returns: 'boolean' },
     validateRequestWithBody: {
       params: ['authToken', 'signature', 'url', 'body', 'algorithm?'], returns: 'boolean',

@@ -28,6 +28,13 @@ const submission = verifySubmission('{}', undefined, ['x'.repeat(32)], { now: ne
 const callSid: string = submission.callSid;
 const values: Record<string, string> = openSubmission(submission, key, { fields: ['pin'] });
 const strict: Record<string, string> = openSubmission(submission, key, { results: ['success', 'too-many-attempts'], verified: ['otp'] });
+const cancelled: Record<string, string> = openSubmission(submission, key, { results: ['cancelled'] });
+const cards: Record<string, MaskedCard> = maskedCards(submission);
+const fromEvent: Record<string, MaskedCard> = maskedCards({ CallSid: 'CA1', card_last4: '4242' });
+const brand: CardBrand | undefined = submission.masked?.card?.brand;
+const status: StatusEvent = verifyStatusEvent('{}', 't=1,v1=00', 'x'.repeat(32), { toleranceSeconds: 60 });
+const shown: string | undefined = status.masked?.last4;
+const word: GatherResult | undefined = status.result;
 const valid: boolean = validateRequest('token', 'sig', 'https://example.com/voice', { Digits: '1234', Multi: ['a', 'b'] });
 const noParams: boolean = validateRequest('token', null, 'https://example.com/voice');
 const withBody: boolean = validateRequestWithBody('token', undefined, 'https://example.com/?bodySHA256=00', new Uint8Array(2));
@@ -66,12 +73,19 @@ openSubmission(submission, key, { results: ['sucess'] });
 openSubmission(submission, key, { results: 'success' });
 // @ts-expect-error verified is an array of field names
 openSubmission(submission, key, { verified: 'otp' });
+// @ts-expect-error a brand is one of the worker's brand words
+const notBrand: CardBrand = 'Visa';
+// @ts-expect-error maskedCards needs no key
+maskedCards(submission, key);
+// @ts-expect-error a status event's word is one of the event words
+const notEvent: StatusEvent['event'] = 'typed';
 export const used = [opened, back, old, copied, callSid, values, strict, valid, noParams, withBody, withText, notText,
-  algorithm, shared, named, odd];
+  cancelled, cards, fromEvent, brand, shown, word, notBrand, notEvent, algorithm, shared, named, odd];
 `;
 
 const NAMES = 'encrypt, decrypt, generateKey, sealFields, openFields, verifySubmission, openSubmission, ' +
-  'validateRequest, validateRequestWithBody, getSignatureAlgorithm';
+  'maskedCards, verifyStatusEvent, validateRequest, validateRequestWithBody, getSignatureAlgorithm, ' +
+  'type MaskedCard, type CardBrand, type StatusEvent, type GatherResult';
 
 let project;
 

@@ -16,8 +16,8 @@ const ROOT = path.join(__dirname, '..', '..');
 const PKG_DIR = path.join(ROOT, 'pkg');
 
 // The same export names in every runtime (index.d.ts declares these).
-const EXPORTS = ['decrypt', 'encrypt', 'generateKey', 'openFields', 'openSubmission', 'sealFields',
-  'validateRequest', 'validateRequestWithBody', 'verifySubmission'];
+const EXPORTS = ['decrypt', 'encrypt', 'generateKey', 'maskedCards', 'openFields', 'openSubmission', 'sealFields',
+  'validateRequest', 'validateRequestWithBody', 'verifyStatusEvent', 'verifySubmission'];
 
 const KEY = crypto.randomBytes(32).toString('hex');
 const TOKEN = crypto.randomBytes(16).toString('hex');
