@@ -270,21 +270,41 @@ export function verifyStatusEvent(
 export type TwilioParams = Readonly<Record<string, unknown>>;
 
 /**
+ * The algorithm a Twilio signature is made with: `HMAC_SHA1` (the auth token's, and the default)
+ * or `HMAC_SHA256`, in any case. Any other name is accepted as an argument, and no request is
+ * valid under it.
+ */
+export type SignatureAlgorithm = 'HMAC_SHA1' | 'HMAC_SHA256' | (string & {});
+
+/**
+ * The algorithm named in an `X-Twilio-Webhooks-Signature-Settings` header
+ * (`key=<sharedKeyId>,algorithm=HMAC_SHA256`, sent when Twilio signs with a SharedKey), as the
+ * `twilio` package's `getSignatureAlgorithm` reads it: the first `algorithm=` part's value,
+ * trimmed, as written; `HMAC_SHA1` for a missing or empty header or one that names none.
+ * @throws Error("gather-seal: …") when `header` is not a string, null or undefined.
+ */
+export function getSignatureAlgorithm(header: string | null | undefined): SignatureAlgorithm;
+
+/**
  * Checks Twilio's `X-Twilio-Signature` of a form-encoded webhook: the same verdict as the
  * `twilio` package's `validateRequest` with the same arguments, in constant time.
- * @param authToken The account's auth token (a non-empty string).
+ * @param authToken The account's auth token, or the SharedKey's secret for a request that
+ * carries `X-Twilio-Webhooks-Signature-Settings` (a non-empty string).
  * @param signature The `X-Twilio-Signature` header; a missing header is `false`.
  * @param url The full URL Twilio requested, query string included.
  * @param params The POST parameters; `{}` (or omitted) for none.
+ * @param algorithm `HMAC_SHA1` (omitted, null or empty) or `HMAC_SHA256`, in any case: pass
+ * `getSignatureAlgorithm(settingsHeader)`. Any other name gives `false`.
  * @returns Whether Twilio signed this request.
  * @throws Error("gather-seal: …") for an empty token or wrong argument types, never for a bad
- * signature.
+ * signature or an unsupported algorithm.
  */
 export function validateRequest(
   authToken: string,
   signature: string | null | undefined,
   url: string,
   params?: TwilioParams | null,
+  algorithm?: SignatureAlgorithm | null,
 ): boolean;
 
 /**
@@ -292,6 +312,8 @@ export function validateRequest(
  * body's SHA-256 against the URL's `bodySHA256`, as the `twilio` package's
  * `validateRequestWithBody` does.
  * @param body The raw body as received (a string, or its bytes), before any JSON parsing.
+ * @param algorithm The signature's algorithm, as for `validateRequest`; the body's hash is
+ * SHA-256 whatever it is.
  * @returns Whether Twilio signed this request and the body is the one it signed.
  * @throws Error("gather-seal: …") for an empty token or wrong argument types.
  */
@@ -300,4 +322,5 @@ export function validateRequestWithBody(
   signature: string | null | undefined,
   url: string,
   body: string | Uint8Array,
+  algorithm?: SignatureAlgorithm | null,
 ): boolean;

@@ -1,12 +1,13 @@
 // Twilio's request check with the `twilio` package's names, argument order and verdicts, for the
 // runtimes that package does not run on (Cloudflare Workers, Deno, Bun) and for Node alike.
 //
-// The `twilio` package (lib/webhooks/webhooks.js) accepts a signature when it is the HMAC-SHA1
-// of any of these URLs followed by the parameters: the URL as given and with its port added or
-// removed; then, if that fails, the URL as `new URL()` normalises it, and that form with its
-// query re-encoded by Node's legacy `querystring`, each with and without the port. The URLs and
-// the parameter text are built here exactly as it builds them; the HMACs and their
-// constant-time comparison happen in WebAssembly, for every candidate, before the verdict.
+// The `twilio` package (lib/webhooks/webhooks.js, 6.3.1) accepts a signature when it is the HMAC
+// (SHA-1 unless the optional algorithm says HMAC_SHA256) of any of these URLs followed by the
+// parameters: the URL as given and with its port added or removed; then, if that fails, the URL
+// as `new URL()` normalises it, and that form with its query re-encoded by Node's legacy
+// `querystring`, each with and without the port. The URLs and the parameter text are built here
+// exactly as it builds them; the HMACs and their constant-time comparison happen in WebAssembly,
+// for every candidate, before the verdict.
 //
 // One difference on purpose: no UTF-8 (what Twilio sends and signs) decodes to a lone UTF-16
 // surrogate, so a URL, a parameter or a body with one is not a request Twilio signed: `false`,
@@ -17,37 +18,81 @@ import * as wasm from './gather_seal_wasm_bg.js';
 
 /**
  * Whether `signature` (the X-Twilio-Signature header) is Twilio's signature of a request to
- * `url` with these POST parameters, under `authToken`.
+ * `url` with these POST parameters, under `authToken` (or a SharedKey's secret) with
+ * `algorithm` (HMAC_SHA1 when omitted; see getSignatureAlgorithm).
  */
-export function validateRequest(authToken, signature, url, params) {
+export function validateRequest(authToken, signature, url, params, algorithm) {
   const token = authTokenOf(authToken);
-  const digest = signatureDigest(signature);
+  const hash = hashOf(algorithm);
+  const digest = signatureDigest(signature, hash);
   if (typeof url !== 'string') fail('url must be a string');
   const data = paramsText(params ?? {});
   if (digest === undefined || !wellFormed(url) || !wellFormed(data)) return false;
-  return signedBy(token, digest, candidateUrls(url, parsedUrl(url)), data);
+  return signedBy(token, hash, digest, candidateUrls(url, parsedUrl(url)), data);
 }
 
 /**
  * Whether `signature` is Twilio's signature of a request to `url` (no parameters: a JSON body),
- * and `body` is the body whose SHA-256 the URL's `bodySHA256` names.
+ * and `body` is the body whose SHA-256 the URL's `bodySHA256` names (SHA-256 whatever the
+ * signature's algorithm).
  */
-export function validateRequestWithBody(authToken, signature, url, body) {
+export function validateRequestWithBody(authToken, signature, url, body, algorithm) {
   const token = authTokenOf(authToken);
-  const digest = signatureDigest(signature);
+  const hash = hashOf(algorithm);
+  const digest = signatureDigest(signature, hash);
   if (typeof url !== 'string') fail('url must be a string');
   const bytes = bodyBytes(body, 'body'); // a copy of our own, zeroed once it is in the module
   try {
     const parsed = parsedUrl(url);
     // The twilio package throws on a URL that `new URL()` refuses; no request is valid there.
     if (digest === undefined || parsed === undefined || !wellFormed(url) || bytes === undefined) return false;
-    const signed = signedBy(token, digest, candidateUrls(url, parsed), '');
-    const hash = parsed.searchParams.get('bodySHA256') || '';
-    const hashed = withInput(bytes, undefined, (bodyLen) => wasm.bodyHashMatches(bodyLen, hash));
+    const signed = signedBy(token, hash, digest, candidateUrls(url, parsed), '');
+    const bodyHash = parsed.searchParams.get('bodySHA256') || '';
+    const hashed = withInput(bytes, undefined, (bodyLen) => wasm.bodyHashMatches(bodyLen, bodyHash));
     return signed && hashed;
   } finally {
     bytes?.fill(0);
   }
+}
+
+/**
+ * The algorithm named in an X-Twilio-Webhooks-Signature-Settings header
+ * (`key=<sharedKeyId>,algorithm=<algorithm>`), as the twilio package's getSignatureAlgorithm
+ * reads it: the first `algorithm=` part's value, trimmed, when not empty; HMAC_SHA1 for a missing
+ * or empty header, or one without it.
+ */
+export function getSignatureAlgorithm(header) {
+  if (header !== undefined && header !== null && typeof header !== 'string') fail('header must be a string');
+  for (const part of (header || '').split(',')) {
+    const separator = part.indexOf('=');
+    if (separator !== -1 && part.slice(0, separator).trim() === 'algorithm') {
+      const algorithm = part.slice(separator + 1).trim();
+      if (algorithm) return algorithm;
+    }
+  }
+  return 'HMAC_SHA1';
+}
+
+// The two digests, and what their canonical base64 looks like: SHA-1's 20 bytes in 28
+// characters, SHA-256's 32 in 44, the last data character of each carrying 2 zero bits.
+const SHA1 = 1;
+const SHA256 = 2;
+const SIGNATURE = {
+  [SHA1]: /^[A-Za-z0-9+/]{26}[AEIMQUYcgkosw048]=$/,
+  [SHA256]: /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/,
+};
+
+/**
+ * The digest an algorithm name stands for, as the twilio package's toHashName reads it
+ * (HMAC_SHA1 or HMAC_SHA256 in any case; omitted or empty: HMAC_SHA1), or undefined when it is
+ * not supported: then no request is valid.
+ */
+function hashOf(algorithm) {
+  if (algorithm === undefined || algorithm === null || algorithm === '') return SHA1;
+  if (typeof algorithm !== 'string') fail('algorithm must be a string');
+  const name = algorithm.toUpperCase();
+  if (name === 'HMAC_SHA1') return SHA1;
+  return name === 'HMAC_SHA256' ? SHA256 : undefined;
 }
 
 function authTokenOf(value) {
@@ -57,16 +102,16 @@ function authTokenOf(value) {
   return value;
 }
 
-// What Twilio sends: the base64 of a 20-byte digest, 28 characters in the canonical encoding
-// (the last data character carries 2 zero bits). The twilio package compares the text, so any
-// other spelling of the same bytes is refused here before it is decoded.
-const SIGNATURE = /^[A-Za-z0-9+/]{26}[AEIMQUYcgkosw048]=$/;
-
-/** The 20 bytes `signature` stands for, or undefined when it cannot be a valid signature. */
-function signatureDigest(value) {
+/**
+ * The digest `signature` stands for under `hash`, or undefined when it cannot be a valid
+ * signature (or the algorithm is unsupported). What Twilio sends is the digest's canonical
+ * base64; the twilio package compares the text, so any other spelling of the same bytes is
+ * refused here before it is decoded.
+ */
+function signatureDigest(value, hash) {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string') fail('signature must be a string');
-  if (!SIGNATURE.test(value)) return undefined;
+  if (hash === undefined || !SIGNATURE[hash].test(value)) return undefined;
   return Uint8Array.from(atob(value), (c) => c.charCodeAt(0));
 }
 
@@ -90,13 +135,13 @@ function paramText(name, value) {
 }
 
 /**
- * Whether the digest signs any of `urls` + `data`; every candidate is checked first. The token
- * and the signed text (which holds the caller's Digits) go through the input buffer, where the
- * module wipes them.
+ * Whether the digest is the HMAC (`hash`) of any of `urls` + `data`; every candidate is checked
+ * first. The token and the signed text (which holds the caller's Digits) go through the input
+ * buffer, where the module wipes them.
  */
-function signedBy(token, digest, urls, data) {
+function signedBy(token, hash, digest, urls, data) {
   const verdicts = urls.map((url) => withInput(token, url + data,
-    (tokenLen, signedLen) => wasm.twilioSignatureMatches(tokenLen, digest, signedLen)));
+    (tokenLen, signedLen) => wasm.twilioSignatureMatches(tokenLen, digest, signedLen, hash === SHA256)));
   return verdicts.includes(true);
 }
 

@@ -20,14 +20,13 @@
 use std::cell::Cell;
 use std::fmt;
 
-use hmac::{Hmac, Mac};
-use sha1::Sha1;
 use subtle::ConstantTimeEq;
 use wasm_bindgen::prelude::*;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::handoff;
 use crate::seal::seal_raw;
+use crate::twilio::signature::{mac_matches, SignatureAlgorithm};
 use crate::{generate_key_hex, open, Error, KeyRing};
 
 fn js_error(e: impl fmt::Display) -> JsError {
@@ -175,9 +174,10 @@ pub fn is_field_name(name: &str) -> bool {
 }
 
 /// Whether `signature` (an `X-Twilio-Signature`, base64-decoded by the wrapper) is Twilio's
-/// HMAC-SHA1 under the auth token (the input buffer's first `token_len` bytes) of the signed
-/// text (the next `signed_len`: a candidate URL followed by the parameters, the caller's
-/// `Digits` among them), compared in constant time.
+/// HMAC (SHA-256 when `sha256`, else SHA-1) under the auth token or SharedKey secret (the input
+/// buffer's first `token_len` bytes) of the signed text (the next `signed_len`: a candidate URL
+/// followed by the parameters, the caller's `Digits` among them), compared in constant time
+/// ([`crate::twilio::signature::mac_matches`]).
 ///
 /// The wrapper calls this for every candidate URL (port variants, normalised forms), with the
 /// text built exactly as the `twilio` package builds it, and only then looks at the verdicts.
@@ -185,15 +185,21 @@ pub fn is_field_name(name: &str) -> bool {
 /// worker sees and its parameters are sorted in Rust, where the package must match the twilio
 /// package's JavaScript for any input; and its base64 would cost gzip the package cannot spare.)
 #[wasm_bindgen(js_name = twilioSignatureMatches)]
-pub fn twilio_signature_matches(token_len: usize, signature: &[u8], signed_len: usize) -> bool {
+pub fn twilio_signature_matches(
+    token_len: usize,
+    signature: &[u8],
+    signed_len: usize,
+    sha256: bool,
+) -> bool {
+    let algorithm = if sha256 {
+        SignatureAlgorithm::HmacSha256
+    } else {
+        SignatureAlgorithm::HmacSha1
+    };
     stack_wiped(|| {
         with_input(token_len.saturating_add(signed_len), |input| {
-            let (auth_token, signed) = input.split_at(token_len);
-            // HMAC takes keys of any length, so this never fails.
-            let mut mac =
-                Hmac::<Sha1>::new_from_slice(auth_token).map_err(|_| Error::InvalidKey)?;
-            mac.update(signed);
-            Ok(mac.verify_slice(signature).is_ok())
+            let (key, signed) = input.split_at(token_len);
+            Ok(mac_matches(algorithm, key, signed, signature))
         })
     })
     .unwrap_or(false)

@@ -19,6 +19,12 @@ pub enum Outcome {
     UnknownPath,
     /// No valid `X-Twilio-Signature`: 403.
     BadSignature,
+    /// `X-Twilio-Webhooks-Signature-Settings` names an algorithm other than `HMAC_SHA1` or
+    /// `HMAC_SHA256`: 403.
+    UnsupportedSignatureAlgorithm,
+    /// `X-Twilio-Webhooks-Signature-Settings` came (a SharedKey signature) but no
+    /// `TWILIO_WEBHOOK_SHARED_KEY` is set: 403.
+    NoSharedKey,
     /// A setting or secret is missing or malformed: the caller hears the apology.
     Misconfigured,
     /// `/gather/<flow>` names no flow: 404 with the apology.
@@ -99,13 +105,15 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome, in the order README lists them.
-    pub const ALL: [Outcome; 38] = [
+    pub const ALL: [Outcome; 40] = [
         Outcome::WrongMethod,
         Outcome::WrongContentType,
         Outcome::TooLarge,
         Outcome::UnreadableBody,
         Outcome::UnknownPath,
         Outcome::BadSignature,
+        Outcome::UnsupportedSignatureAlgorithm,
+        Outcome::NoSharedKey,
         Outcome::Misconfigured,
         Outcome::UnknownFlow,
         Outcome::BadState,
@@ -149,6 +157,8 @@ impl Outcome {
             Outcome::UnreadableBody => "unreadable-body",
             Outcome::UnknownPath => "unknown-path",
             Outcome::BadSignature => "bad-signature",
+            Outcome::UnsupportedSignatureAlgorithm => "unsupported-signature-algorithm",
+            Outcome::NoSharedKey => "no-shared-key",
             Outcome::Misconfigured => "misconfigured",
             Outcome::UnknownFlow => "unknown-flow",
             Outcome::BadState => "bad-state",

@@ -12,9 +12,10 @@ use super::settings;
 use crate::config::{Waits, DEFAULT_FLOW};
 use crate::engine::{self, Answer, Call, Effect, Facts, Feedback, Step, Turn};
 use crate::flow::{self, CallState, GatherResult};
+use crate::otp;
 use crate::outcome::Outcome;
 use crate::status::Notice;
-use crate::{otp, verify_twilio_signature};
+use crate::twilio::SIGNATURE_SETTINGS_HEADER;
 
 /// The time now, in Unix seconds.
 pub fn now_unix() -> u64 {
@@ -57,11 +58,19 @@ pub async fn gather(
     };
     let base = signing.public_url.as_deref().unwrap_or(origin);
     let signed_url = format!("{base}{path_and_query}");
-    let signature = req.headers().get("X-Twilio-Signature").ok().flatten();
-    let signed = signature
-        .is_some_and(|s| verify_twilio_signature(&signing.token, &signed_url, &form.pairs, &s));
-    if !signed {
-        return log.refuse(Outcome::BadSignature, Reply::plain(403, "Forbidden"));
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    let (settings, signature) = (
+        header(SIGNATURE_SETTINGS_HEADER),
+        header("X-Twilio-Signature"),
+    );
+    let verdict = signing.keys.verify(
+        settings.as_deref(),
+        signature.as_deref(),
+        &signed_url,
+        &form.pairs,
+    );
+    if let Err(refusal) = verdict {
+        return log.refuse(refusal.outcome(), Reply::plain(403, "Forbidden"));
     }
 
     let call_sid = form.get("CallSid").unwrap_or("");

@@ -5,6 +5,7 @@
 //! | `GATHER_FLOWS` | var (table or JSON text) | the flows, [`crate::config`] |
 //! | `AES_SECRET`, `AES_SECRET_PREVIOUS` | secrets | the key ring |
 //! | `TWILIO_AUTH_TOKEN` | secret | checks `X-Twilio-Signature` |
+//! | `TWILIO_WEBHOOK_SHARED_KEY`, `TWILIO_WEBHOOK_SHARED_KEY_PREVIOUS` | secrets | check it when Twilio signs with a SharedKey |
 //! | `BACKEND_SIGNING_SECRET` | secret | signs `action` submissions |
 //! | `PUBLIC_URL` | var | the URL Twilio calls, behind a proxy |
 //! | `OUTBOUND_TIMEOUT_MS` | var | shorter waits for the application, Verify and lockout |
@@ -24,6 +25,7 @@ use worker::Env;
 use zeroize::Zeroizing;
 
 use crate::config::{self, Flows};
+use crate::twilio::WebhookKeys;
 use crate::{otp, Key, KeyRing, SettingError};
 
 /// The fewest characters a `BACKEND_SIGNING_SECRET` may have.
@@ -50,20 +52,25 @@ fn required(env: &Env, name: &str) -> Result<Zeroizing<String>, SettingError> {
     }
 }
 
-/// What checking a webhook's signature needs: `TWILIO_AUTH_TOKEN` and the optional
-/// `PUBLIC_URL` (an `http://` or `https://` base URL, without a trailing slash).
+/// What checking a webhook's signature needs: `TWILIO_AUTH_TOKEN`, the optional shared keys
+/// `TWILIO_WEBHOOK_SHARED_KEY` and `TWILIO_WEBHOOK_SHARED_KEY_PREVIOUS` (comma-separated), and
+/// the optional `PUBLIC_URL` (an `http://` or `https://` base URL, without a trailing slash).
 fn signing(env: &Env) -> Result<Signing, SettingError> {
     let token = required(env, "TWILIO_AUTH_TOKEN")?;
+    let shared = Zeroizing::new(text(env, "TWILIO_WEBHOOK_SHARED_KEY").unwrap_or_default());
+    let previous =
+        Zeroizing::new(text(env, "TWILIO_WEBHOOK_SHARED_KEY_PREVIOUS").unwrap_or_default());
+    let keys = WebhookKeys::new(&token).with_shared_keys(&shared, &previous);
     let Some(value) = text(env, "PUBLIC_URL").filter(|v| !v.trim().is_empty()) else {
         return Ok(Signing {
-            token,
+            keys,
             public_url: None,
         });
     };
     let url = crate::url::check_base(&value)
         .map_err(|problem| SettingError::new("PUBLIC_URL", problem))?;
     Ok(Signing {
-        token,
+        keys,
         public_url: Some(url.to_owned()),
     })
 }
@@ -79,10 +86,12 @@ fn waits(env: &Env) -> Result<config::Waits, SettingError> {
 }
 
 /// The secrets whose `.dev.vars.example` values are published.
-const SECRETS: [&str; 6] = [
+const SECRETS: [&str; 8] = [
     "AES_SECRET",
     "AES_SECRET_PREVIOUS",
     "TWILIO_AUTH_TOKEN",
+    "TWILIO_WEBHOOK_SHARED_KEY",
+    "TWILIO_WEBHOOK_SHARED_KEY_PREVIOUS",
     "BACKEND_SIGNING_SECRET",
     "TWILIO_API_KEY_SID",
     "TWILIO_API_KEY_SECRET",
@@ -208,8 +217,8 @@ pub fn signing_secret(env: &Env, needed: bool) -> Result<Option<Zeroizing<String
 
 /// What checking a webhook's signature needs ([`signing`]), read before anything else.
 pub struct Signing {
-    /// `TWILIO_AUTH_TOKEN`.
-    pub token: Zeroizing<String>,
+    /// `TWILIO_AUTH_TOKEN` and the shared keys (wiped on drop).
+    pub keys: WebhookKeys,
     /// `PUBLIC_URL`, when set.
     pub public_url: Option<String>,
 }

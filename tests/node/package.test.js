@@ -16,7 +16,7 @@ const { PKG_DIR, gs, reference, referenceKey } = require('./support');
 const manifest = JSON.parse(fs.readFileSync(path.join(PKG_DIR, 'package.json'), 'utf8'));
 const RUNTIME_EXPORTS = [
   'encrypt', 'decrypt', 'generateKey', 'sealFields', 'openFields', 'verifySubmission', 'openSubmission',
-  'maskedCards', 'verifyStatusEvent', 'validateRequest', 'validateRequestWithBody',
+  'maskedCards', 'verifyStatusEvent', 'validateRequest', 'validateRequestWithBody', 'getSignatureAlgorithm',
 ];
 // Everything a user's install holds; nothing else is shipped.
 const SHIPPED = [
@@ -164,14 +164,15 @@ test('the package\'s own modules and its wasm cannot be required by a deep path'
 test('from an ES module: the ES build (not the CommonJS one), named imports, no deep imports', () => {
   const script = `
     import { encrypt, decrypt, generateKey, sealFields, openFields, verifySubmission, openSubmission,
-      validateRequest, validateRequestWithBody } from 'gather-seal';
+      validateRequest, validateRequestWithBody, getSignatureAlgorithm } from 'gather-seal';
     import * as all from 'gather-seal';
     const key = generateKey();
     const out = {
       resolved: import.meta.resolve('gather-seal'),
       roundTrip: decrypt(encrypt('4821', key, { context: 'c' }), [key], { context: 'c' }),
       fields: openFields(sealFields({ pin: '4821' }, key), key),
-      others: [verifySubmission, openSubmission, validateRequest, validateRequestWithBody].map((f) => typeof f),
+      others: [verifySubmission, openSubmission, validateRequest, validateRequestWithBody, getSignatureAlgorithm]
+        .map((f) => typeof f),
       names: Object.keys(all).sort(),
       deep: [],
     };
@@ -187,7 +188,7 @@ test('from an ES module: the ES build (not the CommonJS one), named imports, no 
   assert.equal(fs.realpathSync(new URL(out.resolved)), fs.realpathSync(path.join(PKG_DIR, 'index.js')));
   assert.equal(out.roundTrip, '4821');
   assert.deepEqual(out.fields, { pin: '4821' });
-  assert.deepEqual(out.others, ['function', 'function', 'function', 'function']);
+  assert.deepEqual(out.others, ['function', 'function', 'function', 'function', 'function']);
   assert.deepEqual(out.names, [...RUNTIME_EXPORTS].sort(), 'no default export, nothing internal');
   assert.deepEqual(out.deep, INTERNAL.map(() => 'ERR_PACKAGE_PATH_NOT_EXPORTED'));
 });
@@ -216,8 +217,11 @@ test('index.d.ts signatures match the functions: parameters, optional options, r
     verifyStatusEvent: {
       params: ['rawBody', 'signatureHeader', 'secrets', 'options?'], returns: 'StatusEvent',
     },
-    validateRequest: { params: ['authToken', 'signature', 'url', 'params?'], returns: 'boolean' },
-    validateRequestWithBody: { params: ['authToken', 'signature', 'url', 'body'], returns: 'boolean' },
+    validateRequest: { params: ['authToken', 'signature', 'url', 'params?', 'algorithm?'], returns: 'boolean' },
+    validateRequestWithBody: {
+      params: ['authToken', 'signature', 'url', 'body', 'algorithm?'], returns: 'boolean',
+    },
+    getSignatureAlgorithm: { params: ['header'], returns: 'SignatureAlgorithm' },
   };
   for (const [name, want] of Object.entries(expected)) {
     const got = declared.get(name);

@@ -82,3 +82,22 @@ test('anything a request can carry gives a verdict, never an error', () => {
     }
   }
 });
+
+test('the algorithm and the settings header: a name or nothing, else a TypeError', () => {
+  const signed256 = twilio.getExpectedTwilioSignature(TOKEN, URL_, PARAMS, 'HMAC_SHA256');
+  for (const algorithm of [undefined, null, '', 'HMAC_SHA1', 'hmac_sha1']) {
+    assert.equal(gs.validateRequest(TOKEN, SIGNATURE, URL_, PARAMS, algorithm), true, String(algorithm));
+  }
+  assert.equal(gs.validateRequest(TOKEN, signed256, URL_, PARAMS, 'HMAC_SHA256'), true);
+  assert.equal(gs.validateRequest(TOKEN, signed256, URL_, PARAMS, 'HMAC_SHA512'), false);
+  for (const algorithm of [256, true, {}, ['HMAC_SHA256'], new String('HMAC_SHA256'), Symbol('x')]) {
+    expectSealError(gs.validateRequest, [TOKEN, SIGNATURE, URL_, PARAMS, algorithm], /^gather-seal: algorithm must be a string$/);
+    expectSealError(gs.validateRequestWithBody, [TOKEN, JSON_SIGNATURE, JSON_URL, '{}', algorithm],
+      /^gather-seal: algorithm must be a string$/);
+  }
+  for (const header of [1, {}, ['algorithm=HMAC_SHA256'], Symbol('x')]) {
+    expectSealError(gs.getSignatureAlgorithm, [header], /^gather-seal: header must be a string$/);
+  }
+  assert.equal(gs.getSignatureAlgorithm(undefined), 'HMAC_SHA1');
+  assert.equal(gs.getSignatureAlgorithm(null), 'HMAC_SHA1');
+});

@@ -1,5 +1,6 @@
 'use strict';
-// validateRequest and validateRequestWithBody give the `twilio` package's verdict, case for case.
+// validateRequest, validateRequestWithBody and getSignatureAlgorithm give the `twilio` package's
+// verdict, case for case.
 //
 // Thousands of generated requests (seeded, so a failure repeats: GATHER_SEAL_SEED=<n> to try
 // others): URLs with and without default and other ports, any scheme case, userinfo, IPv6 and
@@ -12,9 +13,17 @@
 // parameters; the signature is then sent as it is or spoiled (truncated, re-cased, padded,
 // re-spelled, missing). Both packages judge every case and must agree. Where the twilio package
 // throws (a URL `new URL()` refuses, when the first check fails), gather-seal says false.
+//
+// Each case is judged under an algorithm (the fifth argument): none, HMAC_SHA1 or HMAC_SHA256 in
+// any case, or a name neither package supports (both say false; the twilio package warns, so
+// console.warn is silenced around its calls), and signed with that algorithm or the other one.
+// Settings headers, generated and from tests/data/signature-settings/cases (the table the
+// crate's parser is held to), are read alike by both getSignatureAlgorithm.
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
 const querystring = require('node:querystring');
 const twilio = require('twilio');
 const { gs } = require('./support');
@@ -144,17 +153,49 @@ function signingUrl(r, parts, url) {
   return { how, signedUrl: forms[how] ?? url };
 }
 
+const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
 function spoiled(r, signature) {
+  const last = signature.length - 2; // the last data character, before the one "="
   const spoils = [
     (s) => s, (s) => s, (s) => s, (s) => s, (s) => s, (s) => s,
     (s) => s.slice(0, -1), (s) => s.slice(0, 20), (s) => s.toLowerCase(), (s) => ` ${s}`, (s) => `${s}\n`,
     (s) => s.replace(/=$/, ''), () => '', () => undefined, () => null,
-    // The same 20 bytes spelt differently: the last data character's two spare bits set.
-    (s) => s.slice(0, 26) + 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'[
-      'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.indexOf(s[26]) | 1] + '=',
+    // The same bytes spelt differently: the last data character's two spare bits set.
+    (s) => s.slice(0, last) + BASE64[BASE64.indexOf(s[last]) | 1] + '=',
   ];
   return r.pick(spoils)(signature);
 }
+
+// What the fifth argument may be: omitted, each supported name in several spellings, and names
+// neither package supports.
+const SUPPORTED = [undefined, undefined, null, '', 'HMAC_SHA1', 'hmac_sha1', 'HMAC_SHA256', 'HMAC_SHA256',
+  'HMAC_SHA256', 'hmac_sha256', 'Hmac_Sha256', 'HMAC_\u017fHA256'];
+const UNSUPPORTED = ['HMAC_SHA512', 'HMAC-SHA256', ' HMAC_SHA256', 'HMAC_SHA256 ', 'SHA256', 'sha1', 'HMAC_SHA2',
+  'HMAC_SHA256\u0085', 'HMAC_SS256', 'HMAC_\u00dfHA256', 'RSA_SHA256', 'undefined'];
+
+/** The algorithm a case is judged under, and the one its signature is made with. */
+function randomAlgorithms(r) {
+  const judged = r.chance(0.15) ? r.pick(UNSUPPORTED) : r.pick(SUPPORTED);
+  const sha256 = typeof judged === 'string' && /^HMAC_(SHA|\u017fHA)256$/i.test(judged);
+  const named = sha256 ? 'HMAC_SHA256' : 'HMAC_SHA1';
+  const other = sha256 ? 'HMAC_SHA1' : 'HMAC_SHA256';
+  return { algorithm: judged, signedWith: r.chance(0.15) || UNSUPPORTED.includes(judged) ? r.pick([named, other]) : named };
+}
+
+/** `fn()` with console.warn silenced (the twilio package warns of an unsupported algorithm). */
+function quietly(fn) {
+  const warn = console.warn;
+  console.warn = () => {};
+  try {
+    return fn();
+  } finally {
+    console.warn = warn;
+  }
+}
+
+const algorithmTally = (c, expected) =>
+  `${UNSUPPORTED.includes(c.algorithm) ? 'unsupported' : c.signedWith}: ${expected}`;
 
 /** The twilio package's verdict, or 'throws'. */
 function theirs(fn) {
@@ -173,6 +214,8 @@ function compare(cases, judge) {
     const verdict = expected === 'throws' ? 'twilio throws' : String(expected);
     const key = `${c.how}: ${verdict}`;
     tally.set(key, (tally.get(key) ?? 0) + 1);
+    const byAlgorithm = algorithmTally(c, verdict);
+    tally.set(byAlgorithm, (tally.get(byAlgorithm) ?? 0) + 1);
     const agrees = expected === 'throws' ? actual === false && normalised(c.url) === undefined : actual === expected;
     if (!agrees && disagreements.length < 5) disagreements.push({ ...c, expected, actual });
   }
@@ -189,15 +232,16 @@ test(`validateRequest: the twilio package's verdict in ${CASES} generated cases 
     const { how, signedUrl } = signingUrl(r, parts, url);
     const signToken = r.chance(0.1) ? r.hex(32) : token;
     const signParams = r.chance(0.1) ? changedParams(r, params) : params;
-    const signature = spoiled(r, twilio.getExpectedTwilioSignature(signToken, signedUrl, signParams));
-    return { how, token, signature, url, params };
+    const { algorithm, signedWith } = randomAlgorithms(r);
+    const signature = spoiled(r, twilio.getExpectedTwilioSignature(signToken, signedUrl, signParams, signedWith));
+    return { how, token, signature, url, params, algorithm, signedWith };
   });
   // The one difference on purpose: a parameter with a lone surrogate (text no UTF-8 body can
   // carry) gives false, where the twilio package checks its U+FFFD replacement.
   let lone = 0;
   const { disagreements, tally } = compare(cases, (c) => {
-    const expected = theirs(() => twilio.validateRequest(c.token, c.signature, c.url, c.params));
-    const actual = gs.validateRequest(c.token, c.signature, c.url, c.params);
+    const expected = theirs(() => quietly(() => twilio.validateRequest(c.token, c.signature, c.url, c.params, c.algorithm)));
+    const actual = gs.validateRequest(c.token, c.signature, c.url, c.params, c.algorithm);
     if (!JSON.stringify(c.params).includes('\\ud800')) return { expected, actual };
     lone++;
     return { expected: false, actual };
@@ -212,7 +256,18 @@ test(`validateRequest: the twilio package's verdict in ${CASES} generated cases 
   assert.ok((tally.get('another path: true') ?? 0) === 0);
   const throws = [...tally].filter(([k]) => k.endsWith('twilio throws')).reduce((n, [, v]) => n + v, 0);
   assert.ok(throws >= 20, 'URLs new URL() refuses are generated');
+  assertBothAlgorithms(tally);
 });
+
+/** Both algorithms yield both verdicts, and an unsupported name never a valid one. */
+function assertBothAlgorithms(tally) {
+  for (const algorithm of ['HMAC_SHA1', 'HMAC_SHA256']) {
+    assert.ok((tally.get(`${algorithm}: true`) ?? 0) >= 100, `${algorithm}: valid cases ${JSON.stringify([...tally])}`);
+    assert.ok((tally.get(`${algorithm}: false`) ?? 0) >= 100, `${algorithm}: invalid cases`);
+  }
+  assert.ok((tally.get('unsupported: false') ?? 0) >= 100, 'unsupported algorithms are judged');
+  assert.equal(tally.get('unsupported: true'), undefined);
+}
 
 test(`validateRequestWithBody: the twilio package's verdict in ${BODY_CASES} generated cases`, () => {
   const r = random(SEED + 1);
@@ -232,18 +287,80 @@ test(`validateRequestWithBody: the twilio package's verdict in ${BODY_CASES} gen
     const withHash = { ...parts, query: query.length > 0 ? `?${query.join('&')}` : '' };
     const url = urlOf(withHash);
     const { how, signedUrl } = signingUrl(r, withHash, url);
-    const signature = spoiled(r, twilio.getExpectedTwilioSignature(r.chance(0.1) ? r.hex(32) : token, signedUrl, {}));
+    const { algorithm, signedWith } = randomAlgorithms(r);
+    const signature = spoiled(r,
+      twilio.getExpectedTwilioSignature(r.chance(0.1) ? r.hex(32) : token, signedUrl, {}, signedWith));
     const sent = r.pick([body, body, body, `${body} `, body.replace('"n"', '"m"')]);
-    return { how, token, signature, url, body: sent, asBytes: r.chance(0.3) };
+    return { how, token, signature, url, body: sent, asBytes: r.chance(0.3), algorithm, signedWith };
   });
   const { disagreements, tally } = compare(cases, (c) => ({
-    expected: theirs(() => twilio.validateRequestWithBody(c.token, c.signature, c.url, c.body)),
+    expected: theirs(() => quietly(() => twilio.validateRequestWithBody(c.token, c.signature, c.url, c.body, c.algorithm))),
     actual: gs.validateRequestWithBody(c.token, c.signature, c.url,
-      c.asBytes ? new TextEncoder().encode(c.body) : c.body),
+      c.asBytes ? new TextEncoder().encode(c.body) : c.body, c.algorithm),
   }));
   assert.deepEqual(disagreements, [], 'cases where the verdicts differ');
-  const valid = [...tally].filter(([k]) => k.endsWith(': true')).reduce((n, [, v]) => n + v, 0);
-  assert.ok(valid >= 100, `valid cases: ${JSON.stringify([...tally])}`);
+  // Fewer are valid here (the body hash is spoiled too): each algorithm still yields dozens.
+  const [valid, valid256] = [tally.get('HMAC_SHA1: true') ?? 0, tally.get('HMAC_SHA256: true') ?? 0];
+  assert.ok(valid >= 50 && valid256 >= 50, `valid cases: ${JSON.stringify([...tally])}`);
+  assert.equal(tally.get('unsupported: true'), undefined);
+});
+
+/** tests/data/signature-settings/cases: header, name (both JSON), verdict, why. */
+function settingsCases() {
+  const file = path.join(__dirname, '..', 'data', 'signature-settings', 'cases');
+  return fs.readFileSync(file, 'utf8').split('\n')
+    .filter((line) => line.trim() !== '' && !line.startsWith('#'))
+    .map((line) => {
+      const [header, name, verdict, why] = line.split(' | ').map((column) => column.trim());
+      return { header: JSON.parse(header), name: JSON.parse(name), verdict, why };
+    });
+}
+
+test('getSignatureAlgorithm: the table the crate is held to, read alike by both packages', () => {
+  const cases = settingsCases();
+  assert.ok(cases.length >= 25);
+  const url = 'https://example.com/gather?step=1';
+  const params = { CallSid: 'CA1234567890ABCDE', Digits: '4821' };
+  const key = 'shared-key-secret';
+  const signed = {
+    sha1: twilio.getExpectedTwilioSignature(key, url, params, 'HMAC_SHA1'),
+    sha256: twilio.getExpectedTwilioSignature(key, url, params, 'HMAC_SHA256'),
+  };
+  for (const c of cases) {
+    assert.equal(twilio.getSignatureAlgorithm(c.header), c.name, `twilio: ${c.why}`);
+    assert.equal(gs.getSignatureAlgorithm(c.header), c.name, `gather-seal: ${c.why}`);
+    // The verdict column: which signature each package accepts under that name.
+    for (const [hash, signature] of Object.entries(signed)) {
+      const want = hash === c.verdict;
+      assert.equal(quietly(() => twilio.validateRequest(key, signature, url, params, c.name)), want, `twilio ${hash}: ${c.why}`);
+      assert.equal(gs.validateRequest(key, signature, url, params, c.name), want, `gather-seal ${hash}: ${c.why}`);
+    }
+  }
+});
+
+test(`getSignatureAlgorithm: the twilio package's reading of ${CASES} generated headers`, () => {
+  const r = random(SEED + 2);
+  const SPACE = ['', '', '', ' ', '  ', '\t', '\u00a0', '\ufeff', '\u0085', '\u2028', '\u3000', '\n'];
+  const NAMES = ['algorithm', 'algorithm', 'algorithm', 'key', 'Algorithm', 'ALGORITHM', 'algo', '', 'algorithm ='];
+  const VALUES = ['HMAC_SHA256', 'HMAC_SHA1', 'hmac_sha256', '', 'HMAC_SHA512', '=HMAC_SHA256', 'webhooks_sharedkey_1',
+    'HMAC_SHA256=', 'a b', '\u017f', ';algorithm=HMAC_SHA1'];
+  const part = () => {
+    const name = `${r.pick(SPACE)}${r.pick(NAMES)}${r.pick(SPACE)}`;
+    const value = `${r.pick(SPACE)}${r.pick(VALUES)}${r.pick(SPACE)}`;
+    return r.chance(0.1) ? name : `${name}=${value}`;
+  };
+  const disagreements = [];
+  const names = new Set();
+  for (let i = 0; i < CASES; i++) {
+    const header = r.chance(0.03) ? r.pick([undefined, null, '']) :
+      Array.from({ length: r.int(1, 4) }, part).join(r.pick([',', ',', ', ', ';', ',,']));
+    const expected = twilio.getSignatureAlgorithm(header);
+    names.add(expected);
+    const actual = gs.getSignatureAlgorithm(header);
+    if (actual !== expected && disagreements.length < 5) disagreements.push({ header, expected, actual });
+  }
+  assert.deepEqual(disagreements, [], 'headers read differently');
+  assert.ok(names.size >= 20, `names read: ${[...names].length}`);
 });
 
 test("Twilio's documented example and SDK vector are valid; any change is not", () => {

@@ -39,6 +39,10 @@ const valid: boolean = validateRequest('token', 'sig', 'https://example.com/voic
 const noParams: boolean = validateRequest('token', null, 'https://example.com/voice');
 const withBody: boolean = validateRequestWithBody('token', undefined, 'https://example.com/?bodySHA256=00', new Uint8Array(2));
 const withText: boolean = validateRequestWithBody('token', 'sig', 'https://example.com/?bodySHA256=00', '{}');
+const algorithm: string = getSignatureAlgorithm('key=k,algorithm=HMAC_SHA256');
+const shared: boolean = validateRequest('secret', 'sig', 'https://example.com/voice', {}, getSignatureAlgorithm(null));
+const named: boolean = validateRequestWithBody('secret', 'sig', 'https://example.com/?bodySHA256=00', '{}', 'HMAC_SHA256');
+const odd: boolean = validateRequest('secret', 'sig', 'https://example.com/voice', undefined, 'hmac_sha512');
 // @ts-expect-error a key is text, not bytes
 encrypt('4821', new Uint8Array(32));
 // @ts-expect-error encrypt seals with one key, not a ring
@@ -59,6 +63,10 @@ validateRequest(undefined, 'sig', 'https://example.com/', {});
 validateRequestWithBody('token', 'sig', 'https://example.com/', { a: 1 });
 // @ts-expect-error the URL is required
 validateRequestWithBody('token', 'sig');
+// @ts-expect-error the algorithm is a name, not a number
+validateRequest('token', 'sig', 'https://example.com/', {}, 256);
+// @ts-expect-error getSignatureAlgorithm reads the header's text
+getSignatureAlgorithm({ algorithm: 'HMAC_SHA256' });
 // @ts-expect-error results are the worker's result words: a typo does not compile
 openSubmission(submission, key, { results: ['sucess'] });
 // @ts-expect-error results is an array
@@ -72,11 +80,11 @@ maskedCards(submission, key);
 // @ts-expect-error a status event's word is one of the event words
 const notEvent: StatusEvent['event'] = 'typed';
 export const used = [opened, back, old, copied, callSid, values, strict, valid, noParams, withBody, withText, notText,
-  cancelled, cards, fromEvent, brand, shown, word, notBrand, notEvent];
+  cancelled, cards, fromEvent, brand, shown, word, notBrand, notEvent, algorithm, shared, named, odd];
 `;
 
 const NAMES = 'encrypt, decrypt, generateKey, sealFields, openFields, verifySubmission, openSubmission, ' +
-  'maskedCards, verifyStatusEvent, validateRequest, validateRequestWithBody, ' +
+  'maskedCards, verifyStatusEvent, validateRequest, validateRequestWithBody, getSignatureAlgorithm, ' +
   'type MaskedCard, type CardBrand, type StatusEvent, type GatherResult';
 
 let project;
