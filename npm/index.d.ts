@@ -241,6 +241,12 @@ export interface StatusEvent {
   error: StatusError | null;
   /** Which try at the field, from 1; 0 on `handed-off`. */
   attempt: number;
+  /**
+   * When the worker took the webhook, in Unix milliseconds. A webhook's events are sent in order,
+   * but a slow receiver can get a later webhook's first: order a call's events by `at`, then by
+   * arrival.
+   */
+  at: number;
   /** A card's last four digits and brand, on a `card-number` field's `accepted` and `confirmed`. */
   masked?: MaskedCard;
   /** How the gather ended, on `handed-off` only. */
@@ -253,7 +259,8 @@ export interface StatusEvent {
  * @throws Error("gather-seal: …") as verifySubmission does, or naming the rule of the shape that
  * failed (never a value): an unknown event, error or result word, an error or `masked` or
  * `result` on an event that does not carry one, a `field` that is not a field name (or not null
- * on `handed-off`), an `attempt` that is not a whole number from 0 to 255.
+ * on `handed-off`), an `attempt` that is not a whole number from 0 to 255, an `at` that is not a
+ * time in Unix milliseconds.
  */
 export function verifyStatusEvent(
   rawBody: string | Uint8Array,

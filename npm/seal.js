@@ -438,7 +438,9 @@ export function verifyStatusEvent(rawBody, signatureHeader, secrets, options) {
     badEvent('error must be one of the error words on invalid, and null otherwise');
   }
   if (!Number.isInteger(attempt) || attempt < 0 || attempt > 255) badEvent('attempt must be a whole number from 0 to 255');
-  const out = { callSid, flow, field, event, error, attempt };
+  const { at } = body;
+  if (!Number.isSafeInteger(at) || at < 0) badEvent('at must be a time in Unix milliseconds');
+  const out = { callSid, flow, field, event, error, attempt, at };
   if (own(body, 'masked')) {
     if (event !== 'accepted' && event !== 'confirmed') badEvent('masked comes only with accepted or confirmed');
     out.masked = maskedEntry(body.masked, 'status event\'s masked');

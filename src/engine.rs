@@ -64,8 +64,9 @@ pub struct Facts<'a> {
     pub state: Option<CallState>,
     /// What the caller typed (`Digits`).
     pub digits: Option<&'a str>,
-    /// The time, in Unix seconds.
-    pub now_unix: u64,
+    /// The time, in Unix milliseconds: status events carry it as `at`; expiry dates and
+    /// signatures use its seconds.
+    pub now_ms: u64,
     /// The absolute URL of the flow's route, which each `<Gather>` action goes back to.
     pub action_base: &'a str,
 }
@@ -282,7 +283,7 @@ impl<'a> Turn<'a> {
             let sid = facts.call.call_sid;
             answer.notices = events
                 .iter()
-                .map(|event| Notice::new(url, event, sid, &flow.name, secret, facts.now_unix))
+                .map(|event| Notice::new(url, event, sid, &flow.name, secret, facts.now_ms))
                 .collect();
         }
         answer
@@ -398,7 +399,7 @@ impl<'a> Turn<'a> {
             facts.call.call_sid,
             state,
             facts.digits,
-            facts.now_unix,
+            facts.now_ms / 1000,
             check,
         );
         let advanced = match advanced {
@@ -581,7 +582,7 @@ impl<'a> Turn<'a> {
                     masked: &hand_off.masked,
                 };
                 let body = submission.to_json();
-                let signature = handoff::sign(secret, facts.now_unix, body.as_bytes());
+                let signature = handoff::sign(secret, facts.now_ms / 1000, body.as_bytes());
                 let effect = Effect::Submit {
                     url: url.clone(),
                     body,

@@ -7,12 +7,15 @@
 //!
 //! ```json
 //! {"callSid":"CA…","flow":"pay","field":"card","event":"accepted","error":null,"attempt":1,
-//!  "masked":{"last4":"4242","brand":"visa"}}
+//!  "at":1764892800123,"masked":{"last4":"4242","brand":"visa"}}
 //! ```
 //!
 //! An event never holds a digit beyond a card's last four: `masked` only on a `card-number`
 //! field's `accepted` and `confirmed`, and `result` only on `handed-off` (whose `field` is
-//! `null`). The glue sends notices after answering Twilio, in order, and only logs a failure.
+//! `null`). `at` is when the worker took the webhook (Unix milliseconds): a webhook's events
+//! are sent in order, but a slow receiver can get a later webhook's events first, so a receiver
+//! orders by `at`, then by arrival. The glue sends notices after answering Twilio and only logs
+//! a failure.
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
@@ -96,12 +99,14 @@ impl Event {
         }
     }
 
-    /// The JSON body of this event of the call `call_sid` in `flow`.
-    pub fn to_json(&self, call_sid: &str, flow: &str) -> String {
+    /// The JSON body of this event of the call `call_sid` in `flow`, which happened at `at`
+    /// (Unix milliseconds).
+    pub fn to_json(&self, call_sid: &str, flow: &str, at: u64) -> String {
         let body = Body {
             event: self,
             call_sid,
             flow,
+            at,
         };
         // Every key is a string, so this cannot fail.
         serde_json::to_string(&body).unwrap_or_default()
@@ -121,17 +126,18 @@ pub struct Notice {
 }
 
 impl Notice {
-    /// The notice of `event`, signed with `secret` at `now_unix`.
+    /// The notice of `event`, which happened at `now_ms` (Unix milliseconds: its `at`), signed
+    /// with `secret`.
     pub fn new(
         url: &str,
         event: &Event,
         call_sid: &str,
         flow: &str,
         secret: &[u8],
-        now_unix: u64,
+        now_ms: u64,
     ) -> Notice {
-        let body = event.to_json(call_sid, flow);
-        let signature = handoff::sign(secret, now_unix, body.as_bytes());
+        let body = event.to_json(call_sid, flow, now_ms);
+        let signature = handoff::sign(secret, now_ms / 1000, body.as_bytes());
         Notice {
             url: url.to_owned(),
             body,
@@ -144,6 +150,7 @@ struct Body<'a> {
     event: &'a Event,
     call_sid: &'a str,
     flow: &'a str,
+    at: u64,
 }
 
 impl Serialize for Body<'_> {
@@ -156,6 +163,7 @@ impl Serialize for Body<'_> {
         map.serialize_entry("event", event.kind.as_str())?;
         map.serialize_entry("error", &event.error.map(Mistake::as_str))?;
         map.serialize_entry("attempt", &event.attempt)?;
+        map.serialize_entry("at", &self.at)?;
         if let Some(masked) = &event.masked {
             map.serialize_entry("masked", &MaskedJson(masked))?;
         }

@@ -495,7 +495,7 @@ fn play(walk: &Walk, ring: &KeyRing, verify: &otp::Settings) -> Result<(), Strin
             },
             state: this_state,
             digits: digits.as_deref(),
-            now_unix: NOW,
+            now_ms: NOW * 1000,
             action_base: &action_base,
         };
         let mut turn = Turn::new(facts);

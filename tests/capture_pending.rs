@@ -67,13 +67,15 @@ fn a_star_at_any_kind_hands_off_cancelled_with_the_fields_before() {
             // No code was sent to be checked for it.
             assert!(caller.effects.is_empty(), "{why}: {:?}", caller.effects);
             let events: Vec<String> = answer.notices.iter().map(|n| n.body.clone()).collect();
+            // When the worker took the webhook, in Unix milliseconds.
+            let ms = NOW * 1000;
             let [.., cancelled, handed_off] = events.as_slice() else {
                 panic!("{why}: {events:?}");
             };
             assert_eq!(
                 cancelled.as_str(),
                 format!(
-                    r#"{{"callSid":"{CALL_SID}","flow":"pay","field":"{}","event":"cancelled","error":null,"attempt":1}}"#,
+                    r#"{{"callSid":"{CALL_SID}","flow":"pay","field":"{}","event":"cancelled","error":null,"attempt":1,"at":{ms}}}"#,
                     names[at]
                 ),
                 "{why}"
@@ -81,7 +83,7 @@ fn a_star_at_any_kind_hands_off_cancelled_with_the_fields_before() {
             assert_eq!(
                 handed_off.as_str(),
                 format!(
-                    r#"{{"callSid":"{CALL_SID}","flow":"pay","field":null,"event":"handed-off","error":null,"attempt":0,"result":"cancelled"}}"#
+                    r#"{{"callSid":"{CALL_SID}","flow":"pay","field":null,"event":"handed-off","error":null,"attempt":0,"at":{ms},"result":"cancelled"}}"#
                 ),
                 "{why}"
             );

@@ -242,7 +242,7 @@ fn engine_step(
         },
         state,
         digits,
-        now_unix: NOW,
+        now_ms: NOW * 1000,
         action_base: BASE,
     };
     EngineTurn::new(facts).step(None)

@@ -94,7 +94,7 @@ impl<'a> Webhook<'a> {
             },
             state: self.state.clone(),
             digits: self.digits,
-            now_unix: NOW,
+            now_ms: NOW * 1000,
             action_base: BASE,
         }
     }

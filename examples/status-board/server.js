@@ -9,7 +9,7 @@
 //   GET  /         the page (public/), which draws one row per call from /events
 //
 // What reaches the page is what verifyStatusEvent returns: the event's own members (callSid,
-// flow, field, event, error, attempt, masked, result), nothing else. Nothing is logged but the
+// flow, field, event, error, attempt, at, masked, result), nothing else. Nothing is logged but the
 // address it listens on. Settings (environment): BACKEND_SIGNING_SECRET, the worker's (during a
 // rotation the new and the old, comma-separated); PORT (8788); HOST (127.0.0.1).
 

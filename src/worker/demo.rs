@@ -6,7 +6,6 @@ use worker::Env;
 
 use super::http::{read_body, Reply, JSON};
 use super::log::LogLine;
-use super::routes::now_unix;
 use super::settings;
 use crate::demo;
 use crate::handoff::{RESULT_HEADER, SIGNATURE_HEADER};
@@ -42,7 +41,7 @@ pub async fn decrypt_gather(req: &worker::web_sys::Request, env: &Env, log: &mut
         signature.as_deref(),
         secret.as_bytes(),
         &ring,
-        now_unix(),
+        (worker::js_sys::Date::now() / 1000.0) as u64,
     );
     match (reply.status, reply.twiml) {
         (200, Some(xml)) => {

@@ -17,10 +17,6 @@ use crate::outcome::Outcome;
 use crate::status::Notice;
 use crate::twilio::SIGNATURE_SETTINGS_HEADER;
 
-/// The time now, in Unix seconds.
-pub fn now_unix() -> u64 {
-    (js_sys::Date::now() / 1000.0) as u64
-}
 
 /// `/gather` → the `default` flow; `/gather/<name>` → that flow. `None`: not a gather route.
 pub fn flow_of_path(path: &str) -> Option<&str> {
@@ -118,7 +114,7 @@ pub async fn gather(
         },
         state,
         digits: form.get("Digits"),
-        now_unix: now_unix(),
+        now_ms: js_sys::Date::now() as u64,
         action_base: &action_base,
     };
     let answer = run(

@@ -163,7 +163,7 @@ impl<'a> Caller<'a> {
             },
             state,
             digits,
-            now_unix: NOW,
+            now_ms: NOW * 1000,
             action_base: BASE,
         };
         let mut turn = Turn::new(facts);

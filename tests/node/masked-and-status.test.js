@@ -14,6 +14,8 @@ const { gs, reference, referenceKey, remember, expectSealError } = require('./su
 const SECRET = remember(crypto.randomBytes(32).toString('hex'));
 const KEY = referenceKey();
 const CALL_SID = remember(`CA${crypto.randomBytes(16).toString('hex')}`);
+// When the worker took the webhook (Unix milliseconds): every status event carries it as `at`.
+const AT = 1764892800123;
 
 // The brands as the worker writes them (kinds::Brand::as_str), written out.
 const BRANDS = ['visa', 'mastercard', 'amex', 'discover', 'diners-club', 'jcb', 'maestro', 'unionpay'];
@@ -202,7 +204,7 @@ const EVENT_ERROR = /^gather-seal: status event(?: |'s masked: )/;
 
 /** An event body as the worker writes it (status::Body), members in its order. */
 function statusEvent(event, extra = {}) {
-  return { callSid: CALL_SID, flow: 'pay', field: 'card', event, error: null, attempt: 1, ...extra };
+  return { callSid: CALL_SID, flow: 'pay', field: 'card', event, error: null, attempt: 1, at: AT, ...extra };
 }
 
 function signedEvent(value, { secret = SECRET, t } = {}) {
@@ -256,8 +258,8 @@ test('a status event\'s signature is checked as a submission\'s', () => {
 test('members other than the event\'s are left out of what comes back', () => {
   const value = { ...statusEvent('asked'), digits: '4242424242424242', note: 'x' };
   assert.deepEqual(gs.verifyStatusEvent(...signedEvent(value), SECRET), statusEvent('asked'));
-  const parsed = gs.verifyStatusEvent(...signedEvent('{"__proto__":{"x":1},"callSid":"CA1","flow":"pay","field":"card","event":"asked","error":null,"attempt":1}'), SECRET);
-  assert.deepEqual(Object.keys(parsed), ['callSid', 'flow', 'field', 'event', 'error', 'attempt']);
+  const parsed = gs.verifyStatusEvent(...signedEvent('{"__proto__":{"x":1},"callSid":"CA1","flow":"pay","field":"card","event":"asked","error":null,"attempt":1,"at":1764892800123}'), SECRET);
+  assert.deepEqual(Object.keys(parsed), ['callSid', 'flow', 'field', 'event', 'error', 'attempt', 'at']);
   assert.equal(Object.getPrototypeOf(parsed), Object.prototype);
 });
 
@@ -282,6 +284,8 @@ test('a status event of the wrong shape is refused, naming the rule', () => {
     [{ ...statusEvent('asked'), error: undefined }, /error must be one of/],
     ...[1.5, -1, 256, '1', null, undefined, Number.MAX_SAFE_INTEGER].map((attempt) =>
       [statusEvent('asked', { attempt }), /attempt must be a whole number from 0 to 255$/]),
+    ...[1.5, -1, '1764892800123', null, undefined, 2 ** 53].map((at) =>
+      [statusEvent('asked', { at }), /at must be a time in Unix milliseconds$/]),
     [statusEvent('asked', { masked: { last4: '4242' } }), /masked comes only with accepted or confirmed$/],
     [statusEvent('accepted', { masked: { last4: '424' } }), /^gather-seal: status event's masked: last4 must be exactly 4 digits/],
     [statusEvent('accepted', { masked: { last4: '4242', brand: 'Visa' } }), /status event's masked: brand must be one of/],

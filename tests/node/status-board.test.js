@@ -23,8 +23,9 @@ const FORGED_SID = `CA${'f0'.repeat(16)}`;
 
 // One call of the dev `pay` flow, as the worker reports it (src/status.rs), in order, each with
 // its members in the worker's order.
+let at = 1764892800000; // when the worker took each webhook, in Unix milliseconds
 const step = (field, event, { error = null, attempt = 1, ...rest } = {}) =>
-  ({ callSid: CALL_SID, flow: 'pay', field, event, error, attempt, ...rest });
+  ({ callSid: CALL_SID, flow: 'pay', field, event, error, attempt, at: at += 1000, ...rest });
 const STREAM = [
   step('card', 'asked'),
   step('card', 'accepted', { masked: { last4: '4242', brand: 'visa' } }),

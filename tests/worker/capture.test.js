@@ -408,11 +408,16 @@ describe('capture: confirm, repeat, cancel, masked cards and status events (prod
         event: json.event,
         error: json.error,
         attempt: json.attempt,
+        at: json.at,
         ...(card && { masked: visa }),
         ...(handedOff && { result: 'success' }),
       };
       assert.deepEqual(json, expected, `event ${i + 1}`);
       assert.deepEqual(Object.keys(json), Object.keys(expected), `event ${i + 1}: members in order`);
+      // When the worker took the webhook, in Unix milliseconds: recent, and never going back
+      // within the call, so a receiver can put events from a slow delivery back in order.
+      assert.ok(Number.isSafeInteger(json.at) && Math.abs(Date.now() - json.at) < 120_000, `event ${i + 1}: at`);
+      if (i > 0) assert.ok(json.at >= events[i - 1].json.at, `event ${i + 1}: at after the one before`);
     }
     for (const request of events) {
       assert.equal(request.method, 'POST');

@@ -39,7 +39,12 @@ function rowOf(callSid) {
 }
 
 function show(event) {
-  const { cells, tr } = rowOf(event.callSid);
+  const row = rowOf(event.callSid);
+  // A slow delivery can bring an earlier webhook's event after a later one: the row keeps the
+  // latest by `at` (events of one webhook share it and arrive in order).
+  if (event.at < (row.at ?? 0)) return;
+  row.at = event.at;
+  const { cells, tr } = row;
   cells.flow.textContent = event.flow;
   cells.step.textContent = STEPS[event.event] ?? event.event;
   if (event.field !== null) {
@@ -50,7 +55,7 @@ function show(event) {
   if (event.event === 'accepted') cells.error.textContent = '';
   if (event.masked) cells.card.textContent = cardText(event.masked);
   if (event.event === 'handed-off') cells.result.textContent = event.result;
-  cells.updated.textContent = new Date().toLocaleTimeString();
+  cells.updated.textContent = new Date(event.at).toLocaleTimeString();
   tr.dataset.event = event.event;
   tr.dataset.result = event.result ?? '';
 }
