@@ -41,6 +41,12 @@ mock=$!
 # status board, when it is there. Without it the worker only logs status-callback-failed.
 board=
 if [ -f examples/status-board/server.js ]; then
+  # It runs on the npm package (pkg/, linked by `file:`): built and installed once.
+  if [ ! -e examples/status-board/node_modules/gather-seal ]; then
+    [ -f pkg/package.json ] || bash scripts/build-node.sh >&2
+    say "installing the status board's dependencies (npm install in examples/status-board)"
+    (cd examples/status-board && npm install --no-audit --no-fund --loglevel=error >&2)
+  fi
   # The board may check each event's signature: it gets the dev signing secret the worker signs with.
   PORT=8788 BACKEND_SIGNING_SECRET="$(sed -n 's/^BACKEND_SIGNING_SECRET=//p' .dev.vars)" \
     node examples/status-board/server.js &
