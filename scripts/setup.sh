@@ -37,6 +37,18 @@ if [ ! -d "$root/node_modules/wrangler" ] || [ ! -d "$root/node_modules/deno" ] 
   (cd "$root" && npm ci --no-audit --no-fund >&2)
 fi
 
+# Debian's Chromium, for the pages tested in a real browser (tests/node/status-board.test.js,
+# which fails under CI=true without it): /work/shared/TOOLCHAIN.md. Only reported on failure.
+if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then
+  as_root=''
+  [ "$(id -u)" = 0 ] || as_root='sudo -n'
+  say "installing chromium (apt)"
+  { $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >&2 ||
+    { $as_root apt-get update -q >&2 &&
+      $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >&2; }; } ||
+    say "could not install chromium with apt"
+fi
+
 # Python 3 with `cryptography`, for the README's Python check (tests/worker/python.test.js,
 # which fails under CI=true without them). Debian's python3-cryptography serves Debian's
 # python3 (its pip refuses to install system-wide); any other python3 (pyenv, a venv) gets it

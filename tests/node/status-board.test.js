@@ -14,6 +14,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { execFileSync, spawn } = require('node:child_process');
 const { PKG_DIR, reference } = require('./support');
+const { assertPresent, skipUnlessCi } = require('../support/ci');
 
 const EXAMPLE = path.join(__dirname, '..', '..', 'examples', 'status-board');
 const SECRET = crypto.randomBytes(32).toString('hex');
@@ -265,10 +266,13 @@ function browser() {
   };
 }
 
+const NO_CHROMIUM = CHROMIUM === undefined && 'no Chromium on this machine (apt-get install chromium)';
+
 test('in Chromium, the page draws one row for the call, with the card as "Visa ending 4242"', {
-  skip: CHROMIUM === undefined && 'no Chromium on this machine (apt-get install chromium)',
+  ...skipUnlessCi(NO_CHROMIUM),
   timeout: 60_000,
 }, async () => {
+  assertPresent(NO_CHROMIUM);
   const chrome = browser();
   try {
     const { targetId } = await chrome.send('Target.createTarget', { url: `${origin}/` });
