@@ -17,7 +17,6 @@ use crate::outcome::Outcome;
 use crate::status::Notice;
 use crate::twilio::SIGNATURE_SETTINGS_HEADER;
 
-
 /// `/gather` → the `default` flow; `/gather/<name>` → that flow. `None`: not a gather route.
 pub fn flow_of_path(path: &str) -> Option<&str> {
     match path.strip_prefix("/gather")? {
