@@ -43,7 +43,7 @@ const SUBMISSION = {
 const SUBMISSION_BODY = JSON.stringify(SUBMISSION);
 const header = () => reference.sign(SUBMISSION_BODY, SECRET);
 const STATUS_EVENT = { callSid: CALL_SID, flow: 'pay', field: 'card', event: 'accepted', error: null, attempt: 1,
-  masked: { last4: '4242', brand: 'visa' } };
+  at: 1764892800123, masked: { last4: '4242', brand: 'visa' } };
 const STATUS_BODY = JSON.stringify(STATUS_EVENT);
 
 // Made before any hostile call: the key's prepared ring must survive them all.

@@ -16,7 +16,8 @@ const ROOT = path.join(__dirname, '..', '..');
 const PKG_DIR = path.join(ROOT, 'pkg');
 
 // The same export names in every runtime (index.d.ts declares these).
-const EXPORTS = ['decrypt', 'encrypt', 'generateKey', 'maskedCards', 'openFields', 'openSubmission', 'sealFields',
+const EXPORTS = ['decrypt', 'encrypt', 'generateKey', 'getSignatureAlgorithm', 'maskedCards', 'openFields',
+  'openSubmission', 'sealFields',
   'validateRequest', 'validateRequestWithBody', 'verifyStatusEvent', 'verifySubmission'];
 
 const KEY = crypto.randomBytes(32).toString('hex');
@@ -79,6 +80,16 @@ function signedGather(url, params = { CallSid: CALL_SID, Digits: '4821', From: '
   return { url, params, signature: twilio.getExpectedTwilioSignature(TOKEN, url, params) };
 }
 
+/** A form webhook signed with a shared key and HMAC-SHA256, and the header that announces it. */
+function sharedKeySigned(url, params = { CallSid: CALL_SID, Digits: '4821', From: '+15005550006' }) {
+  const key = crypto.randomBytes(32).toString('base64');
+  return {
+    key,
+    header: 'key=webhooks_sharedkey_test,algorithm=HMAC_SHA256',
+    signature: twilio.getExpectedTwilioSignature(key, url, params, 'HMAC_SHA256'),
+  };
+}
+
 /** A JSON webhook as Twilio signs it: bodySHA256 in the URL, the URL signed with no parameters. */
 function signedJson(base, body) {
   const url = `${base}${base.includes('?') ? '&' : '?'}bodySHA256=${twilio.getExpectedBodyHash(body)}`;
@@ -131,6 +142,10 @@ function probe(gs, input) {
   attempt('otherToken', () => gs.validateRequest(gs.generateKey(), gather.signature, gather.url, gather.params));
   attempt('jsonValid', () => gs.validateRequestWithBody(input.token, json.signature, json.url, json.body));
   attempt('jsonBytes', () => gs.validateRequestWithBody(input.token, json.signature, json.url, new TextEncoder().encode(json.body)));
+  attempt('algorithm', () => gs.getSignatureAlgorithm(input.shared.header));
+  attempt('sharedValid', () => gs.validateRequest(input.shared.key, input.shared.signature, gather.url, gather.params,
+    gs.getSignatureAlgorithm(input.shared.header)));
+  attempt('sharedAsSha1', () => gs.validateRequest(input.shared.key, input.shared.signature, gather.url, gather.params));
   attempt('jsonTampered', () => gs.validateRequestWithBody(input.token, json.signature, json.url, `${json.body} `));
   attempt('openError', () => gs.decrypt('00', key));
   attempt('typeError', () => gs.validateRequest('', gather.signature, gather.url, gather.params));
@@ -144,6 +159,8 @@ function probeInput() {
     key: KEY, context, digits: '4821', token: TOKEN, callSid: CALL_SID,
     sealedByNode: sealWithNodeCrypto('1234', KEY, context),
     gather: signedGather('https://example.com/gather?step=pin'),
+    // The same request signed with a Webhook Rule's shared key (HMAC-SHA256), as twilio 6.3 signs.
+    shared: sharedKeySigned('https://example.com/gather?step=pin'),
     json: signedJson('https://example.com/status', JSON.stringify({ CallSid: CALL_SID, CallStatus: 'completed' })),
   };
 }
@@ -161,6 +178,8 @@ function checkProbe(out, input) {
   assert.equal(out.newKey, true);
   assert.deepEqual([out.valid, out.tampered, out.otherToken], [true, false, false], 'validateRequest');
   assert.deepEqual([out.jsonValid, out.jsonBytes, out.jsonTampered], [true, true, false], 'validateRequestWithBody');
+  assert.equal(out.algorithm, 'HMAC_SHA256', 'getSignatureAlgorithm');
+  assert.deepEqual([out.sharedValid, out.sharedAsSha1], [true, false], 'validateRequest with a shared key');
   assert.match(out.openError?.error ?? '', /^gather-seal: /);
   assert.match(out.typeError?.error ?? '', /^gather-seal: authToken must be a non-empty string$/);
 }
