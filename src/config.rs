@@ -14,8 +14,11 @@
 //! given, which may be anything a person pasted.
 
 mod check;
+mod relays;
 mod tracked;
 mod written;
+
+pub use relays::{Relay, Relays, SpeechRule, RELAYS};
 
 use serde::de::{Deserialize, Deserializer, IgnoredAny};
 
@@ -264,6 +267,24 @@ pub const LOCKED: &str =
 pub const THANKS: &str =
     "Thank you. Your account number is {account} and your balance is {balance}";
 
+/// Reads a setting given as JSON text into its written structs, noting the path of the first
+/// fault. Text that is not JSON is refused as such whatever else is wrong with it (nesting is
+/// limited to serde_json's 128 levels).
+fn read_json<W: for<'de> Deserialize<'de>>(
+    setting: &'static str,
+    text: &str,
+) -> Result<W, SettingError> {
+    let not_json = || SettingError::new(setting, "is not valid JSON");
+    serde_json::from_str::<IgnoredAny>(text).map_err(|_| not_json())?;
+    let mut json = serde_json::Deserializer::from_str(text);
+    match tracked::read(|| W::deserialize(&mut json)) {
+        Ok(written) => Ok(written),
+        // What only a typed read finds malformed (a lone surrogate escape in a string).
+        Err((e, _)) if e.is_syntax() || e.is_eof() => Err(not_json()),
+        Err((_, fault)) => Err(fault.at(setting)),
+    }
+}
+
 impl Flows {
     /// Reads and validates `GATHER_FLOWS` from its JSON text.
     ///
@@ -285,17 +306,7 @@ impl Flows {
     /// assert_eq!(err.setting, "GATHER_FLOWS.default.fields[0].length");
     /// ```
     pub fn from_json(text: &str) -> Result<Flows, SettingError> {
-        let not_json = || SettingError::new(SETTING, "is not valid JSON");
-        // The syntax first, so that text that is not JSON is refused as such whatever else is
-        // wrong with it (nesting is limited to serde_json's 128 levels).
-        serde_json::from_str::<IgnoredAny>(text).map_err(|_| not_json())?;
-        let mut json = serde_json::Deserializer::from_str(text);
-        match Flows::read(&mut json) {
-            // What only a typed read finds malformed (a lone surrogate escape in a string).
-            Err((Some(e), _)) if e.is_syntax() || e.is_eof() => Err(not_json()),
-            Err((_, fault)) => Err(fault),
-            Ok(flows) => Ok(flows),
-        }
+        check::flows(read_json::<written::Written>(SETTING, text)?)
     }
 
     /// Reads and validates `GATHER_FLOWS` from any serde deserializer of its value (the host
@@ -316,21 +327,14 @@ impl Flows {
     pub fn from_deserializer<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Flows, SettingError> {
-        Flows::read(deserializer).map_err(|(_, fault)| fault)
+        Flows::read(deserializer)
     }
 
-    /// Reads the setting's structs, then checks its rules; a fault found while reading comes
-    /// with the deserializer's error (`None` for a rule broken).
-    fn read<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Flows, (Option<D::Error>, SettingError)> {
-        let written = tracked::read(|| written::Written::deserialize(deserializer)).map_err(
-            |(error, fault)| {
-                let path = format!("{SETTING}{}", fault.below);
-                (Some(error), SettingError::new(path, fault.problem))
-            },
-        )?;
-        check::flows(written).map_err(|fault| (None, fault))
+    /// Reads the setting's structs, then checks its rules.
+    fn read<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Flows, SettingError> {
+        let written = tracked::read(|| written::Written::deserialize(deserializer))
+            .map_err(|(_, fault)| fault.at(SETTING))?;
+        check::flows(written)
     }
 
     /// The flow of that name.

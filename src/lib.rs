@@ -81,6 +81,7 @@ pub mod kinds;
 pub mod lockout;
 pub mod otp;
 pub mod outcome;
+pub mod relay;
 pub mod status;
 pub mod twilio;
 pub mod url;

@@ -151,6 +151,27 @@ pub fn check_base(url: &str) -> Result<&str, &'static str> {
     Ok(url)
 }
 
+/// The rule for the WebSocket a relay opens: [`check_target`]'s rule with `wss://` for
+/// `https://` and `ws://` (to a loopback host only) for `http://`.
+pub fn check_socket(url: &str) -> Result<(), &'static str> {
+    const WRONG: &str = "must be a wss:// URL (ws:// only to localhost or 127.0.0.1)";
+    let scheme = |prefix: &str| {
+        url.get(..prefix.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(prefix))
+    };
+    let as_http = if scheme("wss://") {
+        format!("https://{}", url.get(6..).unwrap_or(""))
+    } else if scheme("ws://") {
+        format!("http://{}", url.get(5..).unwrap_or(""))
+    } else {
+        return Err(WRONG);
+    };
+    check_target(&as_http).map_err(|problem| match problem.starts_with("must be an https://") {
+        true => WRONG,
+        false => problem,
+    })
+}
+
 /// `base` (an origin, or [`check_base`]'s URL) followed by `path_and_query` (starting with `/`).
 pub fn join(base: &str, path_and_query: &str) -> String {
     let mut url = String::with_capacity(base.len() + path_and_query.len());

@@ -5,8 +5,8 @@ use core::ops::RangeInclusive;
 
 use super::tracked::{key_step, List, Table, GIVEN_TWICE, WRONG_TYPE};
 use super::written::{
-    FieldSettings, FlowSettings, LimitSettings, MessageSettings, ThenSettings, Untyped, Whole,
-    Written,
+    FieldSettings, FlowSettings, LimitSettings, MessageSettings, Named, ThenSettings, Untyped,
+    Whole, Written,
 };
 use super::{
     is_field_name, is_language, is_voice, Anonymous, CardTypes, Channel, CodeLength, CountBy,
@@ -88,7 +88,7 @@ impl At {
 }
 
 /// The flows, in the order written, each checked in turn.
-pub(super) fn flows(Written(written): Written) -> Result<Flows, SettingError> {
+pub(super) fn flows(Named(written): Written) -> Result<Flows, SettingError> {
     if written.is_empty() {
         return Err(SettingError::new(
             SETTING,

@@ -49,6 +49,13 @@ pub(super) struct Fault {
     pub(super) problem: &'static str,
 }
 
+impl Fault {
+    /// The error for this fault in `setting`: the path from the setting's name down.
+    pub(super) fn at(self, setting: &str) -> crate::SettingError {
+        crate::SettingError::new(format!("{setting}{}", self.below), self.problem)
+    }
+}
+
 /// Runs `read` with a fresh record; on an error, the fault noted while it ran (a value of the
 /// wrong type where nothing more precise was noted), with the error itself.
 pub(super) fn read<T, E>(read: impl FnOnce() -> Result<T, E>) -> Result<T, (E, Fault)> {

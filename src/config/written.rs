@@ -4,6 +4,7 @@
 //! together) are [`super::check`]'s.
 
 use core::fmt;
+use core::marker::PhantomData;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
@@ -11,7 +12,21 @@ use super::tracked::{at, fault, key_step, List, Skip, Table, GIVEN_TWICE};
 use super::BAD_FLOW_NAME;
 
 /// Every flow, by name, in the order given.
-pub(super) struct Written(pub(super) Vec<(String, FlowSettings)>);
+pub(super) type Written = Named<FlowSettings>;
+
+/// A table of named entries (flows, relays), in the order given: each name checked before its
+/// entry is read (a bad name is reported at the setting itself, never repeated), each once.
+pub(super) struct Named<T>(pub(super) Vec<(String, T)>);
+
+/// What a [`Named`] table holds.
+pub(super) trait Entry: for<'de> Deserialize<'de> {
+    /// The problem with a name that is not 1 to 64 of a-z, 0-9, `-` and `_`.
+    const BAD_NAME: &'static str;
+}
+
+impl Entry for FlowSettings {
+    const BAD_NAME: &'static str = BAD_FLOW_NAME;
+}
 
 /// One flow.
 #[derive(serde::Deserialize)]
@@ -170,32 +185,30 @@ impl<'de> Deserialize<'de> for Untyped {
     }
 }
 
-impl<'de> Deserialize<'de> for Written {
-    /// A table of flows: each name checked before its flow is read (a bad name is reported at
-    /// the setting itself, never repeated), each once.
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Written, D::Error> {
-        struct Flows;
-        impl<'de> Visitor<'de> for Flows {
-            type Value = Written;
+impl<'de, T: Entry> Deserialize<'de> for Named<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Named<T>, D::Error> {
+        struct Entries<T>(PhantomData<T>);
+        impl<'de, T: Entry> Visitor<'de> for Entries<T> {
+            type Value = Named<T>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a table of flows")
+                f.write_str("a table of named entries")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Written, A::Error> {
-                let mut flows: Vec<(String, FlowSettings)> = Vec::new();
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Named<T>, A::Error> {
+                let mut entries: Vec<(String, T)> = Vec::new();
                 while let Some(name) = map.next_key::<String>()? {
                     if !super::is_flow_name(&name) {
-                        return Err(fault(BAD_FLOW_NAME));
+                        return Err(fault(T::BAD_NAME));
                     }
                     let step = key_step(&name);
-                    if flows.iter().any(|(earlier, _)| *earlier == name) {
+                    if entries.iter().any(|(earlier, _)| *earlier == name) {
                         return Err(at(step)(fault::<A::Error>(GIVEN_TWICE)));
                     }
-                    let Table(flow) = map.next_value::<Table<FlowSettings>>().map_err(at(step))?;
-                    flows.push((name, flow));
+                    let Table(entry) = map.next_value::<Table<T>>().map_err(at(step))?;
+                    entries.push((name, entry));
                 }
-                Ok(Written(flows))
+                Ok(Named(entries))
             }
         }
-        deserializer.deserialize_any(Flows)
+        deserializer.deserialize_any(Entries(PhantomData))
     }
 }
