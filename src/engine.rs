@@ -67,8 +67,24 @@ pub struct Facts<'a> {
     /// The time, in Unix milliseconds: status events carry it as `at`; expiry dates and
     /// signatures use its seconds.
     pub now_ms: u64,
-    /// The absolute URL of the flow's route, which each `<Gather>` action goes back to.
-    pub action_base: &'a str,
+    /// How the call reaches the worker, and so how the turn answers.
+    pub transport: Transport<'a>,
+}
+
+/// How a call reaches the worker: the same decisions, answered in the transport's own terms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport<'a> {
+    /// Twilio's voice webhooks: TwiML, each `<Gather>` action going back to `action_base` (the
+    /// absolute URL of the flow's route) with the call state in its query; the hand-off as the
+    /// flow's `then` says.
+    Webhook {
+        /// The flow's route, e.g. `https://ivr.example.com/gather/login`.
+        action_base: &'a str,
+    },
+    /// A ConversationRelay session: what to ask comes back as [`Answer::asking`] with the state
+    /// the session keeps for the next turn, and the hand-off as [`Answer::handed`], the signed
+    /// submission the relay gives the application in the session (whatever the flow's `then`).
+    Relay,
 }
 
 /// Something the glue carries out for the engine, then reports with [`Feedback`].
@@ -185,6 +201,24 @@ pub struct Answer {
     /// answer, each given up after [`crate::status`]'s wait; a failure is only logged. Empty
     /// without `status_callback`.
     pub notices: Vec<Notice>,
+    /// In a relay ([`Transport::Relay`]): what the caller is asked next, and the state the next
+    /// turn starts from (`twiml` is empty then).
+    pub asking: Option<(flow::Asking, CallState)>,
+    /// In a relay: the hand-off, for the application in the session.
+    pub handed: Option<Handed>,
+}
+
+/// A relay's hand-off: the submission an `action` would receive, and its signature, so that
+/// `verifySubmission` and `openSubmission` work on it unchanged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Handed {
+    /// The submission's JSON.
+    pub body: String,
+    /// Its `X-Gather-Seal-Signature` value.
+    pub signature: String,
+    /// With `limits`, the counters the call took tries from: given back
+    /// ([`Effect::GiveBack`]) only when the application says the values were right.
+    pub counters: Vec<String>,
 }
 
 impl Answer {
@@ -195,6 +229,8 @@ impl Answer {
             outcome,
             result,
             notices: Vec::new(),
+            asking: None,
+            handed: None,
         }
     }
 }
@@ -476,15 +512,28 @@ impl<'a> Turn<'a> {
         let Ok(kind) = flow::asked_kind(flow, facts.ring, facts.call.call_sid, &state) else {
             return self.broken(400, Outcome::BadState);
         };
-        let twiml = flow::ask_twiml_as(flow, &state, mistake, &prompt, facts.action_base, kind);
-        let (Some(twiml), Some(field)) = (twiml, flow.field(state.field)) else {
+        let Some(field) = flow.field(state.field) else {
+            return self.broken(400, Outcome::BadState);
+        };
+        let asked = Event::new(EventKind::Asked, Some(field.name.clone()), state.attempt);
+        let answer = match facts.transport {
+            Transport::Webhook { action_base } => {
+                flow::ask_twiml_as(flow, &state, mistake, &prompt, action_base, kind)
+                    .map(|twiml| Answer::new(200, twiml, outcome, None))
+            }
+            Transport::Relay => flow::asking(flow, &state, mistake, &prompt, kind).map(|asking| {
+                let mut answer = Answer::new(200, String::new(), outcome, None);
+                answer.asking = Some((asking, state.clone()));
+                answer
+            }),
+        };
+        let Some(answer) = answer else {
             return self.broken(400, Outcome::BadState);
         };
         if prompt == Prompt::Field {
-            let asked = Event::new(EventKind::Asked, Some(field.name.clone()), state.attempt);
             self.events.push(asked);
         }
-        Step::Answer(Answer::new(200, twiml, outcome, None))
+        Step::Answer(answer)
     }
 
     /// The call was stopped (locked, anonymous, counter unreachable): hand off at once with
@@ -532,10 +581,12 @@ impl<'a> Turn<'a> {
             refused,
             counters,
         };
-        // A counter that just could not be reached is not asked again (a second timeout).
+        // A counter that just could not be reached is not asked again (a second timeout). A
+        // relay's session has no webhook to replay, and may run a flow twice in one call.
         let reachable = refused != Some(Outcome::LockoutUnavailable);
+        let replayable = facts.transport != Transport::Relay;
         match hand_off.counters.first() {
-            Some(first) if reachable && flow::is_call_sid(facts.call.call_sid) => {
+            Some(first) if reachable && replayable && flow::is_call_sid(facts.call.call_sid) => {
                 let effect = Effect::MarkHandOff {
                     counter: first.clone(),
                     call_sid: facts.call.call_sid.to_owned(),
@@ -550,6 +601,9 @@ impl<'a> Turn<'a> {
     /// Hands the values on as the flow's `then` says.
     fn deliver(&mut self, hand_off: HandOff) -> Step {
         let facts = &self.facts;
+        if facts.transport == Transport::Relay {
+            return self.hand_over(hand_off);
+        }
         match &facts.flow.then {
             Then::Redirect { url } => {
                 let twiml = handoff::redirect_twiml(
@@ -570,18 +624,7 @@ impl<'a> Turn<'a> {
                     let unheard = Some(AppVerdict::Unconfirmed);
                     return self.settle(hand_off, twiml, Outcome::NoSigningSecret, unheard);
                 };
-                let submission = Submission {
-                    call_sid: facts.call.call_sid,
-                    account_sid: facts.call.account_sid,
-                    from: facts.call.from,
-                    to: facts.call.to,
-                    flow: &facts.flow.name,
-                    result: hand_off.result,
-                    sealed: &hand_off.sealed,
-                    verified: &hand_off.verified,
-                    masked: &hand_off.masked,
-                };
-                let body = submission.to_json();
+                let body = self.submission(&hand_off).to_json();
                 let signature = handoff::sign(secret, facts.now_ms / 1000, body.as_bytes());
                 let effect = Effect::Submit {
                     url: url.clone(),
@@ -591,6 +634,41 @@ impl<'a> Turn<'a> {
                 self.stage = Stage::Submitting(hand_off);
                 Step::Do(effect)
             }
+        }
+    }
+
+    /// A relay's hand-off: the signed submission for the application in the session. Tries come
+    /// back later, if ever: only the application can say the values were right.
+    fn hand_over(&mut self, hand_off: HandOff) -> Step {
+        let facts = &self.facts;
+        let Some(secret) = facts.signing_secret else {
+            return self.broken(200, Outcome::NoSigningSecret);
+        };
+        let body = self.submission(&hand_off).to_json();
+        let signature = handoff::sign(secret, facts.now_ms / 1000, body.as_bytes());
+        let outcome = hand_off.refused.unwrap_or(Outcome::HandedOff);
+        let mut answer = Answer::new(200, String::new(), outcome, Some(hand_off.result));
+        answer.handed = Some(Handed {
+            body,
+            signature,
+            counters: hand_off.counters,
+        });
+        Step::Answer(answer)
+    }
+
+    /// What the application receives of a hand-off.
+    fn submission<'s>(&'s self, hand_off: &'s HandOff) -> Submission<'s> {
+        let facts = &self.facts;
+        Submission {
+            call_sid: facts.call.call_sid,
+            account_sid: facts.call.account_sid,
+            from: facts.call.from,
+            to: facts.call.to,
+            flow: &facts.flow.name,
+            result: hand_off.result,
+            sealed: &hand_off.sealed,
+            verified: &hand_off.verified,
+            masked: &hand_off.masked,
         }
     }
 

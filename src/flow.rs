@@ -690,29 +690,37 @@ pub fn ask_twiml(
     ask_twiml_as(flow, state, mistake, &Prompt::Field, action_base, kind)
 }
 
-/// The TwiML for a [`Turn::Ask`], with the field asked as `kind`: what [`asked_kind`] says it
-/// accepts in this call, so that `<Gather numDigits>` and the sentences fit a security code's
-/// length. A confirmation takes one key.
-pub fn ask_twiml_as(
+/// What a [`Turn::Ask`] asks, whatever carries it: the sentences in order (the mistake's, then
+/// the prompt, the repeat or the confirmation), and how the entry is gathered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Asking {
+    /// Said in order before the caller types.
+    pub sentences: Vec<String>,
+    /// The most digits taken (`<Gather numDigits>`).
+    pub num_digits: u8,
+    /// Whether `#` ends the entry before `num_digits`.
+    pub finish_on_pound: bool,
+    /// Seconds to wait for the caller.
+    pub timeout_secs: u8,
+    /// The flow's `language`, for the sentences.
+    pub language: Option<String>,
+}
+
+/// What a [`Turn::Ask`] asks, with the field asked as `kind`: what [`asked_kind`] says it
+/// accepts in this call, so that the entry's length and the sentences fit a security code's
+/// length. A confirmation takes one key. `None` when `state` points past the flow's fields.
+pub fn asking(
     flow: &Flow,
     state: &CallState,
     mistake: Option<Mistake>,
     prompt: &Prompt,
-    action_base: &str,
     kind: Kind,
-) -> Option<String> {
+) -> Option<Asking> {
     let field = flow.field(state.field)?;
-    let action = format!("{action_base}?{}", state.to_query(flow));
     let messages = &flow.messages;
     let (num_digits, finish_on_pound) = match prompt {
         Prompt::Confirm(_) => (1, false),
         Prompt::Field | Prompt::Repeat => kinds::gather_shape(kind),
-    };
-    let gather = Gather {
-        action: &action,
-        num_digits,
-        finish_on_pound,
-        timeout_secs: flow.timeout_secs,
     };
     let sorry = mistake.map(|mistake| {
         let own = match mistake {
@@ -740,11 +748,34 @@ pub fn ask_twiml_as(
                 .unwrap_or(Readback::default_sentence(kind)),
         ),
     };
-    let prompts: Vec<&str> = sorry
-        .iter()
-        .map(String::as_str)
-        .chain([asked.as_str()])
-        .collect();
+    Some(Asking {
+        sentences: sorry.into_iter().chain([asked]).collect(),
+        num_digits,
+        finish_on_pound,
+        timeout_secs: flow.timeout_secs,
+        language: flow.language.clone(),
+    })
+}
+
+/// The TwiML for a [`Turn::Ask`] ([`asking`]): a `<Gather>` whose action goes back to
+/// `action_base` with the call state in its query.
+pub fn ask_twiml_as(
+    flow: &Flow,
+    state: &CallState,
+    mistake: Option<Mistake>,
+    prompt: &Prompt,
+    action_base: &str,
+    kind: Kind,
+) -> Option<String> {
+    let asking = asking(flow, state, mistake, prompt, kind)?;
+    let action = format!("{action_base}?{}", state.to_query(flow));
+    let gather = Gather {
+        action: &action,
+        num_digits: asking.num_digits,
+        finish_on_pound: asking.finish_on_pound,
+        timeout_secs: asking.timeout_secs,
+    };
+    let prompts: Vec<&str> = asking.sentences.iter().map(String::as_str).collect();
     Some(
         Response::new()
             .gather(&gather, &speech(flow), &prompts)

@@ -106,3 +106,51 @@ impl<'de> Visitor<'de> for Tree {
         Ok(Json::Table(members))
     }
 }
+
+impl Json {
+    /// The member `key` of a table, when it is there exactly once.
+    pub fn get(&self, key: &str) -> Option<&Json> {
+        let mut found = self.members()?.iter().filter(|(k, _)| k == key);
+        match (found.next(), found.next()) {
+            (Some((_, value)), None) => Some(value),
+            _ => None,
+        }
+    }
+
+    /// The text of a string value.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Json::Text(text) => Some(text),
+            _ => None,
+        }
+    }
+}
+
+/// Written back as read: members in order, numbers as serde_json writes them.
+impl serde::Serialize for Json {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self {
+            Json::Null => serializer.serialize_unit(),
+            Json::Bool(b) => serializer.serialize_bool(*b),
+            Json::Number(Number::Whole(n)) => serializer.serialize_u64(*n),
+            Json::Number(Number::Negative(n)) => serializer.serialize_i64(*n),
+            Json::Number(Number::Real(n)) => serializer.serialize_f64(*n),
+            Json::Text(text) => serializer.serialize_str(text),
+            Json::List(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            Json::Table(members) => {
+                let mut map = serializer.serialize_map(Some(members.len()))?;
+                for (key, value) in members {
+                    map.serialize_entry(key, value)?;
+                }
+                map.end()
+            }
+        }
+    }
+}

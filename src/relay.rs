@@ -11,6 +11,8 @@
 
 use crate::handoff;
 
+pub mod session;
+
 /// What a redacted run of digits becomes.
 pub const REDACTED: &str = "[redacted]";
 

@@ -56,7 +56,9 @@ mod common;
 
 use common::{ring, testkit, verify_settings, CALL_SID, KEY_HEX};
 use gather_seal::config::{Flow, Flows};
-use gather_seal::engine::{AppAnswer, Call, CounterAnswer, Effect, Facts, Feedback, Step, Turn};
+use gather_seal::engine::{
+    AppAnswer, Call, CounterAnswer, Effect, Facts, Feedback, Step, Transport, Turn,
+};
 use gather_seal::flow::CallState;
 use gather_seal::handoff::field_name;
 use gather_seal::lockout::{caller_counter, field_counter, CallerCounter, HandOffMark};
@@ -496,7 +498,9 @@ fn play(walk: &Walk, ring: &KeyRing, verify: &otp::Settings) -> Result<(), Strin
             state: this_state,
             digits: digits.as_deref(),
             now_ms: NOW * 1000,
-            action_base: &action_base,
+            transport: Transport::Webhook {
+                action_base: &action_base,
+            },
         };
         let mut turn = Turn::new(facts);
         let mut step = turn.step(None);

@@ -9,7 +9,7 @@ mod common;
 use common::gather::{sealed_for, state, BASE, NOW};
 use common::{ring, CALL_SID, KEY_HEX, OTHER_CALL_SID};
 use gather_seal::config::{CodeLength, Flow, Flows, Kind};
-use gather_seal::engine::{Call, Effect, Facts, Step, Turn as EngineTurn};
+use gather_seal::engine::{Call, Effect, Facts, Step, Transport, Turn as EngineTurn};
 use gather_seal::flow::{advance, ask_twiml, ask_twiml_as, asked_kind, CallState, Prompt, Turn};
 use gather_seal::kinds::Mistake;
 use gather_seal::outcome::Outcome;
@@ -243,7 +243,7 @@ fn engine_step(
         state,
         digits,
         now_ms: NOW * 1000,
-        action_base: BASE,
+        transport: Transport::Webhook { action_base: BASE },
     };
     EngineTurn::new(facts).step(None)
 }

@@ -7,7 +7,7 @@ mod common;
 use common::{ring, verify_settings, CALL_SID, KEY_HEX};
 use gather_seal::config::{Flow, Flows};
 use gather_seal::engine::{
-    Answer, AppAnswer, Call, CounterAnswer, Effect, Facts, Feedback, Step, Turn,
+    Answer, AppAnswer, Call, CounterAnswer, Effect, Facts, Feedback, Step, Transport, Turn,
 };
 use gather_seal::flow::{CallState, GatherResult};
 use gather_seal::lockout::{counter_name, HandOffMark, Subject};
@@ -95,7 +95,7 @@ impl<'a> Webhook<'a> {
             state: self.state.clone(),
             digits: self.digits,
             now_ms: NOW * 1000,
-            action_base: BASE,
+            transport: Transport::Webhook { action_base: BASE },
         }
     }
 

@@ -10,7 +10,7 @@ use super::log::LogLine;
 use super::outbound;
 use super::settings;
 use crate::config::{Waits, DEFAULT_FLOW};
-use crate::engine::{self, Answer, Call, Effect, Facts, Feedback, Step, Turn};
+use crate::engine::{self, Answer, Call, Effect, Facts, Feedback, Step, Transport, Turn};
 use crate::flow::{self, CallState, GatherResult};
 use crate::otp;
 use crate::outcome::Outcome;
@@ -114,7 +114,9 @@ pub async fn gather(
         state,
         digits: form.get("Digits"),
         now_ms: js_sys::Date::now() as u64,
-        action_base: &action_base,
+        transport: Transport::Webhook {
+            action_base: &action_base,
+        },
     };
     let answer = run(
         Turn::new(facts),

@@ -6,7 +6,7 @@
 
 use gather_seal::config::{Flow, Flows};
 use gather_seal::engine::{
-    Answer, AppAnswer, Call, CounterAnswer, Effect, Facts, Feedback, Step, Turn,
+    Answer, AppAnswer, Call, CounterAnswer, Effect, Facts, Feedback, Step, Transport, Turn,
 };
 use gather_seal::flow::CallState;
 use gather_seal::lockout::HandOffMark;
@@ -164,7 +164,7 @@ impl<'a> Caller<'a> {
             state,
             digits,
             now_ms: NOW * 1000,
-            action_base: BASE,
+            transport: Transport::Webhook { action_base: BASE },
         };
         let mut turn = Turn::new(facts);
         let mut step = turn.step(None);
