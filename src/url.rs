@@ -100,8 +100,18 @@ pub fn port_toggled(url: &str) -> Option<String> {
 /// no fragment, no spaces or other characters outside printable ASCII, at most 2048 characters.
 /// The problem is a fixed sentence (the URL itself is never repeated).
 pub fn check_target(url: &str) -> Result<(), &'static str> {
+    check_http(url, url.len())
+}
+
+/// The longest URL a setting may give.
+const MAX_URL: usize = 2048;
+
+/// [`check_target`]'s rule for `url`, with the length limit applied to `written_len`: the
+/// length of the URL as the operator wrote it, which [`check_socket`] hands over with another
+/// scheme.
+fn check_http(url: &str, written_len: usize) -> Result<(), &'static str> {
     const WRONG: &str = "must be an https:// URL (http:// only to localhost or 127.0.0.1)";
-    if url.len() > 2048 || url.bytes().any(|b| !b.is_ascii_graphic()) || url.contains('#') {
+    if written_len > MAX_URL || url.bytes().any(|b| !b.is_ascii_graphic()) || url.contains('#') {
         // Only a well-formed scheme gets the more precise sentence.
         return Err(if is_http(url) {
             "must be at most 2048 characters with no spaces and no #fragment"
@@ -166,9 +176,12 @@ pub fn check_socket(url: &str) -> Result<(), &'static str> {
     } else {
         return Err(WRONG);
     };
-    check_target(&as_http).map_err(|problem| match problem.starts_with("must be an https://") {
-        true => WRONG,
-        false => problem,
+    // At most 2048 characters as written, not as rewritten (`https://` is longer than `wss://`).
+    check_http(&as_http, url.len()).map_err(|problem| {
+        match problem.starts_with("must be an https://") {
+            true => WRONG,
+            false => problem,
+        }
     })
 }
 
