@@ -1,7 +1,9 @@
 //! URLs, one module for every reader: a hand-off or Verify target, `PUBLIC_URL`, a request's
 //! origin, and the default-port variant Twilio may sign.
 
-use gather_seal::url::{check_base, check_target, join, port_toggled, split_origin, Parts};
+use gather_seal::url::{
+    check_base, check_socket, check_target, join, port_toggled, split_origin, Parts,
+};
 
 #[test]
 fn a_target_is_https_anywhere_and_http_only_to_loopback() {
@@ -192,5 +194,103 @@ fn a_public_url_is_an_http_base_without_its_trailing_slash() {
             Err("must be an http:// or https:// URL"),
             "{bad:?}"
         );
+    }
+}
+
+const NOT_A_SOCKET: &str = "must be a wss:// URL (ws:// only to localhost or 127.0.0.1)";
+
+#[test]
+fn a_socket_is_wss_anywhere_and_ws_only_to_loopback() {
+    for good in [
+        "wss://agent.example.com/ws",
+        "wss://agent.example.com:8443/ws?relay=agent&tenant=7",
+        "WSS://AGENT.EXAMPLE.COM/",
+        "wss://agent.example.com",
+        "wss://[2001:db8::1]/x",
+        "wss://[::1]",
+        "ws://localhost",
+        "WS://LOCALHOST:8080/ws",
+        "ws://127.0.0.1:8080/ws",
+        "ws://127.255.0.9/",
+        "ws://[::1]:9000/",
+    ] {
+        assert_eq!(check_socket(good), Ok(()), "{good}");
+    }
+    for bad in [
+        "",
+        "agent.example.com/ws",
+        "//agent.example.com/ws",
+        "wss:agent.example.com",
+        "wss:/agent.example.com",
+        "wss://",
+        "wss:///ws",
+        "ws://",
+        "wss ://agent.example.com/",
+        " wss://agent.example.com/",
+        "https://agent.example.com/ws",
+        "http://localhost/ws",
+        "ftp://agent.example.com/",
+        "wsss://agent.example.com/",
+        "ws://agent.example.com/ws",
+        "ws://0.0.0.0:8080/",
+        "ws://128.0.0.1/",
+        "ws://localhost.example.com/",
+        "ws://127.0.0.1.nip.io/",
+        "ws://[::2]/",
+        "wss://user@agent.example.com/",
+        "wss://user:pw@agent.example.com/",
+        "wss://agent.example.com/ws#top",
+        "wss://agent.example.com/a b",
+        "wss://agent.example.com/a\tb",
+        "wss://agent.example.com:wss/",
+        "wss://agent.example.com:123456/",
+        "wss://[2001:db8::1/",
+    ] {
+        assert!(check_socket(bad).is_err(), "{bad:?} accepted");
+    }
+}
+
+/// 2048 characters is the limit of every URL setting, counted on the URL as written: a wss://
+/// or ws:// URL of 2048 characters is taken, one of 2049 is not.
+#[test]
+fn a_socket_url_may_have_2048_characters() {
+    for base in ["wss://agent.example.com/", "ws://127.0.0.1:8080/"] {
+        let longest = format!("{base}{}", "a".repeat(2048 - base.len()));
+        assert_eq!(longest.len(), 2048);
+        assert_eq!(check_socket(&longest), Ok(()), "{base}: 2048 characters");
+        assert_eq!(
+            check_socket(&format!("{longest}a")),
+            Err("must be at most 2048 characters with no spaces and no #fragment"),
+            "{base}: 2049 characters"
+        );
+    }
+}
+
+#[test]
+fn a_socket_says_why_in_its_own_words_without_repeating_the_url() {
+    let cases = [
+        ("https://leak.example.com/ws", NOT_A_SOCKET),
+        ("http://127.0.0.1/leak", NOT_A_SOCKET),
+        ("ws://leak.example.com/ws", NOT_A_SOCKET),
+        ("wss://leak.example.com:port/", NOT_A_SOCKET),
+        ("leak.example.com", NOT_A_SOCKET),
+        (
+            "wss://leak:pw@example.com/",
+            "must not carry a user name or password",
+        ),
+        (
+            "wss://example.com/#leak",
+            "must be at most 2048 characters with no spaces and no #fragment",
+        ),
+        (
+            "wss://example.com/leak here",
+            "must be at most 2048 characters with no spaces and no #fragment",
+        ),
+    ];
+    for (url, problem) in cases {
+        assert_eq!(check_socket(url), Err(problem), "{url}");
+        assert!(!problem.contains("leak"));
+        // A socket's rule never speaks of https.
+        assert!(!problem.contains("http"), "{url}: {problem}");
     }
 }
