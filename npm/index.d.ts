@@ -109,7 +109,7 @@ export interface Submission {
   [encryptedKey: `encrypted${string}Digits`]: string;
 }
 
-/** Options of {@link verifySubmission}. */
+/** Options of {@link verifySubmission}, {@link verifyStatusEvent} and {@link verifyRelayHandshake}. */
 export interface VerifyOptions {
   /** How far the signature's time may be from `now`, either way, in seconds. Default 300. */
   toleranceSeconds?: number;
@@ -184,6 +184,26 @@ export function verifySubmission(
   secrets: string | readonly string[],
   options?: VerifyOptions,
 ): Submission;
+
+/**
+ * Checks that a WebSocket connection comes from the sealing relay: the `X-Gather-Seal-Signature`
+ * header it opened the connection with, against the URL it dialled, with any of `secrets`, in
+ * constant time, by {@link verifySubmission}'s rules (at most 8 `v1` entries,
+ * `options.toleranceSeconds` either way of `options.now`).
+ * @param url The whole `wss://…` (or loopback `ws://…`) URL configured as the relay's
+ * `upstream`, exactly as written there: not the request's path, not a `URL` object's `href`.
+ * @param secrets A signing secret of at least 32 characters, or a non-empty array of them.
+ * @returns `true`.
+ * @throws Error("gather-seal: relay handshake …") when the header is missing, malformed, does
+ * not match under any secret, or its time is outside the tolerance; a TypeError for wrong
+ * argument types or a `url` that is not a ws:// or wss:// URL.
+ */
+export function verifyRelayHandshake(
+  url: string,
+  signatureHeader: string | null | undefined,
+  secrets: string | readonly string[],
+  options?: VerifyOptions,
+): true;
 
 /**
  * Opens every `encrypted<Name>Digits` value of a submission, or of a Twilio Function's `event`

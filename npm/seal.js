@@ -1,5 +1,6 @@
-// Sealing (encrypt, decrypt, sealFields, openFields, generateKey) and the worker's submissions
-// (verifySubmission, openSubmission): argument checks here, the work in WebAssembly.
+// Sealing (encrypt, decrypt, sealFields, openFields, generateKey), the worker's submissions
+// (verifySubmission, openSubmission) and its relay's handshake (verifyRelayHandshake): argument
+// checks here, the work in WebAssembly.
 
 import { sealedHex, plainText, fail, text, wellFormed, isPlainObject, toTag, bodyBytes, withInput } from './core.js';
 import * as wasm from './gather_seal_wasm_bg.js';
@@ -206,6 +207,41 @@ export function verifySubmission(rawBody, signatureHeader, secrets, options) {
   }
   if (!isPlainObject(submission)) throw new Error('gather-seal: submission body is not a JSON object');
   return submission;
+}
+
+// The relay's upstream (config::Relays): the URL it dials and signs, scheme and all.
+const SOCKET_URL = /^wss?:\/\//i;
+// The core's signature errors (SignatureError) speak of a submission; a handshake's say so.
+const OF_SUBMISSION = 'gather-seal: submission ';
+const OF_HANDSHAKE = 'gather-seal: relay handshake ';
+
+/**
+ * Checks the X-Gather-Seal-Signature header a sealing relay opened the application's WebSocket
+ * with, against the URL it dialled (its `upstream`, exactly as configured), as verifySubmission
+ * checks a submission: with any of `secrets`, in constant time, within the tolerance. The same
+ * check in WebAssembly, over the URL's bytes. Returns true, or throws.
+ */
+export function verifyRelayHandshake(url, signatureHeader, secrets, options) {
+  if (typeof url !== 'string' || !SOCKET_URL.test(url)) {
+    fail('url must be the whole ws:// or wss:// URL the relay dialled (its upstream), not the request\'s path');
+  }
+  const signed = bodyBytes(url, 'url') ?? fail('url must be well-formed text, without lone surrogates');
+  if (signatureHeader !== undefined && signatureHeader !== null) {
+    text(signatureHeader, 'signatureHeader');
+  }
+  const joined = signingSecrets(secrets);
+  const { tolerance, nowSeconds } = verifyOptions(options);
+  try {
+    withInput(joined, undefined, (secretsLen) =>
+      wasm.verifySubmission(signed, signatureHeader ?? undefined, secretsLen, tolerance, nowSeconds));
+  } catch (e) {
+    const message = e instanceof Error ? e.message : undefined;
+    if (typeof message === 'string' && message.startsWith(OF_SUBMISSION)) {
+      throw new Error(OF_HANDSHAKE + message.slice(OF_SUBMISSION.length));
+    }
+    throw e;
+  }
+  return true;
 }
 
 // A field's sealed value travels under `encrypted<Name>Digits` (handoff::json_key):

@@ -45,6 +45,7 @@ const header = () => reference.sign(SUBMISSION_BODY, SECRET);
 const STATUS_EVENT = { callSid: CALL_SID, flow: 'pay', field: 'card', event: 'accepted', error: null, attempt: 1,
   at: 1764892800123, masked: { last4: '4242', brand: 'visa' } };
 const STATUS_BODY = JSON.stringify(STATUS_EVENT);
+const UPSTREAM = 'wss://agent.example.com/ws?relay=agent';
 
 // Made before any hostile call: the key's prepared ring must survive them all.
 const SEALED = gs.encrypt('4821', KEY, { context: 'CA1' });
@@ -88,6 +89,10 @@ const CALLS = {
   verifyStatusEvent: {
     args: () => [Buffer.from(STATUS_BODY), reference.sign(STATUS_BODY, SECRET), [SECRET], { now: new Date() }],
     check: (r) => assert.deepEqual(r, STATUS_EVENT),
+  },
+  verifyRelayHandshake: {
+    args: () => [UPSTREAM, reference.sign(UPSTREAM, SECRET), [SECRET], { toleranceSeconds: 300, now: new Date() }],
+    check: (r) => assert.equal(r, true),
   },
   validateRequest: {
     args: () => [TOKEN, SIGNATURE, URL_, { ...PARAMS, Multi: [...PARAMS.Multi] }],

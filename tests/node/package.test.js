@@ -16,7 +16,8 @@ const { PKG_DIR, gs, reference, referenceKey } = require('./support');
 const manifest = JSON.parse(fs.readFileSync(path.join(PKG_DIR, 'package.json'), 'utf8'));
 const RUNTIME_EXPORTS = [
   'encrypt', 'decrypt', 'generateKey', 'sealFields', 'openFields', 'verifySubmission', 'openSubmission',
-  'maskedCards', 'verifyStatusEvent', 'validateRequest', 'validateRequestWithBody', 'getSignatureAlgorithm',
+  'maskedCards', 'verifyStatusEvent', 'verifyRelayHandshake', 'validateRequest', 'validateRequestWithBody',
+  'getSignatureAlgorithm',
 ];
 // Everything a user's install holds; nothing else is shipped.
 const SHIPPED = [
@@ -217,6 +218,7 @@ test('index.d.ts signatures match the functions: parameters, optional options, r
     verifyStatusEvent: {
       params: ['rawBody', 'signatureHeader', 'secrets', 'options?'], returns: 'StatusEvent',
     },
+    verifyRelayHandshake: { params: ['url', 'signatureHeader', 'secrets', 'options?'], returns: 'true' },
     validateRequest: { params: ['authToken', 'signature', 'url', 'params?', 'algorithm?'], returns: 'boolean' },
     validateRequestWithBody: {
       params: ['authToken', 'signature', 'url', 'body', 'algorithm?'], returns: 'boolean',

@@ -34,6 +34,8 @@ const fromEvent: Record<string, MaskedCard> = maskedCards({ CallSid: 'CA1', card
 const brand: CardBrand | undefined = submission.masked?.card?.brand;
 const status: StatusEvent = verifyStatusEvent('{}', 't=1,v1=00', 'x'.repeat(32), { toleranceSeconds: 60 });
 const shown: string | undefined = status.masked?.last4;
+const relayed: true = verifyRelayHandshake('wss://agent.example.com/ws', 't=1,v1=00', ['x'.repeat(32)], { now: 0 });
+const unsigned: boolean = verifyRelayHandshake('ws://127.0.0.1:8080/', undefined, 'x'.repeat(32));
 const word: GatherResult | undefined = status.result;
 const valid: boolean = validateRequest('token', 'sig', 'https://example.com/voice', { Digits: '1234', Multi: ['a', 'b'] });
 const noParams: boolean = validateRequest('token', null, 'https://example.com/voice');
@@ -77,14 +79,18 @@ openSubmission(submission, key, { verified: 'otp' });
 const notBrand: CardBrand = 'Visa';
 // @ts-expect-error maskedCards needs no key
 maskedCards(submission, key);
+// @ts-expect-error the relay's handshake is checked against the URL as text, not a URL object
+verifyRelayHandshake(new URL('wss://agent.example.com/ws'), 't=1,v1=00', 'x'.repeat(32));
+// @ts-expect-error … with the secrets
+verifyRelayHandshake('wss://agent.example.com/ws', 't=1,v1=00');
 // @ts-expect-error a status event's word is one of the event words
 const notEvent: StatusEvent['event'] = 'typed';
 export const used = [opened, back, old, copied, callSid, values, strict, valid, noParams, withBody, withText, notText,
-  cancelled, cards, fromEvent, brand, shown, word, notBrand, notEvent, algorithm, shared, named, odd];
+  cancelled, cards, fromEvent, brand, shown, word, notBrand, notEvent, algorithm, shared, named, odd, relayed, unsigned];
 `;
 
 const NAMES = 'encrypt, decrypt, generateKey, sealFields, openFields, verifySubmission, openSubmission, ' +
-  'maskedCards, verifyStatusEvent, validateRequest, validateRequestWithBody, getSignatureAlgorithm, ' +
+  'maskedCards, verifyStatusEvent, verifyRelayHandshake, validateRequest, validateRequestWithBody, getSignatureAlgorithm, ' +
   'type MaskedCard, type CardBrand, type StatusEvent, type GatherResult';
 
 let project;

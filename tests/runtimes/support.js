@@ -18,7 +18,7 @@ const PKG_DIR = path.join(ROOT, 'pkg');
 // The same export names in every runtime (index.d.ts declares these).
 const EXPORTS = ['decrypt', 'encrypt', 'generateKey', 'getSignatureAlgorithm', 'maskedCards', 'openFields',
   'openSubmission', 'sealFields',
-  'validateRequest', 'validateRequestWithBody', 'verifyStatusEvent', 'verifySubmission'];
+  'validateRequest', 'validateRequestWithBody', 'verifyRelayHandshake', 'verifyStatusEvent', 'verifySubmission'];
 
 const KEY = crypto.randomBytes(32).toString('hex');
 const TOKEN = crypto.randomBytes(16).toString('hex');
