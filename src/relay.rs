@@ -20,8 +20,10 @@ pub const REDACTED: &str = "[redacted]";
 pub const MIN_RUN: usize = 6;
 
 /// `text` with every run of [`MIN_RUN`] or more ASCII digits, each next to the one before or
-/// separated from it by one space, dash or dot (`4242 4242`, `021-000-021`, `4.2.4.2.4.2`),
-/// replaced by [`REDACTED`]; and how many runs were. A separator at a run's end stays.
+/// separated from it by spaces, dashes, dots or commas (`4242 4242`, `021-000-021`,
+/// `4.2.4.2.4.2`, `4242,  4242`), replaced by [`REDACTED`]; and how many runs were. A separator
+/// at a run's end stays. Digits spelled out in words, or in other scripts than ASCII, are not
+/// recognised (speech recognition writes numbers in ASCII digits).
 ///
 /// ```
 /// use gather_seal::relay::redact;
@@ -45,9 +47,13 @@ pub fn redact(text: &str) -> (String, usize) {
         let mut end = i + 1;
         let mut digits = 1;
         loop {
-            match (bytes.get(end), bytes.get(end + 1)) {
-                (Some(b), _) if b.is_ascii_digit() => end += 1,
-                (Some(b' ' | b'-' | b'.'), Some(b)) if b.is_ascii_digit() => end += 2,
+            // Separators between two digits join them; at the run's end they stay.
+            let gap = bytes[end..]
+                .iter()
+                .take_while(|b| matches!(b, b' ' | b'-' | b'.' | b','))
+                .count();
+            match bytes.get(end + gap) {
+                Some(b) if b.is_ascii_digit() => end += gap + 1,
                 _ => break,
             }
             digits += 1;
