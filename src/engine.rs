@@ -222,7 +222,8 @@ pub struct Handed {
 }
 
 impl Answer {
-    fn new(status: u16, twiml: String, outcome: Outcome, result: Option<GatherResult>) -> Answer {
+    /// An answer with this status, TwiML, outcome and result, nothing else.
+    pub fn new(status: u16, twiml: String, outcome: Outcome, result: Option<GatherResult>) -> Answer {
         Answer {
             status,
             twiml,

@@ -94,6 +94,14 @@ pub enum Outcome {
     /// could not be reached): its own log line, after the request's.
     StatusCallbackFailed,
 
+    // The relay (`/relay/<name>`).
+    /// Not a `GET` with `Upgrade: websocket`: 426.
+    NotWebSocket,
+    /// `/relay/<name>` names no relay of `GATHER_RELAYS`: 404.
+    UnknownRelay,
+    /// A relayed session ended: its one line, with what its captures came to.
+    RelaySession,
+
     // The development build's demo backend.
     /// The demo backend answered a submission.
     DemoAnswered,
@@ -105,7 +113,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome, in the order README lists them.
-    pub const ALL: [Outcome; 40] = [
+    pub const ALL: [Outcome; 43] = [
         Outcome::WrongMethod,
         Outcome::WrongContentType,
         Outcome::TooLarge,
@@ -143,6 +151,9 @@ impl Outcome {
         Outcome::AppTimeout,
         Outcome::AppUnreachable,
         Outcome::StatusCallbackFailed,
+        Outcome::NotWebSocket,
+        Outcome::UnknownRelay,
+        Outcome::RelaySession,
         Outcome::DemoAnswered,
         Outcome::DemoBadSignature,
         Outcome::DemoBadRequest,
@@ -188,6 +199,9 @@ impl Outcome {
             Outcome::AppTimeout => "app-timeout",
             Outcome::AppUnreachable => "app-unreachable",
             Outcome::StatusCallbackFailed => "status-callback-failed",
+            Outcome::NotWebSocket => "not-websocket",
+            Outcome::UnknownRelay => "unknown-relay",
+            Outcome::RelaySession => "relay-session",
             Outcome::DemoAnswered => "demo-answered",
             Outcome::DemoBadSignature => "demo-bad-signature",
             Outcome::DemoBadRequest => "demo-bad-request",

@@ -10,6 +10,7 @@
 //! secrets).
 
 use crate::handoff;
+use crate::twilio::{WebhookKeys, WebhookRefusal};
 
 pub mod session;
 
@@ -74,4 +75,33 @@ pub fn redact(text: &str) -> (String, usize) {
 /// `timestamp` (Unix seconds): `t=<timestamp>,v1=<hex HMAC-SHA256(secret, "<t>.<url>")>`.
 pub fn sign_upstream(secret: &[u8], timestamp: u64, url: &str) -> String {
     handoff::sign(secret, timestamp, url.as_bytes())
+}
+
+/// Whether the WebSocket handshake at `url` (the relay's route as Twilio was given it: `base`,
+/// the public origin or `PUBLIC_URL`, then `/relay/<name>`) is Twilio's: ConversationRelay signs
+/// the `wss://` URL with no parameters, and the same URL spelled `https://` is accepted too.
+/// `settings` and `signature` are the two headers, as for a webhook ([`WebhookKeys::verify`]).
+///
+/// # Errors
+///
+/// The refusal of the `wss://` spelling when neither is signed.
+pub fn check_handshake(
+    keys: &WebhookKeys,
+    settings: Option<&str>,
+    signature: Option<&str>,
+    url: &str,
+) -> Result<(), WebhookRefusal> {
+    let none: [(&str, &str); 0] = [];
+    let (wss, https) = match url.split_once("://") {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => {
+            (format!("ws://{rest}"), url.to_owned())
+        }
+        Some((_, rest)) => (format!("wss://{rest}"), format!("https://{rest}")),
+        None => return Err(WebhookRefusal::BadSignature),
+    };
+    keys.verify(settings, signature, &wss, &none)
+        .or_else(|refusal| match refusal {
+            WebhookRefusal::BadSignature => keys.verify(settings, signature, &https, &none),
+            other => Err(other),
+        })
 }

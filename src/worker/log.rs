@@ -29,6 +29,10 @@ pub struct LogLine {
     pub setting: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<&'static str>,
+    /// Set when the request's line is not written: a relayed session writes its own when it
+    /// ends ([`SessionLine`]).
+    #[serde(skip)]
+    pub silent: bool,
 }
 
 /// The outcome as its word (the enum is the only place the words are spelled).
@@ -48,6 +52,7 @@ impl LogLine {
             ms: 0,
             setting: None,
             problem: None,
+            silent: false,
         }
     }
 
@@ -86,9 +91,93 @@ impl LogLine {
         }
     }
 
+    /// A missing or malformed setting where there is no call to apologise to (a relay's
+    /// handshake): 503, and the setting's name in the log.
+    pub fn unavailable(&mut self, setting: SettingError) -> Reply {
+        self.note_setting(setting);
+        self.refuse(Outcome::Misconfigured, Reply::plain(503, "Service Unavailable"))
+    }
+
     pub fn write(&mut self, ms: u64) {
+        if self.silent {
+            return;
+        }
         self.ms = ms;
         if let Ok(line) = serde_json::to_string(self) {
+            console_log!("{line}");
+        }
+    }
+}
+
+/// A relayed session's one line, written when it ends:
+/// `{"outcome":"relay-session","relay","callSid","captures":[{"flow","result"}],"redactions",
+/// "dropped","closed","ms"}`. No digits and no transcript text: names, result words, counts and
+/// a fixed word for why it closed.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionLine {
+    #[serde(serialize_with = "outcome_word")]
+    outcome: Outcome,
+    relay: String,
+    call_sid: Option<String>,
+    captures: Vec<Capture>,
+    redactions: usize,
+    dropped: usize,
+    closed: &'static str,
+    ms: u64,
+    #[serde(skip)]
+    started: f64,
+}
+
+#[derive(Serialize)]
+struct Capture {
+    flow: String,
+    result: &'static str,
+}
+
+impl SessionLine {
+    /// The line of a session of `relay` starting now.
+    pub fn new(relay: &str) -> SessionLine {
+        SessionLine {
+            outcome: Outcome::RelaySession,
+            relay: relay.to_owned(),
+            call_sid: None,
+            captures: Vec::new(),
+            redactions: 0,
+            dropped: 0,
+            closed: "",
+            ms: 0,
+            started: worker::js_sys::Date::now(),
+        }
+    }
+
+    /// What `session` came to.
+    pub fn of(mut self, session: &crate::relay::session::Session) -> SessionLine {
+        let call_sid = &session.call().call_sid;
+        self.call_sid = crate::flow::is_call_sid(call_sid).then(|| call_sid.clone());
+        let tally = session.tally();
+        self.captures = tally
+            .captures
+            .iter()
+            .map(|(flow, result)| Capture {
+                flow: flow.clone(),
+                result,
+            })
+            .collect();
+        self.redactions = tally.redactions;
+        self.dropped = tally.dropped;
+        self
+    }
+
+    /// Why it closed.
+    pub fn closed(mut self, why: &'static str) -> SessionLine {
+        self.closed = why;
+        self
+    }
+
+    pub fn write(mut self) {
+        self.ms = (worker::js_sys::Date::now() - self.started).max(0.0) as u64;
+        if let Ok(line) = serde_json::to_string(&self) {
             console_log!("{line}");
         }
     }

@@ -23,6 +23,7 @@ mod http;
 mod lockout;
 mod log;
 mod outbound;
+mod relay;
 mod routes;
 mod settings;
 
@@ -57,6 +58,14 @@ async fn fetch(
     let path = path_and_query.split('?').next().unwrap_or("");
     let reply = if let Some(flow) = routes::flow_of_path(path) {
         routes::gather(&req, &env, &ctx, flow, origin, path_and_query, &mut log).await
+    } else if let Some(name) = relay::relay_of_path(path) {
+        match relay::relay(&req, &env, name, origin, path, &mut log).await {
+            Ok(switching) => {
+                log.write(0);
+                return Ok(switching);
+            }
+            Err(reply) => reply,
+        }
     } else if cfg!(feature = "demo") && path == "/decrypt-gather" {
         demo_backend(&req, &env, &mut log).await
     } else if cfg!(feature = "demo") && path == "/__trap" && req.method() == "POST" {

@@ -153,7 +153,7 @@ async fn send_notices(
 
 /// Drives a turn: carries out each effect the engine asks for and feeds back what came of it,
 /// until the engine answers.
-async fn run(
+pub(super) async fn run(
     mut turn: Turn<'_>,
     env: &Env,
     verify: Option<&otp::Settings>,

@@ -24,7 +24,7 @@ use worker::wasm_bindgen::JsValue;
 use worker::Env;
 use zeroize::Zeroizing;
 
-use crate::config::{self, Flows};
+use crate::config::{self, Flows, Relays};
 use crate::twilio::WebhookKeys;
 use crate::{otp, Key, KeyRing, SettingError};
 
@@ -237,6 +237,8 @@ pub struct CallSettings {
     pub waits: config::Waits,
     /// The key that names lockout counters.
     pub counter_key: Zeroizing<String>,
+    /// `GATHER_RELAYS`, when set.
+    pub relays: Option<Relays>,
 }
 
 /// A webhook's settings: the signing ones first (a problem there is reported before the
@@ -278,10 +280,12 @@ pub fn prepared(env: &Env) -> Rc<Prepared> {
 
 fn call_settings(env: &Env) -> Result<CallSettings, SettingError> {
     let flows = flows(env)?;
+    let relays = relays(env, &flows)?;
     let (any_signed, any_verify, any_limits) =
         (flows.any_signed(), flows.any_verify(), flows.any_limits());
     let ring = key_ring(env)?;
-    let signing_secret = signing_secret(env, any_signed)?;
+    // A relay hands its captures over signed.
+    let signing_secret = signing_secret(env, any_signed || relays.is_some())?;
     let verify = verify(env, any_verify)?;
     let waits = waits(env)?;
     if any_limits && !super::lockout::bound(env) {
@@ -297,6 +301,7 @@ fn call_settings(env: &Env) -> Result<CallSettings, SettingError> {
         verify,
         waits,
         counter_key: counter_key(env),
+        relays,
     })
 }
 
@@ -339,11 +344,23 @@ fn flows(env: &Env) -> SharedFlows {
 /// every settings struct's reader twice: 15 KiB gzip of the upload.) An object the runtime
 /// cannot write out (never one from `wrangler.toml`) is refused the same way.
 fn parse_flows(raw: &JsValue) -> Result<Flows, SettingError> {
+    Flows::from_json(&json_text(raw, config::SETTING)?)
+}
+
+/// A JSON setting's text: as given, or a table written out by the runtime.
+fn json_text(raw: &JsValue, setting: &'static str) -> Result<String, SettingError> {
     match raw.as_string() {
-        Some(text) => Flows::from_json(&text),
-        None => match JSON::stringify(raw).ok().and_then(|t| t.as_string()) {
-            Some(text) => Flows::from_json(&text),
-            None => Err(SettingError::new("GATHER_FLOWS", "has the wrong type")),
-        },
+        Some(text) => Ok(text),
+        None => JSON::stringify(raw)
+            .ok()
+            .and_then(|t| t.as_string())
+            .ok_or_else(|| SettingError::new(setting, "has the wrong type")),
     }
+}
+
+/// `GATHER_RELAYS`, read like `GATHER_FLOWS` and against them; `None` when unset.
+fn relays(env: &Env, flows: &Flows) -> Result<Option<Relays>, SettingError> {
+    binding(env, config::RELAYS)
+        .map(|raw| Relays::from_json(&json_text(&raw, config::RELAYS)?, flows))
+        .transpose()
 }
