@@ -223,7 +223,12 @@ pub struct Handed {
 
 impl Answer {
     /// An answer with this status, TwiML, outcome and result, nothing else.
-    pub fn new(status: u16, twiml: String, outcome: Outcome, result: Option<GatherResult>) -> Answer {
+    pub fn new(
+        status: u16,
+        twiml: String,
+        outcome: Outcome,
+        result: Option<GatherResult>,
+    ) -> Answer {
         Answer {
             status,
             twiml,

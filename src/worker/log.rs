@@ -95,7 +95,10 @@ impl LogLine {
     /// handshake): 503, and the setting's name in the log.
     pub fn unavailable(&mut self, setting: SettingError) -> Reply {
         self.note_setting(setting);
-        self.refuse(Outcome::Misconfigured, Reply::plain(503, "Service Unavailable"))
+        self.refuse(
+            Outcome::Misconfigured,
+            Reply::plain(503, "Service Unavailable"),
+        )
     }
 
     pub fn write(&mut self, ms: u64) {

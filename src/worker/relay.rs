@@ -7,12 +7,17 @@
 use std::collections::VecDeque;
 use std::rc::Rc;
 
+use futures_channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
 use futures_util::future::{self, Either};
-use futures_util::stream::{self, StreamExt};
+use futures_util::stream::StreamExt;
+use worker::wasm_bindgen::closure::Closure;
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::{spawn_local, JsFuture};
-use worker::web_sys::{self, AbortSignal, Headers, RequestInit, ResponseInit, WorkerGlobalScope};
-use worker::{js_sys, Env, WebSocket, WebSocketPair, WebsocketEvent};
+use worker::web_sys::{
+    self, AbortSignal, Headers, MessageEvent, RequestInit, ResponseInit, WebSocket,
+    WorkerGlobalScope,
+};
+use worker::{js_sys, Env};
 
 use super::http::Reply;
 use super::log::{LogLine, SessionLine};
@@ -48,10 +53,7 @@ pub async fn relay(
 ) -> Result<web_sys::Response, Reply> {
     let upgrade = req.headers().get("Upgrade").ok().flatten();
     if req.method() != "GET" || !upgrade.is_some_and(|u| u.eq_ignore_ascii_case("websocket")) {
-        return Err(log.refuse(
-            Outcome::NotWebSocket,
-            Reply::plain(426, "Upgrade Required"),
-        ));
+        return Err(log.refuse(Outcome::NotWebSocket, Reply::plain(426, "Upgrade Required")));
     }
     let prepared = settings::prepared(env);
     let signing = match &prepared.signing {
@@ -81,13 +83,11 @@ pub async fn relay(
     };
     let wait_ms = settings.waits.application_ms;
     let upstream = connect(&relay.upstream, secret.as_bytes(), wait_ms).await;
-    let opened = (|| -> Result<_, JsValue> {
-        let pair = WebSocketPair::new()?;
-        pair.server.accept()?;
-        Ok(pair)
-    })();
-    let Ok(pair) = opened else {
-        return Err(log.refuse(Outcome::SealFailed, Reply::plain(500, "Internal Server Error")));
+    let Ok((client, server)) = pair() else {
+        return Err(log.refuse(
+            Outcome::SealFailed,
+            Reply::plain(500, "Internal Server Error"),
+        ));
     };
     // The session's own line is written when it ends; the handshake writes none.
     log.silent = true;
@@ -96,25 +96,42 @@ pub async fn relay(
         Some(upstream) => {
             let relay = relay.clone();
             let env = env.clone();
-            let server = pair.server.clone();
             spawn_local(carry(server, upstream, relay, prepared, env, line));
         }
         None => {
             // Never a silent hang: Twilio ends the session and goes on at its action URL.
-            let _ = pair.server.send_with_str(UPSTREAM_UNAVAILABLE);
-            let _ = pair.server.close(Some(1000), Some("upstream unavailable"));
+            let _ = server.send_with_str(UPSTREAM_UNAVAILABLE);
+            let _ = server.close_with_code_and_reason(1000, "upstream unavailable");
             line.closed("upstream-unavailable").write();
         }
     }
-    switching(&pair.client).map_err(|_| Reply::plain(500, "Internal Server Error"))
+    switching(&client).map_err(|_| Reply::plain(500, "Internal Server Error"))
 }
 
 /// The 101 answer that hands `client` to Twilio.
 fn switching(client: &WebSocket) -> Result<web_sys::Response, JsValue> {
     let init = ResponseInit::new();
     init.set_status(101);
-    js_sys::Reflect::set(&init, &JsValue::from_str("webSocket"), client.as_ref())?;
+    js_sys::Reflect::set(&init, &JsValue::from_str("webSocket"), client)?;
     web_sys::Response::new_with_opt_str_and_init(None, &init)
+}
+
+/// The runtime's `new WebSocketPair()`: (client, server), the server's end accepted.
+fn pair() -> Result<(WebSocket, WebSocket), JsValue> {
+    let class = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("WebSocketPair"))?;
+    let class: js_sys::Function = class.unchecked_into();
+    let pair = js_sys::Reflect::construct(&class, &js_sys::Array::new())?;
+    let end = |i: u32| js_sys::Reflect::get_u32(&pair, i).map(JsCast::unchecked_into::<WebSocket>);
+    let (client, server) = (end(0)?, end(1)?);
+    accept(&server)?;
+    Ok((client, server))
+}
+
+/// The runtime's `accept()` of a WebSocket it handed over.
+fn accept(socket: &WebSocket) -> Result<(), JsValue> {
+    let accept = js_sys::Reflect::get(socket, &JsValue::from_str("accept"))?;
+    accept.unchecked_into::<js_sys::Function>().call0(socket)?;
+    Ok(())
 }
 
 /// Opens the application's WebSocket at `upstream` with the relay's signature, within
@@ -148,15 +165,70 @@ async fn connect(upstream: &str, secret: &[u8], wait_ms: u32) -> Option<WebSocke
     if response.status() != 101 || socket.is_null() || socket.is_undefined() {
         return None;
     }
-    let socket = WebSocket::from(socket.unchecked_into::<web_sys::WebSocket>());
-    socket.accept().ok()?;
+    let socket = socket.unchecked_into::<WebSocket>();
+    accept(&socket).ok()?;
     Some(socket)
 }
 
 /// What arrives while a session runs.
 enum Input {
-    Twilio(worker::Result<WebsocketEvent>),
-    App(worker::Result<WebsocketEvent>),
+    /// A text message from Twilio (`None`: a binary one).
+    Twilio(Option<String>),
+    /// A text message from the application.
+    App(Option<String>),
+    /// Twilio's socket closed or failed.
+    TwilioGone,
+    /// The application's socket closed or failed.
+    AppGone,
+}
+
+/// The listeners that feed a socket's events into one queue, removed on drop.
+struct Listening {
+    socket: WebSocket,
+    message: Closure<dyn FnMut(MessageEvent)>,
+    gone: Closure<dyn FnMut(JsValue)>,
+}
+
+impl Listening {
+    fn new(
+        socket: &WebSocket,
+        tx: &UnboundedSender<Input>,
+        message: fn(Option<String>) -> Input,
+        gone: Input,
+    ) -> Listening {
+        let (to_message, to_gone) = (tx.clone(), tx.clone());
+        let message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            let _ = to_message.unbounded_send(message(event.data().as_string()));
+        });
+        let mut gone = Some(gone);
+        let gone = Closure::<dyn FnMut(JsValue)>::new(move |_| {
+            if let Some(gone) = gone.take() {
+                let _ = to_gone.unbounded_send(gone);
+            }
+        });
+        let _ =
+            socket.add_event_listener_with_callback("message", message.as_ref().unchecked_ref());
+        for kind in ["close", "error"] {
+            let _ = socket.add_event_listener_with_callback(kind, gone.as_ref().unchecked_ref());
+        }
+        Listening {
+            socket: socket.clone(),
+            message,
+            gone,
+        }
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        let socket = &self.socket;
+        let _ = socket
+            .remove_event_listener_with_callback("message", self.message.as_ref().unchecked_ref());
+        for kind in ["close", "error"] {
+            let _ = socket
+                .remove_event_listener_with_callback(kind, self.gone.as_ref().unchecked_ref());
+        }
+    }
 }
 
 /// Carries a session's messages until either side closes, then writes its log line.
@@ -168,13 +240,12 @@ async fn carry(
     env: Env,
     line: SessionLine,
 ) {
-    let (Ok(from_twilio), Ok(from_app)) = (twilio.events(), app.events()) else {
-        let _ = twilio.send_with_str(UPSTREAM_UNAVAILABLE);
-        let _ = twilio.close(Some(1011), Some("relay failed"));
-        line.closed("relay-failed").write();
-        return;
-    };
-    let mut inputs = stream::select(from_twilio.map(Input::Twilio), from_app.map(Input::App));
+    let (tx, mut inputs): (UnboundedSender<Input>, UnboundedReceiver<Input>) = unbounded();
+    let listening = (
+        Listening::new(&twilio, &tx, Input::Twilio, Input::TwilioGone),
+        Listening::new(&app, &tx, Input::App, Input::AppGone),
+    );
+    drop(tx);
     let mut session = Session::new(relay);
     let mut wait: Option<JsFuture> = None;
     let closed = loop {
@@ -191,18 +262,11 @@ async fn carry(
             None => inputs.next().await,
         };
         let out = match next {
-            Some(Input::Twilio(Ok(WebsocketEvent::Message(message)))) => {
-                match message.text() {
-                    Some(text) => session.from_twilio(&text),
-                    None => Vec::new(),
-                }
-            }
-            Some(Input::App(Ok(WebsocketEvent::Message(message)))) => match message.text() {
-                Some(text) => session.from_app(&text),
-                None => Vec::new(),
-            },
-            Some(Input::Twilio(_)) | None => break "twilio-closed",
-            Some(Input::App(_)) => {
+            Some(Input::Twilio(Some(text))) => session.from_twilio(&text),
+            Some(Input::App(Some(text))) => session.from_app(&text),
+            Some(Input::Twilio(None) | Input::App(None)) => Vec::new(),
+            Some(Input::TwilioGone) | None => break "twilio-closed",
+            Some(Input::AppGone) => {
                 // Mid-call: Twilio ends the session and goes on at its action URL.
                 let _ = twilio.send_with_str(UPSTREAM_UNAVAILABLE);
                 break "upstream-closed";
@@ -210,9 +274,9 @@ async fn carry(
         };
         carry_out(out, &mut session, &twilio, &app, &mut wait, &prepared, &env).await;
     };
-    drop(inputs);
-    let _ = app.close(Some(1000), Some("session ended"));
-    let _ = twilio.close(Some(1000), Some("session ended"));
+    drop(listening);
+    let _ = app.close_with_code_and_reason(1000, "session ended");
+    let _ = twilio.close_with_code_and_reason(1000, "session ended");
     line.of(&session).closed(closed).write();
 }
 
@@ -230,10 +294,10 @@ async fn carry_out(
     while let Some(out) = queue.pop_front() {
         match out {
             Out::ToTwilio(text) => {
-                let _ = twilio.send_with_str(text);
+                let _ = twilio.send_with_str(&text);
             }
             Out::ToApp(text) => {
-                let _ = app.send_with_str(text);
+                let _ = app.send_with_str(&text);
             }
             Out::Wait(ms) => *wait = Some(timer(ms)),
             Out::StopWaiting => *wait = None,
