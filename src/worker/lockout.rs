@@ -64,13 +64,6 @@ impl Lockout {
     }
 }
 
-/// A row of the `tries` table, as the runtime's SQL cursor gives it.
-#[derive(serde::Deserialize)]
-struct Try {
-    /// When the try was taken, in Unix milliseconds.
-    at: u64,
-}
-
 impl Lockout {
     fn count(&self, begin: bool, limits: Limits) -> Result<&'static str, JsValue> {
         let sql = self.storage.sql();
@@ -81,11 +74,18 @@ impl Lockout {
         let rows = sql
             .exec("SELECT at FROM tries ORDER BY at", Array::new())?
             .to_array();
-        let stored: Vec<u64> = serde_wasm_bindgen::from_value::<Vec<Try>>(rows.into())
-            .map_err(|_| JsValue::from_str("a tries row is not a number"))?
-            .into_iter()
-            .map(|row| row.at)
-            .collect();
+        // Each row is an object `{ at }`: when the try was taken, in Unix milliseconds, which
+        // must be a whole number the runtime holds exactly (as serde-wasm-bindgen read it).
+        let at = JsValue::from_str("at");
+        let stored: Vec<u64> = rows
+            .iter()
+            .map(|row| {
+                let value = Reflect::get(&row, &at).ok()?;
+                let n = value.as_f64()?;
+                (js_sys::Number::is_safe_integer(&value) && n >= 0.0).then_some(n as u64)
+            })
+            .collect::<Option<_>>()
+            .ok_or_else(|| JsValue::from_str("a tries row is not a number"))?;
         let mut counter = Counter {
             times: stored.clone(),
         };
