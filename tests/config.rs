@@ -544,67 +544,9 @@ fn any_verify_says_whether_some_flow_has_a_verify_field() {
 // Refused
 // ------------------------------------------------------------------------------------------
 
-/// One refused setting from `tests/data/config/`: a file per case, a header of `key: value`
-/// lines, a blank line, then the `GATHER_FLOWS` text exactly as given (less one final newline):
-///
-/// - `why:` what is wrong with it, in words;
-/// - `path:` and `problem:` the [`SettingError`] it must be refused with;
-/// - `marker:` (when the bad value can be told apart from the message's own words) a piece of
-///   the text that must not come back in the error, in any case.
-struct Case {
-    file: String,
-    why: String,
-    path: String,
-    problem: String,
-    marker: Option<String>,
-    text: String,
-}
-
-/// Every case under `tests/data/config/`, by file name.
-fn cases() -> Vec<Case> {
-    testkit::data_files("config", &[])
-        .into_iter()
-        .map(|(file, content)| read_case(file, &content))
-        .collect()
-}
-
-fn read_case(file: String, content: &str) -> Case {
-    let known = ["why", "path", "problem", "marker"];
-    let (values, text) = testkit::header(content, &known).unwrap_or_else(|e| panic!("{file}:{e}"));
-    let need = |key: &str| {
-        testkit::needed(&values, key)
-            .unwrap_or_else(|e| panic!("{file}:{e}"))
-            .to_owned()
-    };
-    Case {
-        why: need("why"),
-        path: need("path"),
-        problem: need("problem"),
-        marker: values.get("marker").map(|m| (*m).to_owned()),
-        text: text.strip_suffix('\n').unwrap_or(text).to_owned(),
-        file,
-    }
-}
-
-/// What is wrong with `case`'s outcome, if anything.
-fn misses(case: &Case, outcome: Result<Flows, SettingError>) -> Option<String> {
-    let e = match outcome {
-        Ok(_) => return Some("accepted".to_owned()),
-        Err(e) => e,
-    };
-    let shown = e.to_string();
-    if (e.setting.as_str(), e.problem) != (case.path.as_str(), case.problem.as_str()) {
-        return Some(format!(
-            "got {:?} / {:?}, expected {:?} / {:?}",
-            e.setting, e.problem, case.path, case.problem
-        ));
-    }
-    if shown != format!("setting {}: {}", case.path, case.problem) {
-        return Some(format!("shown as {shown:?}"));
-    }
-    let marker = case.marker.as_deref()?;
-    (leaks(&shown, marker, 5) || leaks(&format!("{e:?}"), marker, 5))
-        .then(|| format!("{shown:?} repeats {marker:?}"))
+/// Every case under `tests/data/config/` ([`testkit::SettingCase`]).
+fn cases() -> Vec<testkit::SettingCase> {
+    testkit::setting_cases("config", &[])
 }
 
 #[test]
@@ -622,7 +564,7 @@ fn each_bad_value_is_refused_by_its_path_without_repeating_it() {
                 case.file
             );
         }
-        if let Some(miss) = misses(case, Flows::from_json(&case.text)) {
+        if let Some(miss) = testkit::setting_misses(case, Flows::from_json(&case.text)) {
             failures.push(format!("{} ({}): {miss}", case.file, case.why));
         }
     }
@@ -645,7 +587,7 @@ fn a_deserialized_value_is_refused_as_its_text_is() {
             continue;
         }
         compared += 1;
-        if let Some(miss) = misses(&case, Flows::from_deserializer(value)) {
+        if let Some(miss) = testkit::setting_misses(&case, Flows::from_deserializer(value)) {
             failures.push(format!("{} ({}): {miss}", case.file, case.why));
         }
     }

@@ -6,9 +6,8 @@
 
 mod common;
 
-use common::{leaks, testkit};
+use common::testkit;
 use gather_seal::config::{Flows, Relay, Relays, SpeechRule, RELAYS};
-use gather_seal::SettingError;
 
 /// The flows every relay below may name (`login` and `pay`).
 const FLOWS_FILE: &str = "GATHER_FLOWS.json";
@@ -152,68 +151,9 @@ fn the_limits_themselves_are_accepted() {
 // Refused
 // ------------------------------------------------------------------------------------------
 
-/// One refused setting from `tests/data/relays/` (the format of `tests/data/config/`): a file
-/// per case, a header of `key: value` lines, a blank line, then the `GATHER_RELAYS` text
-/// exactly as given (less one final newline):
-///
-/// - `why:` what is wrong with it, in words;
-/// - `path:` and `problem:` the [`SettingError`] it must be refused with;
-/// - `marker:` (when the bad value can be told apart from the message's own words) a piece of
-///   the text that must not come back in the error, in any case.
-struct Case {
-    file: String,
-    why: String,
-    path: String,
-    problem: String,
-    marker: Option<String>,
-    text: String,
-}
-
-/// Every case under `tests/data/relays/`, by file name.
-fn cases() -> Vec<Case> {
-    testkit::data_files("relays", &[FLOWS_FILE])
-        .into_iter()
-        .map(|(file, content)| read_case(file, &content))
-        .collect()
-}
-
-fn read_case(file: String, content: &str) -> Case {
-    let known = ["why", "path", "problem", "marker"];
-    let (values, text) = testkit::header(content, &known).unwrap_or_else(|e| panic!("{file}:{e}"));
-    let need = |key: &str| {
-        testkit::needed(&values, key)
-            .unwrap_or_else(|e| panic!("{file}:{e}"))
-            .to_owned()
-    };
-    Case {
-        why: need("why"),
-        path: need("path"),
-        problem: need("problem"),
-        marker: values.get("marker").map(|m| (*m).to_owned()),
-        text: text.strip_suffix('\n').unwrap_or(text).to_owned(),
-        file,
-    }
-}
-
-/// What is wrong with `case`'s outcome, if anything.
-fn misses(case: &Case, outcome: Result<Relays, SettingError>) -> Option<String> {
-    let e = match outcome {
-        Ok(_) => return Some("accepted".to_owned()),
-        Err(e) => e,
-    };
-    let shown = e.to_string();
-    if (e.setting.as_str(), e.problem) != (case.path.as_str(), case.problem.as_str()) {
-        return Some(format!(
-            "got {:?} / {:?}, expected {:?} / {:?}",
-            e.setting, e.problem, case.path, case.problem
-        ));
-    }
-    if shown != format!("setting {}: {}", case.path, case.problem) {
-        return Some(format!("shown as {shown:?}"));
-    }
-    let marker = case.marker.as_deref()?;
-    (leaks(&shown, marker, 5) || leaks(&format!("{e:?}"), marker, 5))
-        .then(|| format!("{shown:?} repeats {marker:?}"))
+/// Every case under `tests/data/relays/` ([`testkit::SettingCase`]).
+fn cases() -> Vec<testkit::SettingCase> {
+    testkit::setting_cases("relays", &[FLOWS_FILE])
 }
 
 #[test]
@@ -236,7 +176,7 @@ fn each_bad_value_is_refused_by_its_path_without_repeating_it() {
                 case.file
             );
         }
-        if let Some(miss) = misses(case, Relays::from_json(&case.text, &flows)) {
+        if let Some(miss) = testkit::setting_misses(case, Relays::from_json(&case.text, &flows)) {
             failures.push(format!("{} ({}): {miss}", case.file, case.why));
         }
     }

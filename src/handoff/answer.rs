@@ -55,14 +55,8 @@ pub fn read_answer(status: u16, content_type: Option<&str>, body: Option<&str>) 
 /// ignored; either given twice makes the answer unusable.
 fn account(body: &str) -> Option<Answer> {
     let json = json::parse(body)?;
-    let members = json.members()?;
-    let spoken = |key: &str| {
-        let mut values = members.iter().filter(|(k, _)| k == key);
-        match (values.next(), values.next()) {
-            (Some((_, value)), None) => spoken(value),
-            _ => None,
-        }
-    };
+    // `Json::get` takes a member given exactly once.
+    let spoken = |key: &str| json.get(key).and_then(spoken);
     Some(Answer::Account {
         account: spoken("account")?,
         balance: spoken("balance")?,

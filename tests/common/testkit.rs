@@ -65,3 +65,71 @@ pub fn needed<'a>(values: &HashMap<&str, &'a str>, key: &str) -> Result<&'a str,
         .copied()
         .ok_or_else(|| format!("1: the header has no {key}"))
 }
+
+/// One refused setting from `tests/data/config/` or `tests/data/relays/`: a file per case, a
+/// header of `key: value` lines, a blank line, then the setting's text exactly as given (less
+/// one final newline):
+///
+/// - `why:` what is wrong with it, in words;
+/// - `path:` and `problem:` the `SettingError` it must be refused with;
+/// - `marker:` (when the bad value can be told apart from the message's own words) a piece of
+///   the text that must not come back in the error, in any case.
+pub struct SettingCase {
+    pub file: String,
+    pub why: String,
+    pub path: String,
+    pub problem: String,
+    pub marker: Option<String>,
+    pub text: String,
+}
+
+/// Every case under `tests/data/<folder>/`, by file name; `skip` names files that are not cases.
+pub fn setting_cases(folder: &str, skip: &[&str]) -> Vec<SettingCase> {
+    data_files(folder, skip)
+        .into_iter()
+        .map(|(file, content)| setting_case(file, &content))
+        .collect()
+}
+
+fn setting_case(file: String, content: &str) -> SettingCase {
+    let known = ["why", "path", "problem", "marker"];
+    let (values, text) = header(content, &known).unwrap_or_else(|e| panic!("{file}:{e}"));
+    let need = |key: &str| {
+        needed(&values, key)
+            .unwrap_or_else(|e| panic!("{file}:{e}"))
+            .to_owned()
+    };
+    SettingCase {
+        why: need("why"),
+        path: need("path"),
+        problem: need("problem"),
+        marker: values.get("marker").map(|m| (*m).to_owned()),
+        text: text.strip_suffix('\n').unwrap_or(text).to_owned(),
+        file,
+    }
+}
+
+/// What is wrong with `case`'s outcome, if anything: accepted, another path or problem, shown
+/// otherwise than `setting <path>: <problem>`, or the marker repeated in the error.
+pub fn setting_misses<T>(
+    case: &SettingCase,
+    outcome: Result<T, gather_seal::SettingError>,
+) -> Option<String> {
+    let e = match outcome {
+        Ok(_) => return Some("accepted".to_owned()),
+        Err(e) => e,
+    };
+    let shown = e.to_string();
+    if (e.setting.as_str(), e.problem) != (case.path.as_str(), case.problem.as_str()) {
+        return Some(format!(
+            "got {:?} / {:?}, expected {:?} / {:?}",
+            e.setting, e.problem, case.path, case.problem
+        ));
+    }
+    if shown != format!("setting {}: {}", case.path, case.problem) {
+        return Some(format!("shown as {shown:?}"));
+    }
+    let marker = case.marker.as_deref()?;
+    (super::leaks(&shown, marker, 5) || super::leaks(&format!("{e:?}"), marker, 5))
+        .then(|| format!("{shown:?} repeats {marker:?}"))
+}
