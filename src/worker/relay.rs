@@ -4,18 +4,14 @@
 //! each capture turn through the engine ([`crate::engine::Transport::Relay`]) and its effects
 //! as the webhook route does. Every decision is the session's or the engine's.
 
-use std::collections::VecDeque;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use futures_channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
-use futures_util::future::{self, Either};
-use futures_util::stream::StreamExt;
 use worker::wasm_bindgen::closure::Closure;
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::{spawn_local, JsFuture};
 use worker::web_sys::{
-    self, AbortSignal, Headers, MessageEvent, RequestInit, ResponseInit, WebSocket,
-    WorkerGlobalScope,
+    self, AbortSignal, Headers, RequestInit, ResponseInit, WebSocket, WorkerGlobalScope,
 };
 use worker::{js_sys, Env};
 
@@ -26,7 +22,7 @@ use super::settings::{self, CallSettings, Prepared};
 use crate::config::Relay;
 use crate::engine::{Call, Facts, Transport, Turn};
 use crate::outcome::Outcome;
-use crate::relay::session::{Out, Session};
+use crate::relay::session::{Out, Session, SetupCall};
 use crate::relay::{check_handshake, sign_upstream};
 use crate::twilio::SIGNATURE_SETTINGS_HEADER;
 
@@ -96,7 +92,7 @@ pub async fn relay(
         Some(upstream) => {
             let relay = relay.clone();
             let env = env.clone();
-            spawn_local(carry(server, upstream, relay, prepared, env, line));
+            Live::start(server, upstream, relay, prepared, env, line);
         }
         None => {
             // Never a silent hang: Twilio ends the session and goes on at its action URL.
@@ -156,11 +152,11 @@ async fn connect(upstream: &str, secret: &[u8], wait_ms: u32) -> Option<WebSocke
     init.set_method("GET");
     init.set_headers(&headers);
     init.set_signal(Some(&AbortSignal::timeout_with_u32(wait_ms)));
-    let global: WorkerGlobalScope = js_sys::global().unchecked_into();
-    let response: web_sys::Response = JsFuture::from(global.fetch_with_str_and_init(&http, &init))
-        .await
-        .ok()?
-        .unchecked_into();
+    let response: web_sys::Response =
+        JsFuture::from(global().fetch_with_str_and_init(&http, &init))
+            .await
+            .ok()?
+            .unchecked_into();
     let socket = js_sys::Reflect::get(&response, &JsValue::from_str("webSocket")).ok()?;
     if response.status() != 101 || socket.is_null() || socket.is_undefined() {
         return None;
@@ -170,156 +166,213 @@ async fn connect(upstream: &str, secret: &[u8], wait_ms: u32) -> Option<WebSocke
     Some(socket)
 }
 
-/// What arrives while a session runs.
-enum Input {
-    /// A text message from Twilio (`None`: a binary one).
-    Twilio(Option<String>),
-    /// A text message from the application.
-    App(Option<String>),
-    /// Twilio's socket closed or failed.
-    TwilioGone,
-    /// The application's socket closed or failed.
-    AppGone,
-}
-
-/// The listeners that feed a socket's events into one queue, removed on drop.
-struct Listening {
-    socket: WebSocket,
-    message: Closure<dyn FnMut(MessageEvent)>,
-    gone: Closure<dyn FnMut(JsValue)>,
-}
-
-impl Listening {
-    fn new(
-        socket: &WebSocket,
-        tx: &UnboundedSender<Input>,
-        message: fn(Option<String>) -> Input,
-        gone: Input,
-    ) -> Listening {
-        let (to_message, to_gone) = (tx.clone(), tx.clone());
-        let message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            let _ = to_message.unbounded_send(message(event.data().as_string()));
-        });
-        let mut gone = Some(gone);
-        let gone = Closure::<dyn FnMut(JsValue)>::new(move |_| {
-            if let Some(gone) = gone.take() {
-                let _ = to_gone.unbounded_send(gone);
-            }
-        });
-        let _ =
-            socket.add_event_listener_with_callback("message", message.as_ref().unchecked_ref());
-        for kind in ["close", "error"] {
-            let _ = socket.add_event_listener_with_callback(kind, gone.as_ref().unchecked_ref());
-        }
-        Listening {
-            socket: socket.clone(),
-            message,
-            gone,
-        }
-    }
-}
-
-impl Drop for Listening {
-    fn drop(&mut self) {
-        let socket = &self.socket;
-        let _ = socket
-            .remove_event_listener_with_callback("message", self.message.as_ref().unchecked_ref());
-        for kind in ["close", "error"] {
-            let _ = socket
-                .remove_event_listener_with_callback(kind, self.gone.as_ref().unchecked_ref());
-        }
-    }
-}
-
-/// Carries a session's messages until either side closes, then writes its log line.
-async fn carry(
+/// One relayed session: its two sockets, its state, and the listeners that feed it. Every
+/// event is handed to the session as it arrives, and what the session says is carried out at
+/// once; a capture turn runs as a task of its own, and the session takes its answer whenever it
+/// comes (keys and messages that arrive meanwhile are the session's to handle).
+struct Live {
     twilio: WebSocket,
     app: WebSocket,
-    relay: Relay,
     prepared: Rc<Prepared>,
     env: Env,
-    line: SessionLine,
-) {
-    let (tx, mut inputs): (UnboundedSender<Input>, UnboundedReceiver<Input>) = unbounded();
-    let listening = (
-        Listening::new(&twilio, &tx, Input::Twilio, Input::TwilioGone),
-        Listening::new(&app, &tx, Input::App, Input::AppGone),
-    );
-    drop(tx);
-    let mut session = Session::new(relay);
-    let mut wait: Option<JsFuture> = None;
-    let closed = loop {
-        let next = match wait.as_mut() {
-            Some(timer) => match future::select(inputs.next(), timer).await {
-                Either::Left((next, _)) => next,
-                Either::Right(_) => {
-                    wait = None;
-                    let out = session.timed_out();
-                    carry_out(out, &mut session, &twilio, &app, &mut wait, &prepared, &env).await;
-                    continue;
-                }
-            },
-            None => inputs.next().await,
-        };
-        let out = match next {
-            Some(Input::Twilio(Some(text))) => session.from_twilio(&text),
-            Some(Input::App(Some(text))) => session.from_app(&text),
-            Some(Input::Twilio(None) | Input::App(None)) => Vec::new(),
-            Some(Input::TwilioGone) | None => break "twilio-closed",
-            Some(Input::AppGone) => {
-                // Mid-call: Twilio ends the session and goes on at its action URL.
-                let _ = twilio.send_with_str(UPSTREAM_UNAVAILABLE);
-                break "upstream-closed";
-            }
-        };
-        carry_out(out, &mut session, &twilio, &app, &mut wait, &prepared, &env).await;
-    };
-    drop(listening);
-    let _ = app.close_with_code_and_reason(1000, "session ended");
-    let _ = twilio.close_with_code_and_reason(1000, "session ended");
-    line.of(&session).closed(closed).write();
+    session: RefCell<Session>,
+    /// The log line, until the session ends (`None` after).
+    line: RefCell<Option<SessionLine>>,
+    /// The wait for the next key under way (`setTimeout`'s handle).
+    timer: Cell<Option<i32>>,
+    /// The sockets' listeners and the timer's callback. They hold the session, so ending it
+    /// removes and drops them (a callback dropped while it runs is freed when it returns).
+    callbacks: RefCell<Vec<Callback>>,
 }
 
-/// Carries out what the session said, a capture turn's answer included.
-async fn carry_out(
-    out: Vec<Out>,
-    session: &mut Session,
-    twilio: &WebSocket,
-    app: &WebSocket,
-    wait: &mut Option<JsFuture>,
-    prepared: &Prepared,
-    env: &Env,
-) {
-    let mut queue: VecDeque<Out> = out.into();
-    while let Some(out) = queue.pop_front() {
-        match out {
-            Out::ToTwilio(text) => {
-                let _ = twilio.send_with_str(&text);
+/// A callback and the event it listens to: `kind` on Twilio's socket or the application's, or
+/// none (the timer's).
+struct Callback {
+    kind: Option<&'static str>,
+    twilio: bool,
+    closure: Closure<dyn FnMut(JsValue)>,
+}
+
+/// What a callback does with the session and its argument.
+type Handler = fn(&Rc<Live>, JsValue);
+
+impl Live {
+    /// Starts carrying a session between `twilio` and `app`.
+    fn start(
+        twilio: WebSocket,
+        app: WebSocket,
+        relay: Relay,
+        prepared: Rc<Prepared>,
+        env: Env,
+        line: SessionLine,
+    ) {
+        let live = Rc::new(Live {
+            twilio,
+            app,
+            prepared,
+            env,
+            session: RefCell::new(Session::new(relay)),
+            line: RefCell::new(Some(line)),
+            timer: Cell::new(None),
+            callbacks: RefCell::new(Vec::new()),
+        });
+        let from_twilio: Handler = |live, event| {
+            if let Some(text) = message_text(&event) {
+                let out = live.session.borrow_mut().from_twilio(&text);
+                live.carry_out(out);
             }
-            Out::ToApp(text) => {
-                let _ = app.send_with_str(&text);
+        };
+        let from_app: Handler = |live, event| {
+            if let Some(text) = message_text(&event) {
+                let out = live.session.borrow_mut().from_app(&text);
+                live.carry_out(out);
             }
-            Out::Wait(ms) => *wait = Some(timer(ms)),
-            Out::StopWaiting => *wait = None,
-            Out::Turn {
-                flow,
-                state,
-                digits,
-            } => {
-                let Ok(settings) = &prepared.call else {
-                    return;
-                };
-                let answer = turn(settings, session, &flow, state, digits.as_deref(), env).await;
-                queue.extend(session.turn_done(answer));
+        };
+        let twilio_gone: Handler = |live, _| live.end("twilio-closed");
+        let app_gone: Handler = |live, _| {
+            // Mid-call: Twilio ends the session and goes on at its action URL.
+            if live.running() {
+                let _ = live.twilio.send_with_str(UPSTREAM_UNAVAILABLE);
+            }
+            live.end("upstream-closed");
+        };
+        let timed_out: Handler = |live, _| {
+            live.timer.set(None);
+            let out = live.session.borrow_mut().timed_out();
+            live.carry_out(out);
+        };
+        live.listen(None, false, timed_out);
+        live.listen(Some("message"), true, from_twilio);
+        live.listen(Some("message"), false, from_app);
+        for kind in ["close", "error"] {
+            live.listen(Some(kind), true, twilio_gone);
+            live.listen(Some(kind), false, app_gone);
+        }
+    }
+
+    /// Calls `handler` on `kind` events of Twilio's socket or the application's (`None`: the
+    /// timer's callback, always the first).
+    fn listen(self: &Rc<Live>, kind: Option<&'static str>, twilio: bool, handler: Handler) {
+        let live = Rc::clone(self);
+        let closure = Closure::<dyn FnMut(JsValue)>::new(move |event| handler(&live, event));
+        if let Some(kind) = kind {
+            let _ = self
+                .socket(twilio)
+                .add_event_listener_with_callback(kind, closure.as_ref().unchecked_ref());
+        }
+        self.callbacks.borrow_mut().push(Callback {
+            kind,
+            twilio,
+            closure,
+        });
+    }
+
+    fn socket(&self, twilio: bool) -> &WebSocket {
+        if twilio {
+            &self.twilio
+        } else {
+            &self.app
+        }
+    }
+
+    /// Whether the session is still running.
+    fn running(&self) -> bool {
+        self.line.borrow().is_some()
+    }
+
+    /// Carries out what the session said.
+    fn carry_out(self: &Rc<Live>, out: Vec<Out>) {
+        if !self.running() {
+            return;
+        }
+        for out in out {
+            match out {
+                Out::ToTwilio(text) => {
+                    let _ = self.twilio.send_with_str(&text);
+                }
+                Out::ToApp(text) => {
+                    let _ = self.app.send_with_str(&text);
+                }
+                Out::Wait(ms) => {
+                    self.stop_waiting();
+                    let callbacks = self.callbacks.borrow();
+                    let Some(timer) = callbacks.first() else {
+                        continue;
+                    };
+                    let handle = global().set_timeout_with_callback_and_timeout_and_arguments_0(
+                        timer.closure.as_ref().unchecked_ref(),
+                        i32::try_from(ms).unwrap_or(i32::MAX),
+                    );
+                    self.timer.set(handle.ok());
+                }
+                Out::StopWaiting => self.stop_waiting(),
+                Out::Turn {
+                    flow,
+                    state,
+                    digits,
+                } => {
+                    let live = Rc::clone(self);
+                    spawn_local(async move {
+                        let Ok(settings) = &live.prepared.call else {
+                            return;
+                        };
+                        let call = live.session.borrow().call().clone();
+                        let answer =
+                            turn(settings, &call, &flow, state, digits.as_deref(), &live.env).await;
+                        let out = live.session.borrow_mut().turn_done(answer);
+                        live.carry_out(out);
+                    });
+                }
             }
         }
     }
+
+    fn stop_waiting(&self) {
+        if let Some(handle) = self.timer.take() {
+            global().clear_timeout_with_handle(handle);
+        }
+    }
+
+    /// Ends the session once: the wait and the listeners go, both sockets close, and the log
+    /// line is written.
+    fn end(self: &Rc<Live>, why: &'static str) {
+        let Some(line) = self.line.take() else {
+            return;
+        };
+        self.stop_waiting();
+        for callback in self.callbacks.take() {
+            if let Some(kind) = callback.kind {
+                let _ = self
+                    .socket(callback.twilio)
+                    .remove_event_listener_with_callback(
+                        kind,
+                        callback.closure.as_ref().unchecked_ref(),
+                    );
+            }
+        }
+        let _ = self.app.close_with_code_and_reason(1000, "session ended");
+        let _ = self
+            .twilio
+            .close_with_code_and_reason(1000, "session ended");
+        line.of(&self.session.borrow()).closed(why).write();
+    }
+}
+
+/// A message event's text (`None`: a binary message).
+fn message_text(event: &JsValue) -> Option<String> {
+    js_sys::Reflect::get(event, &JsValue::from_str("data"))
+        .ok()?
+        .as_string()
+}
+
+fn global() -> WorkerGlobalScope {
+    js_sys::global().unchecked_into()
 }
 
 /// One capture turn through the engine, its effects carried out as on the webhook route.
 async fn turn(
     settings: &CallSettings,
-    session: &Session,
+    call: &SetupCall,
     flow: &str,
     state: Option<crate::flow::CallState>,
     digits: Option<&String>,
@@ -329,7 +382,6 @@ async fn turn(
     let Some(flow) = flows.get(flow) else {
         return crate::engine::Answer::new(200, String::new(), Outcome::UnknownFlow, None);
     };
-    let call = session.call();
     let facts = Facts {
         flow,
         ring: &settings.ring,
@@ -354,16 +406,4 @@ async fn turn(
         settings.waits,
     )
     .await
-}
-
-/// A promise that resolves after `ms` milliseconds (`setTimeout`).
-fn timer(ms: u32) -> JsFuture {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        let global: WorkerGlobalScope = js_sys::global().unchecked_into();
-        let _ = global.set_timeout_with_callback_and_timeout_and_arguments_0(
-            &resolve,
-            i32::try_from(ms).unwrap_or(i32::MAX),
-        );
-    });
-    JsFuture::from(promise)
 }
