@@ -643,8 +643,9 @@ impl<'a> Turn<'a> {
         }
     }
 
-    /// A relay's hand-off: the signed submission for the application in the session. Tries come
-    /// back later, if ever: only the application can say the values were right.
+    /// A relay's hand-off: the signed submission for the application in the session. As after
+    /// a `redirect`, nobody answers for the values, so with `limits` a capture that succeeded
+    /// gives its tries back ([`Self::settle`] with no verdict); one that failed keeps them.
     fn hand_over(&mut self, hand_off: HandOff) -> Step {
         let facts = &self.facts;
         let Some(secret) = facts.signing_secret else {
@@ -652,14 +653,24 @@ impl<'a> Turn<'a> {
         };
         let body = self.submission(&hand_off).to_json();
         let signature = handoff::sign(secret, facts.now_ms / 1000, body.as_bytes());
-        let outcome = hand_off.refused.unwrap_or(Outcome::HandedOff);
-        let mut answer = Answer::new(200, String::new(), outcome, Some(hand_off.result));
-        answer.handed = Some(Handed {
+        let handed = Handed {
             body,
             signature,
-            counters: hand_off.counters,
-        });
-        Step::Answer(answer)
+            counters: hand_off.counters.clone(),
+        };
+        let delivery = hand_off.refused.unwrap_or(Outcome::HandedOff);
+        match self.settle(hand_off, String::new(), delivery, None) {
+            Step::Answer(mut answer) => {
+                answer.handed = Some(handed);
+                Step::Answer(answer)
+            }
+            Step::Do(effect) => {
+                if let Stage::GivingBack(answer) = &mut self.stage {
+                    answer.handed = Some(handed);
+                }
+                Step::Do(effect)
+            }
+        }
     }
 
     /// What the application receives of a hand-off.

@@ -391,3 +391,84 @@ fn messages_over_64_kib_are_dropped_either_way() {
     assert_eq!(glue.to_app, [setup()]);
     assert_eq!(glue.session.tally().dropped, 2);
 }
+
+/// One relay turn of `flow` straight through the engine: the effects it asked for, in order,
+/// each answered as a working world would, and its answer.
+fn relay_turn(
+    flow: &gather_seal::config::Flow,
+    state: Option<gather_seal::flow::CallState>,
+    digits: Option<&str>,
+) -> (Vec<String>, gather_seal::engine::Answer) {
+    let ring = ring(KEY_HEX);
+    let facts = Facts {
+        flow,
+        ring: &ring,
+        counter_key: COUNTER_KEY,
+        verify: None,
+        signing_secret: Some(SECRET),
+        call: Call {
+            call_sid: CALL_SID,
+            account_sid: "AC00000000000000000000000000000000",
+            from: "+15005550006",
+            to: "+15005550001",
+        },
+        state,
+        digits,
+        now_ms: NOW * 1000,
+        transport: Transport::Relay,
+    };
+    let mut turn = Turn::new(facts);
+    let mut effects = Vec::new();
+    let mut step = turn.step(None);
+    loop {
+        match step {
+            Step::Answer(answer) => return (effects, answer),
+            Step::Do(effect) => {
+                let name = format!("{effect:?}");
+                effects.push(name.split([' ', '{', '(']).next().unwrap_or("").to_owned());
+                step = turn.step(Some(working(&effect)));
+            }
+        }
+    }
+}
+
+#[test]
+fn with_limits_a_relay_capture_that_succeeds_gives_its_try_back_and_one_that_fails_keeps_it() {
+    let flows = Flows::from_json(
+        r#"{"pin": {
+            "fields": [{"name": "pin", "kind": "digits", "length": 4, "prompt": "PIN?"}],
+            "attempts": 1,
+            "limits": {"failures": 3, "window_minutes": 10},
+            "then": {"redirect": "https://app.example.com/unused"}
+        }}"#,
+    )
+    .expect("flows");
+    let flow = flows.get("pin").expect("pin");
+    let (effects, answer) = relay_turn(flow, None, None);
+    assert_eq!(
+        effects,
+        ["TakeTry"],
+        "entering takes a try, as on a webhook"
+    );
+    let (_, state) = answer.asking.expect("asks for the PIN");
+
+    let (effects, answer) = relay_turn(flow, Some(state.clone()), Some("4321"));
+    assert_eq!(
+        effects,
+        ["GiveBack"],
+        "nobody answers for the values: success gives back"
+    );
+    assert!(
+        answer.handed.is_some(),
+        "the result still goes to the application"
+    );
+    assert_eq!(answer.result.map(|r| r.as_str()), Some("success"));
+
+    let (effects, answer) = relay_turn(flow, Some(state), Some("12"));
+    assert!(
+        effects.is_empty(),
+        "a failed capture keeps its try: {effects:?}"
+    );
+    assert_eq!(answer.result.map(|r| r.as_str()), Some("too-many-attempts"));
+    assert!(answer.handed.is_some());
+}
