@@ -199,6 +199,9 @@ pub enum Then {
         /// The application's or Studio flow's URL.
         url: String,
     },
+    /// No `then`: the flow runs only inside a relay of `GATHER_RELAYS`, which hands the result
+    /// to the application in its session. The webhook route does not serve it.
+    Relay,
 }
 
 /// Every fixed sentence a caller can hear, so a flow can be wholly in another language.
@@ -306,7 +309,46 @@ impl Flows {
     /// assert_eq!(err.setting, "GATHER_FLOWS.default.fields[0].length");
     /// ```
     pub fn from_json(text: &str) -> Result<Flows, SettingError> {
+        let flows = Flows::relay_json(text)?;
+        flows.require_then(None)?;
+        Ok(flows)
+    }
+
+    /// Reads and validates `GATHER_FLOWS` as [`Flows::from_json`] does, except that a flow may
+    /// leave `then` out ([`Then::Relay`]) when a relay runs it: check that with
+    /// [`Flows::require_then`] once `GATHER_RELAYS` is read.
+    pub fn relay_json(text: &str) -> Result<Flows, SettingError> {
         check::flows(read_json::<written::Written>(SETTING, text)?)
+    }
+
+    /// Fails, naming its `then`, at the first flow without one that no relay of `relays` lists.
+    ///
+    /// ```
+    /// use gather_seal::config::{Flows, Relays};
+    /// let flows = Flows::relay_json(r#"{"card": {
+    ///     "fields": [{"name": "card", "kind": "card-number", "prompt": "Your card number?"}]
+    /// }}"#).unwrap();
+    /// assert_eq!(flows.require_then(None).unwrap_err().setting, "GATHER_FLOWS.card.then");
+    /// let relays = Relays::from_json(
+    ///     r#"{"agent": {"upstream": "wss://agent.example.com/ws", "flows": ["card"]}}"#,
+    ///     &flows,
+    /// ).unwrap();
+    /// assert!(flows.require_then(Some(&relays)).is_ok());
+    /// ```
+    pub fn require_then(&self, relays: Option<&Relays>) -> Result<(), SettingError> {
+        let listed = |name: &str| {
+            relays.is_some_and(|relays| relays.iter().any(|r| r.flows.iter().any(|f| f == name)))
+        };
+        match self
+            .iter()
+            .find(|flow| flow.then == Then::Relay && !listed(&flow.name))
+        {
+            Some(flow) => Err(SettingError::new(
+                format!("{SETTING}{}.then", tracked::key_step(&flow.name)),
+                "is required (only a flow that a relay of GATHER_RELAYS lists may leave it out)",
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Reads and validates `GATHER_FLOWS` from any serde deserializer of its value (the host
@@ -334,7 +376,9 @@ impl Flows {
     fn read<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Flows, SettingError> {
         let written = tracked::read(|| written::Written::deserialize(deserializer))
             .map_err(|(_, fault)| fault.at(SETTING))?;
-        check::flows(written)
+        let flows = check::flows(written)?;
+        flows.require_then(None)?;
+        Ok(flows)
     }
 
     /// The flow of that name.

@@ -397,6 +397,11 @@ impl<'a> Turn<'a> {
     /// The call comes in (a flow counting by caller takes a try first) or goes on.
     fn begin(&mut self) -> Step {
         let facts = &self.facts;
+        // A flow without `then` is a relay's only: on the webhook route it does not exist.
+        if facts.flow.then == Then::Relay && facts.transport != Transport::Relay {
+            let twiml = apology_twiml(None);
+            return Step::Answer(Answer::new(404, twiml, Outcome::UnknownFlow, None));
+        }
         if facts.state.is_some() {
             return self.check_code();
         }
@@ -640,6 +645,8 @@ impl<'a> Turn<'a> {
                 self.stage = Stage::Submitting(hand_off);
                 Step::Do(effect)
             }
+            // Refused at `begin`: never asked on the webhook route.
+            Then::Relay => self.broken(404, Outcome::UnknownFlow),
         }
     }
 

@@ -399,6 +399,16 @@ fn relay_turn(
     state: Option<gather_seal::flow::CallState>,
     digits: Option<&str>,
 ) -> (Vec<String>, gather_seal::engine::Answer) {
+    turn_over(flow, state, digits, Transport::Relay)
+}
+
+/// One turn of `flow` over `transport` (see [`relay_turn`]).
+fn turn_over(
+    flow: &gather_seal::config::Flow,
+    state: Option<gather_seal::flow::CallState>,
+    digits: Option<&str>,
+    transport: Transport,
+) -> (Vec<String>, gather_seal::engine::Answer) {
     let ring = ring(KEY_HEX);
     let facts = Facts {
         flow,
@@ -415,7 +425,7 @@ fn relay_turn(
         state,
         digits,
         now_ms: NOW * 1000,
-        transport: Transport::Relay,
+        transport,
     };
     let mut turn = Turn::new(facts);
     let mut effects = Vec::new();
@@ -470,5 +480,46 @@ fn with_limits_a_relay_capture_that_succeeds_gives_its_try_back_and_one_that_fai
         "a failed capture keeps its try: {effects:?}"
     );
     assert_eq!(answer.result.map(|r| r.as_str()), Some("too-many-attempts"));
+    assert!(answer.handed.is_some());
+}
+
+#[test]
+fn a_flow_without_then_runs_in_a_relay_and_is_unknown_on_the_webhook_route() {
+    let text = r#"{"card": {
+        "fields": [{"name": "pin", "kind": "digits", "length": 4, "prompt": "PIN?"}]
+    }}"#;
+    let err = Flows::from_json(text).expect_err("a webhook-only reading needs then");
+    assert_eq!(err.setting, "GATHER_FLOWS.card.then");
+    let flows = Flows::relay_json(text).expect("flows for relays");
+    let listing = |flow: &str| {
+        Relays::from_json(
+            &format!(
+                r#"{{"agent": {{"upstream": "wss://agent.example.com/ws", "flows": ["{flow}"]}}}}"#
+            ),
+            &flows,
+        )
+    };
+    assert!(flows
+        .require_then(Some(&listing("card").expect("relays")))
+        .is_ok());
+    assert!(flows.require_then(None).is_err(), "no relay runs it");
+    let flow = flows.get("card").expect("card");
+
+    let (_, answer) = turn_over(
+        flow,
+        None,
+        None,
+        Transport::Webhook {
+            action_base: "https://ivr.example.com/gather/card",
+        },
+    );
+    assert_eq!(answer.status, 404);
+    assert_eq!(answer.outcome.as_str(), "unknown-flow");
+    assert!(answer.asking.is_none() && answer.handed.is_none());
+
+    let (_, answer) = relay_turn(flow, None, None);
+    let (_, state) = answer.asking.expect("a relay asks for the PIN");
+    let (_, answer) = relay_turn(flow, Some(state), Some("4321"));
+    assert_eq!(answer.result.map(|r| r.as_str()), Some("success"));
     assert!(answer.handed.is_some());
 }

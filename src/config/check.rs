@@ -144,8 +144,11 @@ fn read_flow(name: String, flow: FlowSettings, at: &At) -> Result<Flow, SettingE
         .status_callback
         .map(|url| at.key("status_callback").url(url))
         .transpose()?;
-    let then_at = at.key("then");
-    let then = read_then(then_at.required(flow.then)?.0, &then_at)?;
+    let then = match flow.then {
+        Some(Table(then)) => read_then(then, &at.key("then"))?,
+        // Whether a relay runs the flow is checked once the relays are read.
+        None => Then::Relay,
+    };
     let messages = match flow.messages {
         Some(Table(messages)) => read_messages(messages, &at.key("messages"))?,
         None => Messages::default(),

@@ -281,6 +281,7 @@ pub fn prepared(env: &Env) -> Rc<Prepared> {
 fn call_settings(env: &Env) -> Result<CallSettings, SettingError> {
     let flows = flows(env)?;
     let relays = relays(env, &flows)?;
+    flows.require_then(relays.as_ref())?;
     let (any_signed, any_verify, any_limits) =
         (flows.any_signed(), flows.any_verify(), flows.any_limits());
     let ring = key_ring(env)?;
@@ -338,13 +339,14 @@ fn flows(env: &Env) -> SharedFlows {
 
 /// A table from `wrangler.toml` arrives as an object, the same setting from the dashboard,
 /// `.dev.vars` or `--var` as JSON text. The object is written out as JSON text by the runtime
-/// (`JSON.stringify`), so both are read by one reader, [`Flows::from_json`], into the same
+/// (`JSON.stringify`), so both are read by one reader, [`Flows::relay_json`], into the same
 /// structs with the same errors; a list where the flows' table belongs, or any other value, is
-/// refused as of the wrong type. (Reading the object with serde-wasm-bindgen as well compiled
+/// refused as of the wrong type. A flow may leave `then` out here; [`call_settings`] checks
+/// that a relay runs it. (Reading the object with serde-wasm-bindgen as well compiled
 /// every settings struct's reader twice: 15 KiB gzip of the upload.) An object the runtime
 /// cannot write out (never one from `wrangler.toml`) is refused the same way.
 fn parse_flows(raw: &JsValue) -> Result<Flows, SettingError> {
-    Flows::from_json(&json_text(raw, config::SETTING)?)
+    Flows::relay_json(&json_text(raw, config::SETTING)?)
 }
 
 /// A JSON setting's text: as given, or a table written out by the runtime.
