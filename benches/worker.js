@@ -49,6 +49,7 @@ const { performance } = require('node:perf_hooks');
 const { Miniflare } = require('miniflare');
 const twilio = require('twilio');
 const h = require('../tests/worker/harness');
+const { cpuOf, descendants, readStat } = require('./proc');
 
 const ROOT = path.join(__dirname, '..');
 const SCRIPTS = { reference: path.join(__dirname, 'reference-worker.mjs'), small: path.join(__dirname, 'small-worker.mjs') };
@@ -83,59 +84,6 @@ function parseArgs(argv) {
 
 // ---------------------------------------------------------------------------------------------
 // The runtimes
-
-/** PIDs of every descendant of this process, from /proc. */
-function descendants() {
-  const children = new Map();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = readStat(entry);
-    if (!stat) continue;
-    if (!children.has(stat.ppid)) children.set(stat.ppid, []);
-    children.get(stat.ppid).push(Number(entry));
-  }
-  const found = [];
-  const queue = [process.pid];
-  while (queue.length > 0) {
-    for (const child of children.get(queue.shift()) ?? []) {
-      found.push(child);
-      queue.push(child);
-    }
-  }
-  return found;
-}
-
-/** ppid and user+sys ticks of /proc/<pid>/stat (all threads, living and exited); null if gone. */
-function readStat(pid) {
-  let text;
-  try {
-    text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return null;
-  }
-  // Fields after the command name (which may hold spaces) start at field 3, "state".
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]), name: text.slice(text.indexOf('(') + 1, text.lastIndexOf(')')) };
-}
-
-/** Nanoseconds on CPU of the living threads of `pid` (schedstat), a finer clock than ticks. */
-function schedNs(pid) {
-  let total = 0;
-  let tasks;
-  try {
-    tasks = fs.readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return 0;
-  }
-  for (const task of tasks) {
-    try {
-      total += Number(fs.readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // the thread ended
-    }
-  }
-  return total;
-}
 
 /** One worker in its own workerd, started by its own Miniflare. */
 class Runtime {
@@ -196,13 +144,7 @@ class Runtime {
 
   /** CPU used so far by the runtime's processes: ticks (stat) and nanoseconds (schedstat). */
   cpu() {
-    let ticks = 0;
-    let ns = 0;
-    for (const pid of this.pids) {
-      ticks += readStat(pid)?.ticks ?? 0;
-      ns += schedNs(pid);
-    }
-    return { ticks, ns };
+    return cpuOf(this.pids);
   }
 
   processNames() {
