@@ -11,7 +11,7 @@ use worker::wasm_bindgen::closure::Closure;
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::{spawn_local, JsFuture};
 use worker::web_sys::{
-    self, AbortSignal, Headers, RequestInit, ResponseInit, WebSocket, WorkerGlobalScope,
+    self, AbortController, Headers, RequestInit, ResponseInit, WebSocket, WorkerGlobalScope,
 };
 use worker::{js_sys, Env};
 
@@ -131,7 +131,10 @@ fn accept(socket: &WebSocket) -> Result<(), JsValue> {
 }
 
 /// Opens the application's WebSocket at `upstream` with the relay's signature, within
-/// `wait_ms`; `None` when it cannot be reached or does not upgrade.
+/// `wait_ms`; `None` when it cannot be reached or does not upgrade. The wait is for the
+/// upgrade alone: a request's signal stays tied to the socket it returns (workerd closes the
+/// socket when the signal aborts), so the timer is cleared once the answer is in rather than
+/// given as `AbortSignal.timeout`, which ended every session `wait_ms` after it began.
 async fn connect(upstream: &str, secret: &[u8], wait_ms: u32) -> Option<WebSocket> {
     // fetch() takes http(s) URLs and upgrades them with the Upgrade header.
     let (scheme, rest) = upstream.split_once("://")?;
@@ -151,12 +154,22 @@ async fn connect(upstream: &str, secret: &[u8], wait_ms: u32) -> Option<WebSocke
     let init = RequestInit::new();
     init.set_method("GET");
     init.set_headers(&headers);
-    init.set_signal(Some(&AbortSignal::timeout_with_u32(wait_ms)));
-    let response: web_sys::Response =
-        JsFuture::from(global().fetch_with_str_and_init(&http, &init))
-            .await
-            .ok()?
-            .unchecked_into();
+    let controller = AbortController::new().ok()?;
+    init.set_signal(Some(&controller.signal()));
+    // `controller.abort()` as a JS function: no Rust closure to keep alive for the timer.
+    let abort = js_sys::Reflect::get(&controller, &JsValue::from_str("abort")).ok()?;
+    let abort = abort
+        .unchecked_into::<js_sys::Function>()
+        .bind0(&controller);
+    let timer = global()
+        .set_timeout_with_callback_and_timeout_and_arguments_0(
+            &abort,
+            i32::try_from(wait_ms).unwrap_or(i32::MAX),
+        )
+        .ok()?;
+    let answer = JsFuture::from(global().fetch_with_str_and_init(&http, &init)).await;
+    global().clear_timeout_with_handle(timer);
+    let response: web_sys::Response = answer.ok()?.unchecked_into();
     let socket = js_sys::Reflect::get(&response, &JsValue::from_str("webSocket")).ok()?;
     if response.status() != 101 || socket.is_null() || socket.is_undefined() {
         return None;
