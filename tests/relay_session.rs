@@ -391,3 +391,30 @@ fn messages_over_64_kib_are_dropped_either_way() {
     assert_eq!(glue.to_app, [setup()]);
     assert_eq!(glue.session.tally().dropped, 2);
 }
+
+#[test]
+fn a_capture_under_way_when_the_session_ends_is_tallied_abandoned() {
+    let mut glue = Glue::new("redact");
+    glue.app(r#"{"type":"gather-seal.start","flow":"pin"}"#);
+    glue.keys("43");
+    glue.app(r#"{"type":"text","token":"Thanks, one moment.","last":true}"#);
+    let said = glue.to_twilio.len();
+    glue.session.ended();
+    assert!(!glue.session.capturing());
+    assert_eq!(
+        glue.session.tally().captures,
+        [("pin".to_owned(), "abandoned")]
+    );
+    assert_eq!(glue.to_twilio.len(), said, "nothing held is released");
+    assert!(!glue.to_app.iter().any(|m| m.contains("gather-seal.")));
+
+    // Between captures, ending adds nothing.
+    let mut glue = Glue::new("redact");
+    glue.app(r#"{"type":"gather-seal.start","flow":"pin"}"#);
+    glue.keys("4321");
+    glue.session.ended();
+    assert_eq!(
+        glue.session.tally().captures,
+        [("pin".to_owned(), "success")]
+    );
+}
