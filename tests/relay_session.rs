@@ -523,3 +523,30 @@ fn a_flow_without_then_runs_in_a_relay_and_is_unknown_on_the_webhook_route() {
     assert_eq!(answer.result.map(|r| r.as_str()), Some("success"));
     assert!(answer.handed.is_some());
 }
+
+#[test]
+fn a_capture_under_way_when_the_session_ends_is_tallied_abandoned() {
+    let mut glue = Glue::new("redact");
+    glue.app(r#"{"type":"gather-seal.start","flow":"pin"}"#);
+    glue.keys("43");
+    glue.app(r#"{"type":"text","token":"Thanks, one moment.","last":true}"#);
+    let said = glue.to_twilio.len();
+    glue.session.ended();
+    assert!(!glue.session.capturing());
+    assert_eq!(
+        glue.session.tally().captures,
+        [("pin".to_owned(), "abandoned")]
+    );
+    assert_eq!(glue.to_twilio.len(), said, "nothing held is released");
+    assert!(!glue.to_app.iter().any(|m| m.contains("gather-seal.")));
+
+    // Between captures, ending adds nothing.
+    let mut glue = Glue::new("redact");
+    glue.app(r#"{"type":"gather-seal.start","flow":"pin"}"#);
+    glue.keys("4321");
+    glue.session.ended();
+    assert_eq!(
+        glue.session.tally().captures,
+        [("pin".to_owned(), "success")]
+    );
+}

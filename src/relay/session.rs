@@ -74,7 +74,8 @@ struct Capture {
 /// What the session's log line says: no digits, no transcript text.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Tally {
-    /// Each capture's flow and result word (or `cancelled-by-app`, `failed`), in order.
+    /// Each capture's flow and result word (or `cancelled-by-app`, `failed`, or `abandoned`
+    /// when the session ended during it), in order.
     pub captures: Vec<(String, &'static str)>,
     /// Runs of digits redacted from the caller's speech.
     pub redactions: usize,
@@ -221,6 +222,16 @@ impl Session {
             }) => self.entry_done(),
             _ => Vec::new(),
         }
+    }
+
+    /// The session is over (a socket closed): a capture still under way is tallied as
+    /// `abandoned`, so that the log line shows it; what the application had held is dropped.
+    /// Nothing is said to anyone: the sockets are closing.
+    pub fn ended(&mut self) {
+        if let Some(capture) = self.capture.take() {
+            self.tally.captures.push((capture.flow, "abandoned"));
+        }
+        self.held.clear();
     }
 
     /// The engine's answer to a capture turn ([`Out::Turn`]).

@@ -367,7 +367,9 @@ impl Live {
         let _ = self
             .twilio
             .close_with_code_and_reason(1000, "session ended");
-        line.of(&self.session.borrow()).closed(why).write();
+        let mut session = self.session.borrow_mut();
+        session.ended();
+        line.of(&session).closed(why).write();
     }
 }
 

@@ -11,6 +11,12 @@
 //   app.send({ type: 'gather-seal.start', flow: 'pay' });
 //   const result = await app.nextMessage('gather-seal.result');
 //   await app.close();
+//
+// With several sessions at once, take each connection and speak on it alone:
+//
+//   const session = await app.connected();
+//   const setup = await session.nextMessage('setup');   // this connection's messages only
+//   session.send({ type: 'gather-seal.start', flow: 'pin' });
 
 const http = require('node:http');
 const WebSocket = require('ws');
@@ -30,7 +36,11 @@ class AgentApp {
     this.inbox = new MessageInbox('application stand-in');
     /** Every message the relay sent, parsed (a frame that is not JSON is kept as `{ raw }`). */
     this.messages = this.inbox.all;
-    /** The latest connection accepted: `{ socket, closed }` (`closed`: `{ code, reason }`). */
+    /**
+     * The latest connection accepted: `{ socket, closed, upgrade, messages, nextMessage, send,
+     * close }` (`closed`: `{ code, reason }`; `upgrade`: its request, as in `upgrades`;
+     * `messages`, `nextMessage` and `send`: this connection's alone).
+     */
     this.connection = null;
     /** Connections accepted, for `connected` to hand out one by one. */
     this.accepted = new MessageInbox('application stand-in (connections)');
@@ -41,7 +51,8 @@ class AgentApp {
   }
 
   #upgrade(request, socket, head) {
-    this.upgrades.push({ path: request.url, headers: { ...request.headers } });
+    const upgrade = { path: request.url, headers: { ...request.headers } };
+    this.upgrades.push(upgrade);
     this.held.add(socket);
     socket.on('close', () => this.held.delete(socket));
     socket.on('error', () => {});
@@ -54,24 +65,43 @@ class AgentApp {
         socket.end(`${text}Connection: close\r\nContent-Length: 0\r\n\r\n`);
         return;
       }
-      this.wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws));
+      this.wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws, upgrade));
     }, this.delayMs);
   }
 
-  #accept(socket) {
+  #accept(socket, upgrade) {
+    // This connection's own messages, beside the app-wide inbox.
+    const inbox = new MessageInbox('application stand-in (one connection)');
     const closed = new Promise((resolve) => {
-      socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+      socket.on('close', (code, reason) => {
+        inbox.end(`connection closed (code ${code})`);
+        resolve({ code, reason: reason.toString() });
+      });
     });
     socket.on('error', () => {});
     socket.on('message', (data) => {
       const text = data.toString();
+      let message;
       try {
-        this.inbox.push(JSON.parse(text));
+        message = JSON.parse(text);
       } catch {
-        this.inbox.push({ raw: text });
+        message = { raw: text };
       }
+      this.inbox.push(message);
+      inbox.push(message);
     });
-    this.connection = { socket, closed };
+    this.connection = {
+      socket,
+      closed,
+      upgrade,
+      messages: inbox.all,
+      nextMessage: (predicate, timeoutMs = 5000) => inbox.next(predicate, timeoutMs),
+      send: (message) => sendOn(socket, message),
+      close: (code = 1000, reason = '') => {
+        socket.close(code, reason);
+        return closed;
+      },
+    };
     this.accepted.push(this.connection);
   }
 
@@ -87,10 +117,7 @@ class AgentApp {
 
   /** Sends `message` (an object, sent as JSON, or a string) on the latest connection. */
   send(message) {
-    if (this.connection?.socket.readyState !== WebSocket.OPEN) {
-      throw new Error('application stand-in: no open connection to send on');
-    }
-    this.connection.socket.send(typeof message === 'string' ? message : JSON.stringify(message));
+    sendOn(this.connection?.socket, message);
   }
 
   /** The next message from the relay that `predicate` accepts (see MessageInbox.next). */
@@ -111,6 +138,14 @@ class AgentApp {
     for (const socket of this.held) socket.destroy();
     await new Promise((resolve) => this.server.close(resolve));
   }
+}
+
+/** Sends `message` (an object, sent as JSON, or a string) on `socket`, which must be open. */
+function sendOn(socket, message) {
+  if (socket?.readyState !== WebSocket.OPEN) {
+    throw new Error('application stand-in: no open connection to send on');
+  }
+  socket.send(typeof message === 'string' ? message : JSON.stringify(message));
 }
 
 /**

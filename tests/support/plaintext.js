@@ -102,4 +102,47 @@ function assertNoPlaintext(text, typed, what = 'the text') {
   }
 }
 
-module.exports = { assertNoPlaintext, findTyped };
+/**
+ * The texts of one parsed WebSocket message to look in: the message as JSON, each string member
+ * at any depth as it reads unescaped (in JSON, `"x\n1234"` is written `x\\n1234`, where the
+ * escape's letter would hide the entry), and the members of a string member that is itself JSON
+ * text (a relay result's `body`, an `end`'s `handoffData`) likewise. `[where, text]` pairs.
+ */
+function messageTexts(message, where) {
+  const texts = [[where, JSON.stringify(message)]];
+  const visit = (value, path) => {
+    if (typeof value === 'string') {
+      texts.push([path, value]);
+      if (!/^\s*[[{]/.test(value)) return;
+      let inner;
+      try {
+        inner = JSON.parse(value);
+      } catch {
+        return;
+      }
+      visit(inner, `${path} (JSON text)`);
+    } else if (value !== null && typeof value === 'object') {
+      for (const [key, member] of Object.entries(value)) {
+        visit(member, Array.isArray(value) ? `${path}[${key}]` : `${path}.${key}`);
+      }
+    }
+  };
+  visit(message, where);
+  return texts;
+}
+
+/**
+ * Asserts that none of `typed` occurs as a token (the rules above) in any of `messages`, parsed
+ * WebSocket messages (objects, as a stand-in received them), nor in a JSON text one of them
+ * carries in a string member. `what` names the receiver in the failure message.
+ */
+function assertNoPlaintextInMessages(messages, typed, what = 'the messages') {
+  messages.forEach((message, i) => {
+    const type = typeof message?.type === 'string' ? ` (${message.type})` : '';
+    for (const [where, text] of messageTexts(message, `message ${i}${type}`)) {
+      assertNoPlaintext(text, typed, `${what}, ${where},`);
+    }
+  });
+}
+
+module.exports = { assertNoPlaintext, assertNoPlaintextInMessages, findTyped };

@@ -6,7 +6,7 @@
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const { test } = require('node:test');
-const { assertNoPlaintext, findTyped } = require('./plaintext');
+const { assertNoPlaintext, assertNoPlaintextInMessages, findTyped } = require('./plaintext');
 
 // [text, typed, why]: typed appears in text as a token.
 const FOUND = [
@@ -122,4 +122,34 @@ test('the cases mean something: a naive includes() gets every "must not" case wr
   for (const [text, typed, why] of NOT_FOUND) {
     assert.ok(text.includes(typed), `${why}: not a trap for a substring check`);
   }
+});
+
+test('WebSocket messages: found in a member or in a JSON text a member carries, not in its hex', () => {
+  const hex = 'a1234f'.repeat(8);
+  const body = JSON.stringify({ callSid: 'CAabc', encryptedPinDigits: hex, masked: { card: { last4: '4242' } } });
+  const clean = [
+    { type: 'setup', callSid: 'CAabc', from: '+15005551234' },
+    { type: 'gather-seal.result', body, signature: 't=1765432100,v1=ab1234cd' },
+    { type: 'end', handoffData: '{"gatherSeal":"upstream-unavailable"}' },
+  ];
+  assertNoPlaintextInMessages(clean, ['1234', '4242424242424242']);
+  const leaks = [
+    [{ type: 'dtmf', digit: '1234' }, 'message 0 (dtmf)'],
+    [{ type: 'prompt', voicePrompt: 'it is 1 2 3 4', lang: 'en-US', last: true }, 'message 0 (prompt)'],
+    [{ type: 'x', n: 1234 }, 'message 0 (x)'],
+    [{ type: 'gather-seal.result', body: JSON.stringify({ pin: '1234' }) }, 'message 0 (gather-seal.result)'],
+    [{ type: 'end', handoffData: JSON.stringify({ nested: JSON.stringify({ pin: '1234' }) }) }, 'message 0 (end)'],
+    // Escaped in the message's JSON as \n1234, where the n would hide it.
+    [{ type: 'text', token: 'line\n1234', last: true }, 'message 0 (text).token'],
+    [{ type: 'x', body: JSON.stringify({ note: 'a\n1234' }) }, 'message 0 (x).body (JSON text).note'],
+  ];
+  for (const [message, where] of leaks) {
+    assert.throws(
+      () => assertNoPlaintextInMessages([message], ['1234'], 'the application'),
+      (error) => error.message.startsWith(`the application, ${where},`),
+      JSON.stringify(message),
+    );
+  }
+  // The last four of a card are not the card.
+  assertNoPlaintextInMessages([{ masked: { last4: '4242' } }], ['4242424242424242']);
 });

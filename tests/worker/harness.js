@@ -13,6 +13,7 @@ const path = require('node:path');
 const { Miniflare } = require('miniflare');
 const TOML = require('smol-toml');
 const twilio = require('twilio');
+const { connect: connectRelay } = require('../support/conversation-relay');
 const { assertNoPlaintext } = require('../support/plaintext');
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -407,6 +408,37 @@ function assertCleanLog(output, { digits = [], sealed = [], secrets = [] }) {
   }
 }
 
+/** The WebSocket URL of the worker's relay `name`, as dialled: ws://127.0.0.1:<port>/relay/<name>. */
+function relaySocketUrl(worker, name) {
+  return worker.url(`/relay/${name}`).replace(/^http/, 'ws');
+}
+
+/**
+ * Opens the worker's relay `name` with the ConversationRelay stand-in, as Twilio would: the
+ * handshake signed by the twilio package (`getExpectedTwilioSignature(token, signUrl, {})`: the
+ * URL Twilio was given, no parameters; `signUrl` defaults to the one dialled), with `algorithm`
+ * and the `settings` header for a shared key, or with `signature` as given (`null`: none).
+ * `setup`: fields laid over the setup message sent first. Rejects with `status` when refused.
+ */
+function openRelay(worker, name, { token = TOKEN, signUrl, algorithm, settings, signature, setup = {} } = {}) {
+  const url = relaySocketUrl(worker, name);
+  const sig = signature === undefined ? twilio.getExpectedTwilioSignature(token, signUrl ?? url, {}, algorithm) : signature;
+  const headers = {};
+  if (sig !== null) headers['X-Twilio-Signature'] = sig;
+  if (settings !== undefined) headers['X-Twilio-Webhooks-Signature-Settings'] = settings;
+  return connectRelay(url, { headers, setup });
+}
+
+/** The relay-session log line of the call `callSid`, once written (or null after 3 s). */
+async function relaySessionLine(worker, callSid) {
+  const deadline = Date.now() + 3000;
+  for (;;) {
+    const line = worker.logLines().find((l) => l.outcome === 'relay-session' && l.callSid === callSid);
+    if (line || Date.now() > deadline) return line ?? null;
+    await sleep(20);
+  }
+}
+
 function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -468,8 +500,11 @@ module.exports = {
   gatherAction,
   logLinesOf,
   newCallSid,
+  openRelay,
   openWithNodeCrypto,
   queryOf,
+  relaySessionLine,
+  relaySocketUrl,
   sealingPackage,
   signatureValid,
   signedPost,
