@@ -20,7 +20,7 @@ use super::log::{LogLine, SessionLine};
 use super::routes::run;
 use super::settings::{self, CallSettings, Prepared};
 use crate::config::Relay;
-use crate::engine::{Call, Facts, Transport, Turn};
+use crate::engine::{Call, Transport, Turn};
 use crate::outcome::Outcome;
 use crate::relay::session::{Out, Session, SetupCall};
 use crate::relay::{check_handshake, sign_upstream};
@@ -397,23 +397,19 @@ async fn turn(
     let Some(flow) = flows.get(flow) else {
         return crate::engine::Answer::new(200, String::new(), Outcome::UnknownFlow, None);
     };
-    let facts = Facts {
-        flow,
-        ring: &settings.ring,
-        counter_key: settings.counter_key.as_bytes(),
-        verify: settings.verify.as_ref(),
-        signing_secret: settings.signing_secret.as_ref().map(|s| s.as_bytes()),
-        call: Call {
-            call_sid: &call.call_sid,
-            account_sid: &call.account_sid,
-            from: &call.from,
-            to: &call.to,
-        },
-        state,
-        digits: digits.map(String::as_str),
-        now_ms: js_sys::Date::now() as u64,
-        transport: Transport::Relay,
+    let call = Call {
+        call_sid: &call.call_sid,
+        account_sid: &call.account_sid,
+        from: &call.from,
+        to: &call.to,
     };
+    let facts = settings.facts(
+        flow,
+        call,
+        state,
+        digits.map(String::as_str),
+        Transport::Relay,
+    );
     run(
         Turn::new(facts),
         env,

@@ -10,7 +10,7 @@ use super::log::LogLine;
 use super::outbound;
 use super::settings;
 use crate::config::{Waits, DEFAULT_FLOW};
-use crate::engine::{self, Answer, Call, Effect, Facts, Feedback, Step, Transport, Turn};
+use crate::engine::{self, Answer, Call, Effect, Feedback, Step, Transport, Turn};
 use crate::flow::{self, CallState, GatherResult};
 use crate::otp;
 use crate::outcome::Outcome;
@@ -99,25 +99,16 @@ pub async fn gather(
     log.step = Some(step.to_owned());
 
     let action_base = format!("{base}{path}");
-    let facts = Facts {
-        flow,
-        ring: &settings.ring,
-        counter_key: settings.counter_key.as_bytes(),
-        verify: settings.verify.as_ref(),
-        signing_secret: settings.signing_secret.as_ref().map(|s| s.as_bytes()),
-        call: Call {
-            call_sid,
-            account_sid: form.get("AccountSid").unwrap_or(""),
-            from: form.get("From").unwrap_or(""),
-            to: form.get("To").unwrap_or(""),
-        },
-        state,
-        digits: form.get("Digits"),
-        now_ms: js_sys::Date::now() as u64,
-        transport: Transport::Webhook {
-            action_base: &action_base,
-        },
+    let call = Call {
+        call_sid,
+        account_sid: form.get("AccountSid").unwrap_or(""),
+        from: form.get("From").unwrap_or(""),
+        to: form.get("To").unwrap_or(""),
     };
+    let transport = Transport::Webhook {
+        action_base: &action_base,
+    };
+    let facts = settings.facts(flow, call, state, form.get("Digits"), transport);
     let answer = run(
         Turn::new(facts),
         env,

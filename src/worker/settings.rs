@@ -24,7 +24,9 @@ use worker::wasm_bindgen::JsValue;
 use worker::Env;
 use zeroize::Zeroizing;
 
-use crate::config::{self, Flows, Relays};
+use crate::config::{self, Flow, Flows, Relays};
+use crate::engine::{Call, Facts, Transport};
+use crate::flow::CallState;
 use crate::twilio::WebhookKeys;
 use crate::{otp, Key, KeyRing, SettingError};
 
@@ -239,6 +241,33 @@ pub struct CallSettings {
     pub counter_key: Zeroizing<String>,
     /// `GATHER_RELAYS`, when set.
     pub relays: Option<Relays>,
+}
+
+impl CallSettings {
+    /// The engine's facts for one turn of `flow` in `call` over `transport`: these settings, the
+    /// turn's own state and entry, and the clock now. The webhook route and the relay build
+    /// their turns here, so both hand the engine the same settings.
+    pub fn facts<'a>(
+        &'a self,
+        flow: &'a Flow,
+        call: Call<'a>,
+        state: Option<CallState>,
+        digits: Option<&'a str>,
+        transport: Transport<'a>,
+    ) -> Facts<'a> {
+        Facts {
+            flow,
+            ring: &self.ring,
+            counter_key: self.counter_key.as_bytes(),
+            verify: self.verify.as_ref(),
+            signing_secret: self.signing_secret.as_ref().map(|s| s.as_bytes()),
+            call,
+            state,
+            digits,
+            now_ms: worker::js_sys::Date::now() as u64,
+            transport,
+        }
+    }
 }
 
 /// A webhook's settings: the signing ones first (a problem there is reported before the
