@@ -11,6 +11,7 @@ echo "== Rust: format and lints (host, and the worker and npm glue on wasm)"
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
 cargo clippy --lib --target wasm32-unknown-unknown --features worker --target-dir target/worker -- -D warnings
+cargo clippy --lib --target wasm32-unknown-unknown --features demo --target-dir target/worker -- -D warnings
 cargo clippy --lib --target wasm32-unknown-unknown --features node -- -D warnings
 
 echo "== Rust: core tests on the host"

@@ -103,3 +103,74 @@ pub fn answer(
         say(NOT_FOUND, true, AppVerdict::Rejected)
     }
 }
+
+/// What the demo backend made of one submission: its answer, and what the development build's
+/// call simulator shows of it (`crate::simulator::Handoff`). Compiled, like the simulator, for
+/// the host and the development worker only (so the production worker's code stays as it is).
+#[cfg(any(feature = "demo", not(target_arch = "wasm32")))]
+#[derive(Debug)]
+pub struct Received {
+    /// The answer ([`answer`]).
+    pub reply: DemoReply,
+    /// The signature check.
+    pub signature: Result<(), crate::SignatureError>,
+    /// The submission's `callSid`, when the body is a submission with a well-formed one (read
+    /// whether or not the signature checked out, to file the record under).
+    pub call_sid: Option<String>,
+    /// The values it opened, by field name: a signed `success` submission's card and PIN,
+    /// when both open for the call.
+    pub opened: Vec<(String, Zeroizing<String>)>,
+}
+
+/// [`answer`], with what it received and opened. The signature check and the opening are
+/// [`answer`]'s own steps, done again here with the same inputs for the record, so that
+/// [`answer`] itself is left exactly as a backend would write it.
+#[cfg(any(feature = "demo", not(target_arch = "wasm32")))]
+pub fn receive(
+    body: &[u8],
+    signature: Option<&str>,
+    secret: &[u8],
+    ring: &KeyRing,
+    now_unix: u64,
+) -> Received {
+    let reply = answer(body, signature, secret, ring, now_unix);
+    let checked = handoff::verify_submission(
+        body,
+        signature,
+        &[secret],
+        handoff::DEFAULT_TOLERANCE_SECS,
+        now_unix,
+    );
+    // Read whether or not the signature checked out; an unsigned one only for its callSid.
+    let submission = serde_json::from_slice::<Submission>(body).ok();
+    let call_sid = submission
+        .as_ref()
+        .map(|s| s.call_sid.clone())
+        .filter(|sid| crate::flow::is_call_sid(sid));
+    let mut opened = Vec::new();
+    if let (Ok(()), Some(submission)) = (checked, &submission) {
+        let sealed = [
+            ("card", submission.encrypted_card_digits.as_deref()),
+            ("pin", submission.encrypted_pin_digits.as_deref()),
+        ];
+        let values: Vec<_> = sealed
+            .iter()
+            .filter(|_| submission.result == "success")
+            .filter_map(|(field, sealed)| {
+                let context = context(&submission.call_sid, field);
+                let value = open((*sealed)?, ring, context.as_bytes()).ok()?;
+                Some(((*field).to_owned(), Zeroizing::new(value)))
+            })
+            .collect();
+        // As `answer` does: both values or none.
+        if values.len() == sealed.len() {
+            opened = values;
+        }
+    }
+    Received {
+        reply,
+        signature: checked,
+        call_sid,
+        opened,
+    }
+}

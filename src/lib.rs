@@ -58,7 +58,9 @@
 //! - [`url`]: URLs read one way (targets, `PUBLIC_URL`, a request's origin, port variants);
 //! - [`lockout`]: lockout across calls: caller IDs, counter names, how failed tries count;
 //! - [`otp`]: one-time codes through Twilio Verify: the two requests and reading their answers;
-//! - [`demo`]: the articles' demo backend, for local development.
+//! - [`demo`]: the articles' demo backend, for local development;
+//! - [`simulator`]: the local call simulator page's pure side (flows it may see, its signing
+//!   step, its per-call records), for local development.
 //!
 //! Two thin glue modules sit behind features: `worker` (the Cloudflare Worker serving the
 //! flows) and `node` (the exports of the `gather-seal` npm package).
@@ -82,6 +84,11 @@ pub mod lockout;
 pub mod otp;
 pub mod outcome;
 pub mod relay;
+// Compiled for the host, where it is tested, and into the development worker (feature `demo`),
+// never into the production worker or the npm package: even unused, its code would shift what
+// the linker keeps of the production worker's.
+#[cfg(any(feature = "demo", not(target_arch = "wasm32")))]
+pub mod simulator;
 pub mod status;
 pub mod twilio;
 pub mod url;

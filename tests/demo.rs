@@ -4,11 +4,11 @@
 mod common;
 
 use common::{ring, CALL_SID, KEY_HEX, OTHER_CALL_SID, OTHER_KEY_HEX};
-use gather_seal::demo::{answer, DemoReply};
+use gather_seal::demo::{answer, receive, DemoReply};
 use gather_seal::flow::GatherResult;
 use gather_seal::handoff::{sign, Submission};
 use gather_seal::lockout::AppVerdict;
-use gather_seal::{seal, KeyRing};
+use gather_seal::{seal, KeyRing, SignatureError};
 
 const SECRET: &[u8] = b"whsec-demo";
 /// 2026-12-01T00:00:00Z.
@@ -251,5 +251,78 @@ fn values_that_do_not_open_for_the_call_are_400() {
     for (why, call_sid, values) in cases {
         let body = body(call_sid, GatherResult::Success, &values);
         assert_eq!(signed(&body), refused(400), "{why}");
+    }
+}
+
+#[test]
+fn receive_reports_what_it_opened_and_the_signature_verdict() {
+    // The simulator page shows what the demo backend received: the call it is filed under,
+    // the signature check, the values opened.
+    let good = typed("1234", "4321");
+    let header = sign(SECRET, NOW, good.as_bytes());
+    let got = receive(good.as_bytes(), Some(&header), SECRET, &ring(KEY_HEX), NOW);
+    assert_eq!(got.reply, ok(FOUND));
+    assert_eq!(got.signature, Ok(()));
+    assert_eq!(got.call_sid.as_deref(), Some(CALL_SID));
+    let opened: Vec<(&str, &str)> = got
+        .opened
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    assert_eq!(opened, [("card", "1234"), ("pin", "4321")]);
+
+    // A wrong caller's values are opened too (that is how it knows they are wrong).
+    let wrong = typed("1234", "0000");
+    let header = sign(SECRET, NOW, wrong.as_bytes());
+    let got = receive(wrong.as_bytes(), Some(&header), SECRET, &ring(KEY_HEX), NOW);
+    assert_eq!(got.reply, rejected(NOT_FOUND));
+    assert_eq!(got.opened.len(), 2);
+
+    // Unsigned or signed with another secret: nothing opened, filed under its call all the same.
+    for header in [None, Some(sign(b"another-secret", NOW, wrong.as_bytes()))] {
+        let got = receive(
+            wrong.as_bytes(),
+            header.as_deref(),
+            SECRET,
+            &ring(KEY_HEX),
+            NOW,
+        );
+        assert_eq!(got.reply, refused(401));
+        assert!(got.signature.is_err());
+        assert!(got.opened.is_empty());
+        assert_eq!(got.call_sid.as_deref(), Some(CALL_SID));
+    }
+    let missing = receive(wrong.as_bytes(), None, SECRET, &ring(KEY_HEX), NOW);
+    assert_eq!(missing.signature, Err(SignatureError::Missing));
+
+    // What `answer` does not open is not reported opened: another result than success, values
+    // that do not open for the call (swapped fields).
+    let ring_ = ring(KEY_HEX);
+    let card = sealed(&ring_, CALL_SID, "card", "1234");
+    let pin = sealed(&ring_, CALL_SID, "pin", "4321");
+    let locked = body(
+        CALL_SID,
+        GatherResult::Locked,
+        &[("card", card.clone()), ("pin", pin.clone())],
+    );
+    let swapped = body(
+        CALL_SID,
+        GatherResult::Success,
+        &[("card", pin), ("pin", card)],
+    );
+    for (body, status) in [(locked, 200), (swapped, 400)] {
+        let header = sign(SECRET, NOW, body.as_bytes());
+        let got = receive(body.as_bytes(), Some(&header), SECRET, &ring_, NOW);
+        assert_eq!(got.reply.status, status);
+        assert_eq!(got.signature, Ok(()));
+        assert!(got.opened.is_empty());
+    }
+
+    // A body without a well-formed callSid is filed nowhere.
+    for body in [r#"{"callSid":"CA 12"}"#, "not json", "{}"] {
+        let header = sign(SECRET, NOW, body.as_bytes());
+        let got = receive(body.as_bytes(), Some(&header), SECRET, &ring(KEY_HEX), NOW);
+        assert_eq!(got.call_sid, None, "{body}");
+        assert_eq!(got.reply, refused(400));
     }
 }

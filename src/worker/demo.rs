@@ -1,6 +1,7 @@
 //! `POST /decrypt-gather`: the articles' demo backend ([`crate::demo`]), compiled only into
 //! the local development build (feature `demo`, which `scripts/dev.sh` and `[env.dev]` use),
-//! so the worker `wrangler deploy` publishes does not contain it at all.
+//! so the worker `wrangler deploy` publishes does not contain it at all. What it receives and
+//! answers is kept for the call simulator page (`super::simulator`).
 
 use worker::Env;
 
@@ -10,6 +11,7 @@ use super::settings;
 use crate::demo;
 use crate::handoff::{RESULT_HEADER, SIGNATURE_HEADER};
 use crate::outcome::Outcome;
+use crate::simulator::Handoff;
 
 /// `POST /decrypt-gather`: the demo backend, checking the submission like a real backend.
 pub async fn decrypt_gather(req: &worker::web_sys::Request, env: &Env, log: &mut LogLine) -> Reply {
@@ -36,13 +38,32 @@ pub async fn decrypt_gather(req: &worker::web_sys::Request, env: &Env, log: &mut
         }
     };
     let signature = req.headers().get(SIGNATURE_HEADER).ok().flatten();
-    let reply = demo::answer(
+    let received = demo::receive(
         &body,
         signature.as_deref(),
         secret.as_bytes(),
         &ring,
         (worker::js_sys::Date::now() / 1000.0) as u64,
     );
+    let reply = received.reply;
+    // What it received and answered, for the simulator page (filed under the submission's
+    // callSid, signed or not).
+    if let Some(call_sid) = &received.call_sid {
+        let handoff = Handoff {
+            submission: String::from_utf8_lossy(&body).into_owned(),
+            signature,
+            signature_valid: received.signature.is_ok(),
+            verdict: match received.signature {
+                Ok(()) => "valid".to_owned(),
+                Err(refusal) => refusal.to_string(),
+            },
+            opened: received.opened,
+            status: reply.status,
+            result: reply.verdict.as_header(),
+            twiml: reply.twiml.clone(),
+        };
+        super::simulator::remember_handoff(call_sid, handoff);
+    }
     match (reply.status, reply.twiml) {
         (200, Some(xml)) => {
             log.outcome = Outcome::DemoAnswered;

@@ -193,7 +193,7 @@ pub struct Reply {
     pub status: u16,
     content_type: &'static str,
     body: String,
-    /// One more header: `Allow` on a 405, the demo backend's result.
+    /// One more header: `Allow` on a 405, the demo backend's result, a page's CSP.
     pub header: Option<(&'static str, &'static str)>,
 }
 
@@ -237,5 +237,20 @@ impl Reply {
             web_sys::Response::new_with_opt_str_and_init(None, &init)
                 .unwrap_or_else(|_| JsValue::UNDEFINED.unchecked_into())
         })
+    }
+}
+
+// Last in the file, so that the production build's code keeps its line numbers.
+#[cfg(feature = "demo")]
+impl Reply {
+    /// Any other body with its content type: the call simulator's page, script, stylesheet and
+    /// JSON, in the development build only.
+    pub fn typed(status: u16, content_type: &'static str, body: String) -> Reply {
+        Reply {
+            status,
+            content_type,
+            body,
+            header: None,
+        }
     }
 }

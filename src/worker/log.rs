@@ -106,7 +106,7 @@ impl LogLine {
             return;
         }
         self.ms = ms;
-        if let Ok(line) = serde_json::to_string(self) {
+        if let Ok(line) = serde_json::to_string(self).map(|line| kept(self, line)) {
             console_log!("{line}");
         }
     }
@@ -184,4 +184,19 @@ impl SessionLine {
             console_log!("{line}");
         }
     }
+}
+
+// Last in the file, so that the production build's code keeps its line numbers.
+
+/// The development build keeps each call's log lines for the simulator page
+/// (`super::simulator`); the production build keeps nothing.
+#[cfg(feature = "demo")]
+fn kept(line: &LogLine, text: String) -> String {
+    super::simulator::remember_log(line.call_sid.as_deref(), &text);
+    text
+}
+
+#[cfg(not(feature = "demo"))]
+fn kept(_: &LogLine, text: String) -> String {
+    text
 }

@@ -7,9 +7,9 @@
 //!
 //! - [`routes`]: `POST /gather` (the `default` flow) and `POST /gather/<flow>`, the voice
 //!   webhook and every `<Gather>` action after it;
-//! - `demo`: `POST /decrypt-gather`, the demo backend, and `POST /__trap`, which panics on
-//!   purpose so a test can check the next request still works, only in the local development
-//!   build (feature `demo`);
+//! - `demo`, `simulator`: `POST /decrypt-gather` (the demo backend), `/simulator` (the call
+//!   simulator page) and `POST /__trap` (a panic on purpose, so a test can check the next
+//!   request still works), only in the local development build (feature `demo`);
 //! - [`settings`]: bindings, and the flows parsed once per isolate;
 //! - [`outbound`]: the signed POST to a flow's `then.action`, and Twilio Verify's requests;
 //! - [`lockout`]: the `Lockout` Durable Object that counts failed tries across calls, and the
@@ -66,7 +66,7 @@ async fn fetch(
             }
             Err(reply) => reply,
         }
-    } else if cfg!(feature = "demo") && path == "/decrypt-gather" {
+    } else if cfg!(feature = "demo") && (path == "/decrypt-gather" || is_simulator(path)) {
         demo_backend(&req, &env, &mut log).await
     } else if cfg!(feature = "demo") && path == "/__trap" && req.method() == "POST" {
         trap(&mut log)
@@ -94,10 +94,42 @@ fn trap(log: &mut LogLine) -> Reply {
 
 #[cfg(feature = "demo")]
 async fn demo_backend(req: &web_sys::Request, env: &Env, log: &mut LogLine) -> Reply {
-    demo::decrypt_gather(req, env, log).await
+    development_route(req, env, log).await
 }
 
 #[cfg(not(feature = "demo"))]
 async fn demo_backend(_: &web_sys::Request, _: &Env, log: &mut LogLine) -> Reply {
     log.refuse(Outcome::UnknownPath, Reply::plain(404, "Not Found"))
+}
+
+// What follows is the development build's alone, and comes last: the production build's code,
+// down to the line numbers its panic locations carry, is then exactly what it was without it
+// (its upload is byte for byte the same).
+
+#[cfg(feature = "demo")]
+mod simulator;
+
+/// The development build's own routes: the demo backend (`POST /decrypt-gather`) and the call
+/// simulator (`/simulator`, `/simulator/…`).
+#[cfg(feature = "demo")]
+async fn development_route(req: &web_sys::Request, env: &Env, log: &mut LogLine) -> Reply {
+    let url = req.url();
+    let (origin, path_and_query) = split_url(&url);
+    let path = path_and_query.split('?').next().unwrap_or("");
+    if path == "/decrypt-gather" {
+        demo::decrypt_gather(req, env, log).await
+    } else {
+        simulator::serve(req, env, origin, path_and_query, log).await
+    }
+}
+
+/// Whether `path` is the call simulator's: never in the production build.
+#[cfg(feature = "demo")]
+fn is_simulator(path: &str) -> bool {
+    simulator::is_path(path)
+}
+
+#[cfg(not(feature = "demo"))]
+fn is_simulator(_: &str) -> bool {
+    false
 }

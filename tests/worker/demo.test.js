@@ -1,8 +1,9 @@
 'use strict';
 // The local demo: wrangler.toml's [env.dev] (what scripts/dev.sh serves) runs the development
 // build, whose demo backend checks each submission's signature, opens the values and answers
-// TwiML like a real backend would, on the articles' flow. The production build does not
-// contain the demo backend, and the top level of wrangler.toml has no http:// target.
+// TwiML like a real backend would, on the articles' flow. The production build contains neither
+// the demo backend nor the call simulator (simulator.test.js), and the top level of
+// wrangler.toml has no http:// target.
 
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
@@ -220,6 +221,62 @@ describe('the committed production configuration', () => {
       assert.equal(await reply.text(), 'Not Found');
     } finally {
       await worker.dispose();
+    }
+  });
+
+  test('the production build serves no call simulator: every /simulator route is 404 Not Found', async () => {
+    const worker = await h.startWorker({
+      ...h.devVars(),
+      AES_SECRET: h.KEY,
+      TWILIO_AUTH_TOKEN: h.TOKEN,
+      BACKEND_SIGNING_SECRET: h.SIGNING_SECRET,
+    });
+    try {
+      const callSid = h.newCallSid();
+      const requests = [
+        ['GET', '/simulator'],
+        ['GET', '/simulator/'],
+        ['GET', '/simulator/simulator.js'],
+        ['GET', '/simulator/simulator.css'],
+        ['GET', '/simulator/flows'],
+        ['GET', `/simulator/handoff?callSid=${callSid}`],
+        ['GET', `/simulator/log?callSid=${callSid}`],
+        ['POST', '/simulator/sign'],
+      ];
+      for (const [method, route] of requests) {
+        const body = method === 'POST' ? JSON.stringify({ url: worker.url('/gather'), params: h.callParams(callSid) }) : undefined;
+        const reply = await fetch(worker.url(route), { method, headers: body ? { 'Content-Type': 'application/json' } : {}, body });
+        assert.equal(reply.status, 404, `${method} ${route}`);
+        assert.equal(await reply.text(), 'Not Found');
+      }
+    } finally {
+      await worker.dispose();
+    }
+  });
+
+  test('nothing wrangler deploy --dry-run would upload holds the demo backend or the call simulator', () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'gather-seal-dry-'));
+    try {
+      execFileSync(path.join(ROOT, 'node_modules', '.bin', 'wrangler'), ['deploy', '--dry-run', '--outdir', out], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: { ...process.env, GATHER_SEAL_WORKER_BUILT: '1', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const files = fs.readdirSync(out, { recursive: true }).filter((f) => fs.statSync(path.join(out, f)).isFile());
+      assert.ok(files.some((f) => f.endsWith('.wasm')), `no .wasm among ${files.join(', ')}`);
+      // The routes, the page's title and what only its script, its headers and the demo
+      // backend's answers say.
+      const traces = ['/decrypt-gather', 'locate you in our system', '/simulator', 'call simulator', 'speechSynthesis', 'Content-Security-Policy'];
+      for (const file of files) {
+        const bytes = fs.readFileSync(path.join(out, file));
+        for (const trace of traces) assert.ok(!bytes.includes(trace), `${file} holds "${trace}"`);
+      }
+      // And the development build does hold them: the strings looked for are the right ones.
+      const dev = Buffer.concat(['index_bg.wasm', 'worker/shim.mjs'].map((f) => fs.readFileSync(path.join(ROOT, 'build-dev', f))));
+      for (const trace of traces) assert.ok(dev.includes(trace), `build-dev/ holds "${trace}"`);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
     }
   });
 

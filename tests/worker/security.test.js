@@ -190,10 +190,16 @@ describe('requests the worker refuses', () => {
     assert.equal(chunked.status, 413);
     await chunked.text();
 
-    for (const path of ['/', '/gather/', '/gather/login/x', '/gathering', '/Gather', '/nope', '/decrypt-gather']) {
+    for (const path of ['/', '/gather/', '/gather/login/x', '/gathering', '/Gather', '/nope', '/decrypt-gather', '/simulator', '/simulator/sign']) {
       const reply = await h.signedPost(worker.url(path), params);
       assert.equal(reply.status, 404, path);
       assert.equal(reply.text, 'Not Found');
+    }
+    // The development build's call simulator is not in this one (demo.test.js checks its upload).
+    for (const path of ['/simulator', '/simulator/simulator.js', '/simulator/flows', `/simulator/log?callSid=${h.newCallSid()}`]) {
+      const reply = await fetch(worker.url(path));
+      assert.equal(reply.status, 404, `GET ${path}`);
+      assert.equal(await reply.text(), 'Not Found');
     }
   });
 

@@ -1,0 +1,338 @@
+//! The local call simulator's pure side. The development build (feature `demo`) serves a page
+//! at `GET /simulator` that plays Twilio's side of a call against the worker; its glue
+//! (`src/worker/simulator.rs`) only reads requests and bindings and calls what is here:
+//!
+//! - [`flows_json`]: what the page may know of the flows (`GET /simulator/flows`): names,
+//!   routes, language, timeout, attempts, how the call is handed on, and each field's name and
+//!   kind; never a URL, a sentence or a secret;
+//! - [`sign_request`]: the development-only signing step (`POST /simulator/sign`): the
+//!   `X-Twilio-Signature` Twilio would put on a POST to one of the worker's own `/gather`
+//!   routes, made with [`crate::twilio_signature`], so the page never holds the auth token;
+//! - [`ByCall`], [`Handoff`], [`handoffs_json`], [`log_json`]: the small per-call records the
+//!   page reads back (`GET /simulator/handoff`, `GET /simulator/log`): what the demo backend
+//!   received and answered, and the worker's log lines.
+//!
+//! It is compiled for the host, where it is tested, and into the development worker only.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::config::{Flows, Kind, Then, DEFAULT_FLOW};
+
+/// Calls a record store keeps; the oldest is dropped for a new one.
+pub const MAX_CALLS: usize = 32;
+/// Log lines kept per call (a call of the demo flows writes one to three a step).
+pub const MAX_LOG_LINES: usize = 64;
+/// Hand-offs kept per call (a call hands off once; a replayed last step may add one).
+pub const MAX_HANDOFFS: usize = 4;
+
+/// What the page knows of one flow.
+#[derive(Serialize)]
+struct FlowView<'a> {
+    name: &'a str,
+    /// The path of its webhook: `/gather` for `default`, else `/gather/<name>`.
+    route: String,
+    language: Option<&'a str>,
+    /// Seconds `<Gather>` waits.
+    timeout: u8,
+    attempts: u8,
+    /// `action` or `redirect`.
+    then: &'static str,
+    fields: Vec<FieldView<'a>>,
+}
+
+#[derive(Serialize)]
+struct FieldView<'a> {
+    name: &'a str,
+    kind: &'static str,
+}
+
+/// The kind's name as `GATHER_FLOWS` writes it.
+pub fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Digits(_) | Kind::DigitRange { .. } => "digits",
+        Kind::CardNumber(_) => "card-number",
+        Kind::SecurityCode(_) => "security-code",
+        Kind::RoutingNumber => "routing-number",
+        Kind::Expiry => "expiry",
+        Kind::Verify(_) => "verify",
+    }
+}
+
+/// The webhook path of the flow `name`.
+pub fn route_of(name: &str) -> String {
+    if name == DEFAULT_FLOW {
+        "/gather".to_owned()
+    } else {
+        format!("/gather/{name}")
+    }
+}
+
+/// `{"flows":[{"name","route","language","timeout","attempts","then","fields":[{"name","kind"}]}]}`
+/// for the flows a call can be played through: every flow with a `then` (a flow only a relay
+/// runs has no webhook route), in the order configured. No URL, sentence or setting beyond
+/// these: the page needs nothing else, and shows what it gets.
+pub fn flows_json(flows: &Flows) -> String {
+    let views: Vec<FlowView<'_>> = flows
+        .iter()
+        .filter_map(|flow| {
+            let then = match flow.then {
+                Then::Action { .. } => "action",
+                Then::Redirect { .. } => "redirect",
+                Then::Relay => return None,
+            };
+            Some(FlowView {
+                name: &flow.name,
+                route: route_of(&flow.name),
+                language: flow.language.as_deref(),
+                timeout: flow.timeout_secs,
+                attempts: flow.attempts,
+                then,
+                fields: flow
+                    .fields
+                    .iter()
+                    .map(|field| FieldView {
+                        name: &field.name,
+                        kind: kind_name(field.kind),
+                    })
+                    .collect(),
+            })
+        })
+        .collect();
+    #[derive(Serialize)]
+    struct All<'a> {
+        flows: Vec<FlowView<'a>>,
+    }
+    serde_json::to_string(&All { flows: views }).unwrap_or_default()
+}
+
+/// Whether the signing step signs a POST to `url` for a worker whose requests arrive at
+/// `origin` (`http://127.0.0.1:8787`): the same origin, exactly, and the path one of the
+/// worker's gather routes (`/gather` or `/gather/<name>`), with any query and no fragment.
+/// Anything else (another host or port, `/decrypt-gather`, the simulator's own routes) is
+/// refused, so the step cannot be used to sign requests for anything but the worker's webhook.
+pub fn signable(url: &str, origin: &str) -> bool {
+    if origin.is_empty() || url.contains('#') || url.chars().any(|c| c.is_control() || c == ' ') {
+        return false;
+    }
+    let (url_origin, tail) = crate::url::split_origin(url);
+    if url_origin != origin {
+        return false;
+    }
+    let path = tail.split('?').next().unwrap_or("");
+    match path.strip_prefix("/gather") {
+        Some("") => true,
+        Some(rest) => rest
+            .strip_prefix('/')
+            .is_some_and(|name| !name.is_empty() && !name.contains('/')),
+        None => false,
+    }
+}
+
+/// A signing request: the URL the page will POST to and the form parameters it will send.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignRequest {
+    url: String,
+    params: BTreeMap<String, String>,
+}
+
+/// Why the signing step refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignRefusal {
+    /// Not `{"url": "…", "params": {"name": "value", …}}` with text values.
+    NotARequest,
+    /// The URL is not one of this worker's gather routes ([`signable`]).
+    NotThisWorker,
+}
+
+impl SignRefusal {
+    /// A fixed sentence for the page.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignRefusal::NotARequest => {
+                "expected JSON {\"url\": \"…\", \"params\": {\"name\": \"value\"}} with text values"
+            }
+            SignRefusal::NotThisWorker => {
+                "only a POST to this worker's own /gather routes is signed"
+            }
+        }
+    }
+}
+
+/// `POST /simulator/sign`: `body` is `{"url", "params"}`; the answer is
+/// `{"signature": "<base64>"}`, the `X-Twilio-Signature` Twilio would send with that POST,
+/// made with `auth_token` as [`crate::twilio_signature`] makes it. The parameters (the typed
+/// `Digits` among them) are wiped once signed.
+pub fn sign_request(body: &[u8], origin: &str, auth_token: &str) -> Result<String, SignRefusal> {
+    let mut request: SignRequest =
+        serde_json::from_slice(body).map_err(|_| SignRefusal::NotARequest)?;
+    let signed = if signable(&request.url, origin) {
+        let pairs: Vec<(&str, &str)> = request
+            .params
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        Ok(crate::twilio_signature(auth_token, &request.url, &pairs))
+    } else {
+        Err(SignRefusal::NotThisWorker)
+    };
+    for value in request.params.values_mut() {
+        value.zeroize();
+    }
+    let signature = signed?;
+    #[derive(Serialize)]
+    struct Signed<'a> {
+        signature: &'a str,
+    }
+    Ok(serde_json::to_string(&Signed {
+        signature: &signature,
+    })
+    .unwrap_or_default())
+}
+
+/// A small store of records by call SID, oldest call first: at most `max_calls` calls, each
+/// with at most `max_each` records (its oldest dropped first). Only well-formed call SIDs
+/// ([`crate::flow::is_call_sid`]) are filed.
+#[derive(Debug)]
+pub struct ByCall<T> {
+    calls: VecDeque<(String, Vec<T>)>,
+    max_calls: usize,
+    max_each: usize,
+}
+
+impl<T> ByCall<T> {
+    /// An empty store.
+    pub const fn new(max_calls: usize, max_each: usize) -> ByCall<T> {
+        ByCall {
+            calls: VecDeque::new(),
+            max_calls,
+            max_each,
+        }
+    }
+
+    /// Files `record` under `call_sid`; false (and nothing kept) for a malformed SID.
+    pub fn push(&mut self, call_sid: &str, record: T) -> bool {
+        if !crate::flow::is_call_sid(call_sid) || self.max_calls == 0 || self.max_each == 0 {
+            return false;
+        }
+        let records = match self.calls.iter().position(|(sid, _)| sid == call_sid) {
+            Some(i) => &mut self.calls[i].1,
+            None => {
+                while self.calls.len() >= self.max_calls {
+                    self.calls.pop_front();
+                }
+                self.calls.push_back((call_sid.to_owned(), Vec::new()));
+                match self.calls.back_mut() {
+                    Some(call) => &mut call.1,
+                    None => return false,
+                }
+            }
+        };
+        if records.len() >= self.max_each {
+            records.remove(0);
+        }
+        records.push(record);
+        true
+    }
+
+    /// The records of `call_sid`, oldest first (none for a call not seen or dropped).
+    pub fn get(&self, call_sid: &str) -> &[T] {
+        self.calls
+            .iter()
+            .find(|(sid, _)| sid == call_sid)
+            .map_or(&[], |(_, records)| records.as_slice())
+    }
+
+    /// How many calls are kept.
+    pub fn calls(&self) -> usize {
+        self.calls.len()
+    }
+}
+
+/// What the demo backend received for a call, what it made of it and what it answered.
+#[derive(Debug)]
+pub struct Handoff {
+    /// The submission's body as received (JSON: the call's SIDs and numbers, the result, and
+    /// sealed values only).
+    pub submission: String,
+    /// Its `X-Gather-Seal-Signature` header.
+    pub signature: Option<String>,
+    /// Whether that signature checked out.
+    pub signature_valid: bool,
+    /// The signature check's verdict in words: `valid`, or why it was refused.
+    pub verdict: String,
+    /// The values the backend opened, by field name: plaintext, as the application sees it
+    /// (wiped when the record is dropped).
+    pub opened: Vec<(String, Zeroizing<String>)>,
+    /// The backend's HTTP status.
+    pub status: u16,
+    /// Its `X-Gather-Seal-Result`, when it sent one.
+    pub result: Option<&'static str>,
+    /// Its TwiML, for a 200.
+    pub twiml: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HandoffView<'a> {
+    submission: &'a str,
+    signature: Option<&'a str>,
+    signature_valid: bool,
+    verdict: &'a str,
+    opened: Vec<Opened<'a>>,
+    status: u16,
+    result: Option<&'a str>,
+    twiml: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Opened<'a> {
+    name: &'a str,
+    value: &'a str,
+}
+
+/// `GET /simulator/handoff`: `{"callSid", "handoffs": [{"submission", "signature",
+/// "signatureValid", "verdict", "opened": [{"name", "value"}], "status", "result", "twiml"}]}`.
+pub fn handoffs_json(call_sid: &str, handoffs: &[Handoff]) -> String {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct All<'a> {
+        call_sid: &'a str,
+        handoffs: Vec<HandoffView<'a>>,
+    }
+    let handoffs = handoffs
+        .iter()
+        .map(|h| HandoffView {
+            submission: &h.submission,
+            signature: h.signature.as_deref(),
+            signature_valid: h.signature_valid,
+            verdict: &h.verdict,
+            opened: h
+                .opened
+                .iter()
+                .map(|(name, value)| Opened {
+                    name,
+                    value: value.as_str(),
+                })
+                .collect(),
+            status: h.status,
+            result: h.result,
+            twiml: h.twiml.as_deref(),
+        })
+        .collect();
+    serde_json::to_string(&All { call_sid, handoffs }).unwrap_or_default()
+}
+
+/// `GET /simulator/log`: `{"callSid", "lines": ["<a log line as written>", …]}`.
+pub fn log_json(call_sid: &str, lines: &[String]) -> String {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct All<'a> {
+        call_sid: &'a str,
+        lines: &'a [String],
+    }
+    serde_json::to_string(&All { call_sid, lines }).unwrap_or_default()
+}

@@ -1,0 +1,162 @@
+//! `/simulator`: the local call simulator, compiled only into the development build (feature
+//! `demo`, which `scripts/dev.sh` and `[env.dev]` use), so the worker `wrangler deploy`
+//! publishes neither serves nor contains it. Its logic is in [`crate::simulator`]; this is the
+//! glue:
+//!
+//! - `GET /simulator` (and `/simulator/simulator.js`, `/simulator/simulator.css`): the page,
+//!   plain files in `src/worker/simulator/` compiled in;
+//! - `GET /simulator/flows`: what the page may know of `GATHER_FLOWS`;
+//! - `POST /simulator/sign`: the `X-Twilio-Signature` for a POST to one of this worker's
+//!   `/gather` routes, made with `TWILIO_AUTH_TOKEN`, which never reaches the page; the page
+//!   then sends that POST itself, through the production route and its signature check;
+//! - `GET /simulator/handoff?callSid=…` and `GET /simulator/log?callSid=…`: what the demo
+//!   backend received for a call, and the worker's log lines of that call, kept in this
+//!   isolate's memory, a few dozen calls at most.
+//!
+//! Its own requests write no log line: they are the page's plumbing, not calls.
+
+use std::cell::RefCell;
+
+use worker::Env;
+
+use super::http::{read_body, Reply, JSON};
+use super::log::LogLine;
+use super::settings;
+use crate::simulator::{self, ByCall, Handoff, MAX_CALLS, MAX_HANDOFFS, MAX_LOG_LINES};
+
+const PAGE: &str = include_str!("simulator/index.html");
+const SCRIPT: &str = include_str!("simulator/simulator.js");
+const STYLE: &str = include_str!("simulator/simulator.css");
+
+const HTML: &str = "text/html; charset=utf-8";
+const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+const JSON_UTF8: &str = "application/json; charset=utf-8";
+
+/// The page loads its own script and stylesheet and talks to this worker only.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
+                   img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+thread_local! {
+    /// The worker's log lines, by call.
+    static LOGS: RefCell<ByCall<String>> =
+        const { RefCell::new(ByCall::new(MAX_CALLS, MAX_LOG_LINES)) };
+    /// What the demo backend received and answered, by call.
+    static HANDOFFS: RefCell<ByCall<Handoff>> =
+        const { RefCell::new(ByCall::new(MAX_CALLS, MAX_HANDOFFS)) };
+}
+
+/// Whether `path` is one of the simulator's.
+pub fn is_path(path: &str) -> bool {
+    path == "/simulator" || path.starts_with("/simulator/")
+}
+
+/// Keeps a log line just written, under its call.
+pub fn remember_log(call_sid: Option<&str>, line: &str) {
+    if let Some(call_sid) = call_sid {
+        LOGS.with(|logs| logs.borrow_mut().push(call_sid, line.to_owned()));
+    }
+}
+
+/// Keeps what the demo backend received and answered, under its call.
+pub fn remember_handoff(call_sid: &str, handoff: Handoff) {
+    HANDOFFS.with(|handoffs| handoffs.borrow_mut().push(call_sid, handoff));
+}
+
+/// Answers a request to one of the simulator's paths.
+pub async fn serve(
+    req: &worker::web_sys::Request,
+    env: &Env,
+    origin: &str,
+    path_and_query: &str,
+    log: &mut LogLine,
+) -> Reply {
+    log.silent = true;
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    if path == "/simulator/sign" {
+        return sign(req, env, origin).await;
+    }
+    let method = req.method();
+    let answer = match path {
+        "/simulator" | "/simulator/" => {
+            let mut page = Reply::typed(200, HTML, PAGE.to_owned());
+            page.header = Some(("Content-Security-Policy", CSP));
+            page
+        }
+        "/simulator/simulator.js" => Reply::typed(200, JAVASCRIPT, SCRIPT.to_owned()),
+        "/simulator/simulator.css" => Reply::typed(200, CSS, STYLE.to_owned()),
+        "/simulator/flows" => flows(env),
+        "/simulator/handoff" => match call_sid_of(query) {
+            Some(sid) => {
+                HANDOFFS.with(|h| json(200, simulator::handoffs_json(&sid, h.borrow().get(&sid))))
+            }
+            None => no_call_sid(),
+        },
+        "/simulator/log" => match call_sid_of(query) {
+            Some(sid) => LOGS.with(|l| json(200, simulator::log_json(&sid, l.borrow().get(&sid)))),
+            None => no_call_sid(),
+        },
+        _ => return Reply::plain(404, "Not Found"),
+    };
+    if method == "GET" || method == "HEAD" {
+        answer
+    } else {
+        let mut refused = Reply::plain(405, "Method Not Allowed");
+        refused.header = Some(("Allow", "GET"));
+        refused
+    }
+}
+
+fn json(status: u16, body: String) -> Reply {
+    Reply::typed(status, JSON_UTF8, body)
+}
+
+/// `{"error": "…"}`, a fixed sentence or a setting's name and problem (never a value).
+fn error(status: u16, message: &str) -> Reply {
+    json(status, serde_json::json!({ "error": message }).to_string())
+}
+
+fn no_call_sid() -> Reply {
+    error(
+        400,
+        "expected ?callSid= with a call SID (letters and digits)",
+    )
+}
+
+/// The `callSid` query parameter, when it is a well-formed SID.
+fn call_sid_of(query: &str) -> Option<String> {
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(name, _)| name == "callSid")
+        .map(|(_, sid)| sid.into_owned())
+        .filter(|sid| crate::flow::is_call_sid(sid))
+}
+
+/// `GET /simulator/flows`, or 503 naming the setting that keeps the worker from taking calls.
+fn flows(env: &Env) -> Reply {
+    let prepared = settings::prepared(env);
+    let problem = match (&prepared.signing, &prepared.call) {
+        (Err(setting), _) | (Ok(_), Err(setting)) => setting,
+        (Ok(_), Ok(call)) => return json(200, simulator::flows_json(&call.flows)),
+    };
+    error(503, &problem.to_string())
+}
+
+/// `POST /simulator/sign`.
+async fn sign(req: &worker::web_sys::Request, env: &Env, origin: &str) -> Reply {
+    let body = match read_body(req, JSON).await {
+        Ok(body) => body,
+        Err((_, reply)) => return reply,
+    };
+    let token = settings::text(env, "TWILIO_AUTH_TOKEN")
+        .filter(|t| !t.trim().is_empty())
+        .map(zeroize::Zeroizing::new);
+    let Some(token) = token else {
+        return error(503, "setting TWILIO_AUTH_TOKEN: is missing");
+    };
+    match simulator::sign_request(&body, origin, &token) {
+        Ok(signed) => json(200, signed),
+        Err(refusal) => error(400, refusal.as_str()),
+    }
+}

@@ -1,0 +1,231 @@
+//! The call simulator's pure side (`gather_seal::simulator`): what the page may know of the
+//! flows, what its signing step signs, and its bounded per-call records.
+
+mod common;
+
+use common::CALL_SID;
+use gather_seal::config::Flows;
+use gather_seal::simulator::{
+    flows_json, handoffs_json, log_json, sign_request, signable, ByCall, Handoff, SignRefusal,
+};
+use gather_seal::twilio_signature;
+use zeroize::Zeroizing;
+
+const ORIGIN: &str = "http://127.0.0.1:8787";
+const TOKEN: &str = "b7e4c2a9f1d3e5a7c9b1d3f5a7c9e1b3";
+
+fn flows(json: &str) -> Flows {
+    Flows::relay_json(json).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn parse(json: &str) -> serde_json::Value {
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"))
+}
+
+#[test]
+fn the_page_sees_names_routes_language_timeout_and_field_kinds_only() {
+    let flows = flows(
+        r#"{
+        "default": {
+            "then": {"action": "http://127.0.0.1:8787/decrypt-gather"},
+            "limits": {"failures": 5, "window_minutes": 10, "by": ["caller", "card"]},
+            "fields": [
+                {"name": "card", "kind": "digits", "length": 4, "prompt": "Your card digits?"},
+                {"name": "pin", "kind": "digits", "min": 4, "max": 6, "prompt": "Your PIN?"}
+            ]
+        },
+        "fr": {
+            "then": {"redirect": "https://studio.example.com/return"},
+            "language": "fr-FR", "voice": "Polly.Celine", "timeout": 7, "attempts": 2,
+            "messages": {"goodbye": "Au revoir."},
+            "fields": [{"name": "pin", "kind": "digits", "length": 4, "prompt": "Votre code ?"}]
+        },
+        "pay": {
+            "then": {"redirect": "https://app.example.com/paid"},
+            "status_callback": "https://app.example.com/status",
+            "fields": [
+                {"name": "card", "kind": "card-number", "prompt": "Card?"},
+                {"name": "cvv", "kind": "security-code", "card": "card", "prompt": "Code?"},
+                {"name": "expiry", "kind": "expiry", "prompt": "Expiry?"},
+                {"name": "routing", "kind": "routing-number", "prompt": "Routing?"}
+            ]
+        },
+        "card": {
+            "fields": [{"name": "card", "kind": "card-number", "prompt": "Card?"}]
+        }
+    }"#,
+    );
+    let json = flows_json(&flows);
+    assert_eq!(
+        parse(&json),
+        serde_json::json!({"flows": [
+            {"name": "default", "route": "/gather", "language": null, "timeout": 10, "attempts": 3,
+             "then": "action", "fields": [{"name": "card", "kind": "digits"}, {"name": "pin", "kind": "digits"}]},
+            {"name": "fr", "route": "/gather/fr", "language": "fr-FR", "timeout": 7, "attempts": 2,
+             "then": "redirect", "fields": [{"name": "pin", "kind": "digits"}]},
+            {"name": "pay", "route": "/gather/pay", "language": null, "timeout": 10, "attempts": 3,
+             "then": "redirect", "fields": [
+                {"name": "card", "kind": "card-number"}, {"name": "cvv", "kind": "security-code"},
+                {"name": "expiry", "kind": "expiry"}, {"name": "routing", "kind": "routing-number"}]}
+        ]})
+    );
+    // No URL, sentence or voice: only what the page needs.
+    for absent in [
+        "http",
+        "example.com",
+        "Polly",
+        "Your",
+        "Au revoir",
+        "status",
+    ] {
+        assert!(!json.contains(absent), "{absent} in {json}");
+    }
+}
+
+#[test]
+fn a_verify_field_is_named_by_its_kind() {
+    let flows = flows(
+        r#"{"otp": {"then": {"redirect": "https://app.example.com/next"}, "fields": [
+        {"name": "otp", "kind": "verify", "channel": "sms", "prompt": "Code?"}]}}"#,
+    );
+    let json = parse(&flows_json(&flows));
+    assert_eq!(json["flows"][0]["fields"][0]["kind"], "verify");
+}
+
+#[test]
+fn only_this_workers_gather_routes_are_signable() {
+    for url in [
+        "http://127.0.0.1:8787/gather",
+        "http://127.0.0.1:8787/gather?step=pin&attempt=1&card=00ff",
+        "http://127.0.0.1:8787/gather/fr",
+        "http://127.0.0.1:8787/gather/pay?step=cvv",
+    ] {
+        assert!(signable(url, ORIGIN), "{url}");
+    }
+    for url in [
+        "http://127.0.0.1:8788/gather",
+        "http://127.0.0.1:87870/gather",
+        "https://127.0.0.1:8787/gather",
+        "http://localhost:8787/gather",
+        "http://127.0.0.1:8787@evil.example/gather",
+        "http://evil.example/?http://127.0.0.1:8787/gather",
+        "http://127.0.0.1:8787/decrypt-gather",
+        "http://127.0.0.1:8787/simulator/sign",
+        "http://127.0.0.1:8787/gathering",
+        "http://127.0.0.1:8787/gather/",
+        "http://127.0.0.1:8787/gather/fr/x",
+        "http://127.0.0.1:8787/gather#x",
+        "http://127.0.0.1:8787/gather?x=1 2",
+        "http://127.0.0.1:8787/gather\n",
+        "/gather",
+        "",
+    ] {
+        assert!(!signable(url, ORIGIN), "{url:?}");
+    }
+    assert!(!signable("/gather", ""));
+}
+
+#[test]
+fn the_signing_step_signs_as_twilio_does() {
+    let url = "http://127.0.0.1:8787/gather?step=pin&attempt=1";
+    let body = format!(
+        r#"{{"url": "{url}", "params": {{"CallSid": "{CALL_SID}", "Digits": "4321", "From": "+15005550001", "FinishedOnKey": ""}}}}"#
+    );
+    let signed = sign_request(body.as_bytes(), ORIGIN, TOKEN).unwrap_or_else(|e| panic!("{e:?}"));
+    let expected = twilio_signature(
+        TOKEN,
+        url,
+        &[
+            ("CallSid", CALL_SID),
+            ("Digits", "4321"),
+            ("From", "+15005550001"),
+            ("FinishedOnKey", ""),
+        ],
+    );
+    assert_eq!(parse(&signed), serde_json::json!({ "signature": expected }));
+    assert!(!signed.contains(TOKEN));
+}
+
+#[test]
+fn the_signing_step_refuses_other_urls_and_other_shapes() {
+    let other = r#"{"url": "http://127.0.0.1:8787/decrypt-gather", "params": {}}"#;
+    assert_eq!(
+        sign_request(other.as_bytes(), ORIGIN, TOKEN),
+        Err(SignRefusal::NotThisWorker)
+    );
+    for body in [
+        "not json",
+        "{}",
+        r#"{"url": "http://127.0.0.1:8787/gather"}"#,
+        r#"{"url": "http://127.0.0.1:8787/gather", "params": {"Digits": 1234}}"#,
+        r#"{"url": "http://127.0.0.1:8787/gather", "params": [["Digits", "1"]]}"#,
+        r#"{"url": "http://127.0.0.1:8787/gather", "params": {}, "token": "x"}"#,
+    ] {
+        assert_eq!(
+            sign_request(body.as_bytes(), ORIGIN, TOKEN),
+            Err(SignRefusal::NotARequest),
+            "{body}"
+        );
+    }
+    for refusal in [SignRefusal::NotARequest, SignRefusal::NotThisWorker] {
+        assert!(!refusal.as_str().is_empty());
+    }
+}
+
+#[test]
+fn records_are_kept_per_call_within_bounds() {
+    let mut store: ByCall<u32> = ByCall::new(3, 2);
+    assert!(store.get(CALL_SID).is_empty());
+    assert!(store.push(CALL_SID, 1));
+    assert!(store.push(CALL_SID, 2));
+    assert!(store.push(CALL_SID, 3));
+    assert_eq!(
+        store.get(CALL_SID),
+        [2, 3],
+        "the oldest record of a call goes first"
+    );
+    // Malformed SIDs are not filed.
+    for sid in ["", "CA 1", "CA/1", &"C".repeat(65)] {
+        assert!(!store.push(sid, 9), "{sid}");
+    }
+    // A fourth call drops the oldest call.
+    for sid in ["CAb", "CAc", "CAd"] {
+        assert!(store.push(sid, 7));
+    }
+    assert_eq!(store.calls(), 3);
+    assert!(store.get(CALL_SID).is_empty());
+    assert_eq!(store.get("CAd"), [7]);
+    let mut none: ByCall<u32> = ByCall::new(0, 1);
+    assert!(!none.push(CALL_SID, 1));
+}
+
+#[test]
+fn the_records_as_the_page_reads_them() {
+    let handoff = Handoff {
+        submission: r#"{"callSid":"CA1"}"#.to_owned(),
+        signature: Some("t=1,v1=ab".to_owned()),
+        signature_valid: true,
+        verdict: "valid".to_owned(),
+        opened: vec![("card".to_owned(), Zeroizing::new("1234".to_owned()))],
+        status: 200,
+        result: Some("accepted"),
+        twiml: Some("<Response/>".to_owned()),
+    };
+    assert_eq!(
+        parse(&handoffs_json(CALL_SID, &[handoff])),
+        serde_json::json!({"callSid": CALL_SID, "handoffs": [{
+            "submission": r#"{"callSid":"CA1"}"#, "signature": "t=1,v1=ab", "signatureValid": true,
+            "verdict": "valid", "opened": [{"name": "card", "value": "1234"}], "status": 200,
+            "result": "accepted", "twiml": "<Response/>"
+        }]})
+    );
+    assert_eq!(
+        parse(&handoffs_json(CALL_SID, &[])),
+        serde_json::json!({"callSid": CALL_SID, "handoffs": []})
+    );
+    let lines = [r#"{"outcome":"asked"}"#.to_owned()];
+    assert_eq!(
+        parse(&log_json(CALL_SID, &lines)),
+        serde_json::json!({"callSid": CALL_SID, "lines": [r#"{"outcome":"asked"}"#]})
+    );
+}

@@ -1,0 +1,396 @@
+'use strict';
+// The call simulator of the development build (GET /simulator, src/worker/simulator.rs): its
+// routes over plain HTTP, then the page itself in a real browser, headless Chromium (Debian's
+// chromium, which scripts/setup.sh installs) driven by puppeteer-core, playing the articles'
+// card-and-PIN call by clicking keys and again by keyboard only. Each finished call's
+// screenshot is saved under test-artifacts/. Under CI=true a missing Chromium is a failure.
+// The production build's side (no /simulator, no trace of the page) is checked in
+// demo.test.js and security.test.js.
+
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { after, before, describe, test } = require('node:test');
+const twilio = require('twilio');
+const h = require('./harness');
+const { assertPresent, skipUnlessCi } = require('../support/ci');
+const { startVerify, API_KEY_SID, API_KEY_SECRET } = require('../../scripts/verify-mock');
+
+const ROOT = path.join(__dirname, '..', '..');
+const ARTIFACTS = path.join(ROOT, 'test-artifacts');
+const FOUND = 'Thank you. Your account number is AC12345678 and your balance is 12.55';
+
+// Debian's chromium, when this machine has it.
+const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((file) => fs.existsSync(file));
+const NO_CHROMIUM = CHROMIUM === undefined && 'no Chromium on this machine (apt-get install chromium)';
+
+describe('the call simulator of the development build', () => {
+  let worker;
+  let verify;
+  let port;
+  let secrets;
+
+  before(async () => {
+    // As demo.test.js: the dev flows post to 127.0.0.1:8787; the test worker gets a free port,
+    // the demo flows' action is pointed there, and everything else is [env.dev.vars] as
+    // committed, plus a flow "quick" whose <Gather> waits one second (the timeout's test).
+    verify = await startVerify({ code: '123456' });
+    port = await h.freePort();
+    const vars = h.devVars();
+    const flows = structuredClone(vars.GATHER_FLOWS);
+    flows.default.then.action = `http://127.0.0.1:${port}/decrypt-gather`;
+    flows.otp.then.action = `http://127.0.0.1:${port}/decrypt-gather`;
+    flows.quick = {
+      then: { redirect: `http://127.0.0.1:${port}/after-gather` },
+      timeout: 1,
+      attempts: 2,
+      fields: [
+        { name: 'pin', kind: 'digits', length: 4, prompt: 'Your PIN, please.' },
+        { name: 'code', kind: 'digits', min: 3, max: 6, prompt: 'Your code, then pound.' },
+      ],
+    };
+    secrets = [h.KEY, h.TOKEN, h.SIGNING_SECRET, API_KEY_SECRET];
+    worker = await h.startWorker(
+      {
+        ...vars,
+        GATHER_FLOWS: flows,
+        AES_SECRET: h.KEY,
+        TWILIO_AUTH_TOKEN: h.TOKEN,
+        BACKEND_SIGNING_SECRET: h.SIGNING_SECRET,
+        TWILIO_API_KEY_SID: API_KEY_SID,
+        TWILIO_API_KEY_SECRET: API_KEY_SECRET,
+        TWILIO_VERIFY_URL: verify.url,
+      },
+      { port, build: 'build-dev' },
+    );
+  });
+
+  after(async () => {
+    await browser?.close();
+    await worker?.dispose();
+    await verify?.close();
+  });
+
+  test('GET /simulator: the page, its script and stylesheet, nothing from elsewhere', async () => {
+    const page = await fetch(worker.url('/simulator'));
+    assert.equal(page.status, 200);
+    assert.equal(page.headers.get('content-type'), 'text/html; charset=utf-8');
+    assert.match(page.headers.get('content-security-policy'), /^default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self';/);
+    const html = await page.text();
+    assert.match(html, /<script src="\/simulator\/simulator\.js" defer><\/script>/);
+    assert.match(html, /<link rel="stylesheet" href="\/simulator\/simulator\.css">/);
+    assert.doesNotMatch(html, /(src|href)="(https?:)?\/\//, 'nothing loaded from another origin');
+    for (const [route, type] of [
+      ['/simulator/simulator.js', 'text/javascript; charset=utf-8'],
+      ['/simulator/simulator.css', 'text/css; charset=utf-8'],
+    ]) {
+      const res = await fetch(worker.url(route));
+      assert.equal(res.status, 200, route);
+      assert.equal(res.headers.get('content-type'), type);
+      const text = await res.text();
+      assert.doesNotMatch(text, /https?:\/\/|@import|url\(/, `${route} names no other origin`);
+    }
+    const script = await (await fetch(worker.url('/simulator/simulator.js'))).text();
+    assert.doesNotMatch(script, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(/, 'values go in as text');
+    assert.equal((await fetch(worker.url('/simulator/nope'))).status, 404);
+    const posted = await fetch(worker.url('/simulator'), { method: 'POST' });
+    assert.equal(posted.status, 405);
+    assert.equal(posted.headers.get('allow'), 'GET');
+  });
+
+  test('GET /simulator/flows: names, routes, language, timeout and field kinds, nothing secret', async () => {
+    const res = await fetch(worker.url('/simulator/flows'));
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8');
+    const text = await res.text();
+    const { flows } = JSON.parse(text);
+    assert.deepEqual(flows.map((f) => f.name), ['default', 'fr', 'otp', 'pay', 'quick'], 'the relay-only flow "card" has no route');
+    assert.deepEqual(flows[0], {
+      name: 'default',
+      route: '/gather',
+      language: null,
+      timeout: 10,
+      attempts: 3,
+      then: 'action',
+      fields: [{ name: 'card', kind: 'digits' }, { name: 'pin', kind: 'digits' }],
+    });
+    assert.equal(flows[1].language, 'fr-FR');
+    assert.equal(flows[1].then, 'redirect');
+    assert.deepEqual(flows[2].fields.map((f) => f.kind), ['digits', 'digits', 'verify']);
+    assert.deepEqual(flows[3].fields.map((f) => f.kind), ['card-number', 'security-code', 'expiry']);
+    assert.equal(flows[4].timeout, 1);
+    for (const secret of secrets) assert.ok(!text.includes(secret), 'a secret in the flows');
+    assert.ok(!text.includes('http'), 'no URL');
+    assert.ok(!text.includes('Please'), 'no sentence');
+  });
+
+  test('POST /simulator/sign: the signature the twilio package computes, for this worker\'s /gather only', async () => {
+    const sign = (body, type = 'application/json') =>
+      fetch(worker.url('/simulator/sign'), { method: 'POST', headers: { 'Content-Type': type }, body });
+    const url = worker.url('/gather');
+    const params = h.callParams(h.newCallSid());
+    const res = await sign(JSON.stringify({ url, params }));
+    assert.equal(res.status, 200);
+    const { signature } = await res.json();
+    assert.equal(signature, twilio.getExpectedTwilioSignature(h.TOKEN, url, params));
+    // With it, the production route takes the request.
+    const call = await h.signedPost(url, params, { signature });
+    assert.equal(call.status, 200);
+    assert.match(call.text, /<Gather /);
+
+    for (const other of [
+      `http://127.0.0.1:${port + 1}/gather`,
+      `http://localhost:${port}/gather`,
+      worker.url('/decrypt-gather'),
+      worker.url('/simulator/sign'),
+      worker.url('/gatherx'),
+      `${worker.origin}@example.com/gather`,
+    ]) {
+      const refused = await sign(JSON.stringify({ url: other, params }));
+      assert.equal(refused.status, 400, other);
+      const { error } = await refused.json();
+      assert.match(error, /only a POST to this worker's own \/gather routes is signed/);
+    }
+    for (const body of ['not json', '{}', JSON.stringify({ url, params: { Digits: 1234 } })]) {
+      assert.equal((await sign(body)).status, 400, body);
+    }
+    assert.equal((await sign(JSON.stringify({ url, params }), 'text/plain')).status, 415);
+    assert.equal((await fetch(worker.url('/simulator/sign'))).status, 405);
+  });
+
+  test('GET /simulator/handoff and /simulator/log: what the demo backend and the log saw of one call', async () => {
+    const callSid = h.newCallSid();
+    const empty = await (await fetch(worker.url(`/simulator/handoff?callSid=${callSid}`))).json();
+    assert.deepEqual(empty, { callSid, handoffs: [] });
+    for (const query of ['', '?callSid=', '?callSid=CA%20x', `?other=${callSid}`]) {
+      assert.equal((await fetch(worker.url(`/simulator/handoff${query}`))).status, 400, query);
+      assert.equal((await fetch(worker.url(`/simulator/log${query}`))).status, 400, query);
+    }
+
+    await h.walkCall(worker, ['1234', '4321'], { callSid });
+    const { handoffs } = await (await fetch(worker.url(`/simulator/handoff?callSid=${callSid}`))).json();
+    assert.equal(handoffs.length, 1);
+    const [handoff] = handoffs;
+    assert.equal(handoff.signatureValid, true);
+    assert.equal(handoff.verdict, 'valid');
+    assert.ok(h.signatureValid(handoff.signature, handoff.submission), 'the header as received');
+    assert.deepEqual(handoff.opened, [{ name: 'card', value: '1234' }, { name: 'pin', value: '4321' }]);
+    assert.equal(handoff.status, 200);
+    assert.equal(handoff.result, 'accepted');
+    assert.match(handoff.twiml, new RegExp(`<Say>${FOUND}</Say>`));
+    const submission = JSON.parse(handoff.submission);
+    assert.equal(submission.callSid, callSid);
+    assert.match(submission.encryptedCardDigits, /^[0-9a-f]{64}$/);
+    h.assertNoPlaintext(handoff.submission, ['1234', '4321'], 'the submission');
+
+    const { lines } = await (await fetch(worker.url(`/simulator/log?callSid=${callSid}`))).json();
+    const written = (await h.logLinesOf(worker, callSid, 3)).map((l) => JSON.stringify(l));
+    assert.deepEqual(lines.map((l) => JSON.stringify(JSON.parse(l))), written, 'the lines the worker wrote for the call');
+    assert.deepEqual(lines.map((l) => JSON.parse(l).outcome), ['asked', 'sealed', 'handed-off']);
+    // The simulator's own requests write no line.
+    const before = worker.logLines().length;
+    for (const route of ['/simulator', '/simulator/flows', `/simulator/log?callSid=${callSid}`, '/simulator/nope']) {
+      await (await fetch(worker.url(route))).arrayBuffer();
+    }
+    await h.sleep(200);
+    assert.equal(worker.logLines().length, before);
+  });
+
+  // ── In Chromium ─────────────────────────────────────────────────────────────────────────
+  let browser;
+
+  /** A new page of the shared browser, with what it fetched and any error it reported. */
+  async function newPage() {
+    assertPresent(NO_CHROMIUM);
+    if (!browser) {
+      const puppeteer = require('puppeteer-core');
+      browser = await puppeteer.launch({
+        executablePath: CHROMIUM,
+        headless: true,
+        args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
+      });
+    }
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1280, height: 900 });
+    const seen = { requests: [], errors: [] };
+    page.on('request', (request) => seen.requests.push(request.url()));
+    page.on('pageerror', (error) => seen.errors.push(error.message));
+    page.on('console', (message) => message.type() === 'error' && seen.errors.push(message.text()));
+    await page.goto(worker.url('/simulator'));
+    await page.waitForFunction(() => document.body.dataset.state === 'idle', { timeout: 10_000 });
+    return { page, seen };
+  }
+
+  /** Waits until the page listens for the `step`th entry. */
+  async function gathering(page, step) {
+    await page.waitForFunction(
+      (n) => document.body.dataset.state === 'gathering' && document.querySelectorAll('#timeline > li').length === n,
+      { timeout: 15_000 },
+      step,
+    );
+  }
+
+  async function ended(page) {
+    await page.waitForFunction(() => document.body.dataset.state === 'ended', { timeout: 20_000 });
+  }
+
+  /** Everything the page shows of the finished call. */
+  function read(page) {
+    return page.evaluate(() => {
+      const texts = (selector, root = document) => [...root.querySelectorAll(selector)].map((e) => e.textContent);
+      const rows = (selector) =>
+        Object.fromEntries([...document.querySelectorAll(`${selector} tr`)].map((tr) => [tr.querySelector('th').textContent, tr.querySelector('td').textContent]));
+      return {
+        status: document.getElementById('status').textContent,
+        checksAll: document.body.dataset.checks,
+        steps: [...document.querySelectorAll('#timeline > li')].map((li) => ({
+          url: li.querySelector('.url').textContent,
+          params: Object.fromEntries([...li.querySelectorAll('table.params tr')].map((tr) => [tr.querySelector('th').textContent, tr.querySelector('td').textContent])),
+          twiml: li.querySelector('.twiml').textContent,
+          log: li.querySelector('.log').textContent,
+          hears: texts('.hears li', li),
+          sealedInUrl: li.querySelectorAll('.url mark.sealed').length,
+          sealedInTwiml: li.querySelectorAll('.twiml mark.sealed').length,
+        })),
+        checks: [...document.querySelectorAll('.check')].map((c) => ({ pass: c.classList.contains('pass'), text: c.textContent })),
+        urls: texts('.url'),
+        twiml: texts('.twiml'),
+        submissions: texts('.submission'),
+        logs: texts('.log'),
+        handoffShown: !document.getElementById('handoff').hidden,
+        handoff: document.getElementById('handoff-body').textContent,
+        verdict: texts('.verdict').join(' '),
+        opened: rows('table.opened'),
+        redirect: rows('table.redirect'),
+      };
+    });
+  }
+
+  async function screenshot(page, name) {
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    const file = path.join(ARTIFACTS, name);
+    await page.screenshot({ path: file, fullPage: true });
+    assert.ok(fs.statSync(file).size > 10_000, `${file} is a screenshot`);
+  }
+
+  /** What every played call must show: the checks passed, nothing typed in a URL, TwiML or log. */
+  function assertClean(shown, seen, typed) {
+    assert.equal(shown.checksAll, 'pass');
+    assert.equal(shown.checks.length, shown.steps.length + 1, 'a check for each step and for the hand-off');
+    for (const check of shown.checks) assert.ok(check.pass && check.text.startsWith('✓'), check.text);
+    const where = [...shown.urls.map((t) => ['a URL', t]), ...shown.twiml.map((t) => ['TwiML', t]),
+      ...shown.submissions.map((t) => ['the submission', t]), ...shown.logs.map((t) => ['a log', t.replace(/"ms":\d+/g, '"ms":0')])];
+    for (const [what, text] of where) h.assertNoPlaintext(text, typed, `${what} shown on the page`);
+    assert.deepEqual(seen.errors, [], 'the page reported no error');
+    for (const url of seen.requests) assert.ok(url.startsWith(`${worker.origin}/`), `the page fetched ${url}`);
+  }
+
+  /** The card-and-PIN demo call, played; the assertions both ways of playing share. */
+  async function assertDemoCall(page, seen) {
+    await ended(page);
+    const shown = await read(page);
+    assert.match(shown.status, /^Call over: nothing more to say/);
+    assert.equal(shown.steps.length, 3);
+    assert.deepEqual(shown.steps.map((s) => s.hears), [[h.CARD_PROMPT], [h.PIN_PROMPT], [FOUND]]);
+    assert.equal(shown.steps[0].url, worker.url('/gather'));
+    assert.equal(shown.steps[0].params.Digits, undefined, 'the call comes in without Digits');
+    assert.equal(shown.steps[1].params.Digits, '1234', 'Twilio sends the worker what was typed');
+    assert.equal(shown.steps[2].params.Digits, '4321');
+    assert.ok(shown.steps[1].sealedInTwiml >= 1, 'the sealed card in the action URL is marked');
+    assert.ok(shown.steps[2].sealedInUrl >= 1, 'the sealed card the request carries is marked');
+    const outcomes = shown.steps.map((s) => s.log.split('\n').map((l) => JSON.parse(l).outcome));
+    assert.deepEqual(outcomes, [['asked'], ['sealed'], ['handed-off']]);
+    // The hand-off: what the demo backend received, its verdict, what it opened and answered.
+    assert.ok(shown.handoffShown);
+    assert.deepEqual(shown.opened, { card: '1234', pin: '4321' });
+    assert.match(shown.verdict, /^✓ Signature valid/);
+    assert.match(shown.handoff, /Its answer: 200, X-Gather-Seal-Result: accepted/);
+    assert.ok(shown.twiml.at(-1).includes(FOUND), 'the backend\'s TwiML');
+    assert.equal(shown.submissions.length, 1);
+    assert.match(JSON.parse(shown.submissions[0]).encryptedPinDigits, /^[0-9a-f]{64}$/);
+    assertClean(shown, seen, ['1234', '4321']);
+  }
+
+  test('in Chromium: the card-and-PIN call played by clicking the keys', {
+    ...skipUnlessCi(NO_CHROMIUM),
+    timeout: 90_000,
+  }, async () => {
+    const { page, seen } = await newPage();
+    try {
+      assert.equal(await page.$eval('#flow', (select) => select.value), 'default');
+      await page.click('#call');
+      for (const [i, entry] of ['1234', '4321'].entries()) {
+        await gathering(page, i + 1);
+        for (const key of entry) await page.click(`#keypad button[aria-label="${key}"]`);
+      }
+      await assertDemoCall(page, seen);
+      await screenshot(page, 'simulator-card-and-pin-clicks.png');
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('in Chromium: the same call by keyboard alone', {
+    ...skipUnlessCi(NO_CHROMIUM),
+    timeout: 90_000,
+  }, async () => {
+    const { page, seen } = await newPage();
+    try {
+      // From the top of the page, Tab to the Call button: the flow list, the caller number.
+      const focused = () => page.evaluate(() => document.activeElement?.id || document.activeElement?.tagName);
+      const order = [];
+      for (let i = 0; i < 10 && (await focused()) !== 'call'; i++) {
+        await page.keyboard.press('Tab');
+        order.push(await focused());
+      }
+      assert.deepEqual(order, ['flow', 'from', 'call']);
+      // Focus is visible.
+      const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+      assert.equal(outline, 'solid');
+      await page.keyboard.press('Enter');
+      for (const [i, entry] of ['1234', '4321'].entries()) {
+        await gathering(page, i + 1);
+        await page.keyboard.type(entry);
+      }
+      await assertDemoCall(page, seen);
+      await screenshot(page, 'simulator-card-and-pin-keyboard.png');
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('in Chromium: silence sends an empty entry after the <Gather> timeout; # ends an entry; a <Redirect> hand-off', {
+    ...skipUnlessCi(NO_CHROMIUM),
+    timeout: 90_000,
+  }, async () => {
+    const { page, seen } = await newPage();
+    try {
+      await page.select('#flow', 'quick');
+      await page.click('#call');
+      await gathering(page, 1);
+      // Nothing pressed: after one second the entry goes, empty, and the PIN is asked again.
+      await gathering(page, 2);
+      await page.keyboard.type('5678');
+      await gathering(page, 3);
+      await page.keyboard.type('567#');
+      await ended(page);
+      const shown = await read(page);
+      assert.match(shown.status, /handed off with a <Redirect>/);
+      assert.deepEqual(shown.steps.map((s) => [s.params.Digits, s.params.FinishedOnKey]), [
+        [undefined, undefined],
+        ['', ''],
+        ['5678', ''],
+        ['567', '#'],
+      ]);
+      assert.deepEqual(shown.steps.map((s) => s.log.split('\n').map((l) => JSON.parse(l).outcome)), [['asked'], ['reprompted'], ['sealed'], ['redirected']]);
+      assert.equal(shown.urls.at(-1), `http://127.0.0.1:${port}/after-gather`);
+      assert.equal(shown.redirect.result, 'success');
+      assert.match(shown.redirect.encryptedPinDigits, /^[0-9a-f]{64}$/);
+      assert.match(shown.redirect.encryptedCodeDigits, /^[0-9a-f]{62}$/);
+      assertClean(shown, seen, ['5678', '567']);
+      await screenshot(page, 'simulator-timeout-and-redirect.png');
+    } finally {
+      await page.close();
+    }
+  });
+});
