@@ -52,62 +52,11 @@ pub fn answer(
     ring: &KeyRing,
     now_unix: u64,
 ) -> DemoReply {
-    let refuse = |status| DemoReply {
-        status,
-        twiml: None,
-        verdict: AppVerdict::Unconfirmed,
-    };
-    if handoff::verify_submission(
-        body,
-        signature,
-        &[secret],
-        handoff::DEFAULT_TOLERANCE_SECS,
-        now_unix,
-    )
-    .is_err()
-    {
-        return refuse(401);
-    }
-    let Ok(submission) = serde_json::from_slice::<Submission>(body) else {
-        return refuse(400);
-    };
-    let say = |sentence: &str, hang_up: bool, verdict: AppVerdict| {
-        let response = Response::new().say(&Speech::default(), sentence);
-        let response = if hang_up { response.hangup() } else { response };
-        DemoReply {
-            status: 200,
-            twiml: Some(response.finish()),
-            verdict,
-        }
-    };
-    // Strict, as a backend should be: only a `success` is opened at all.
-    match submission.result.as_str() {
-        "success" => {}
-        "locked" => return say(LOCKED, true, AppVerdict::Rejected),
-        _ => return say(GOODBYE, true, AppVerdict::Rejected),
-    }
-    let opened = |field: &str, sealed: Option<&str>| -> Option<Zeroizing<String>> {
-        let context = context(&submission.call_sid, field);
-        open(sealed?, ring, context.as_bytes())
-            .ok()
-            .map(Zeroizing::new)
-    };
-    let card = opened("card", submission.encrypted_card_digits.as_deref());
-    let pin = opened("pin", submission.encrypted_pin_digits.as_deref());
-    let (Some(card), Some(pin)) = (card, pin) else {
-        return refuse(400);
-    };
-    if card.as_str() == "1234" && pin.as_str() == "4321" {
-        say(FOUND, false, AppVerdict::Accepted)
-    } else {
-        say(NOT_FOUND, true, AppVerdict::Rejected)
-    }
+    receive(body, signature, secret, ring, now_unix).reply
 }
 
 /// What the demo backend made of one submission: its answer, and what the development build's
-/// call simulator shows of it (`crate::simulator::Handoff`). Compiled, like the simulator, for
-/// the host and the development worker only (so the production worker's code stays as it is).
-#[cfg(any(feature = "demo", not(target_arch = "wasm32")))]
+/// call simulator shows of it (`crate::simulator::Handoff`).
 #[derive(Debug)]
 pub struct Received {
     /// The answer ([`answer`]).
@@ -122,10 +71,7 @@ pub struct Received {
     pub opened: Vec<(String, Zeroizing<String>)>,
 }
 
-/// [`answer`], with what it received and opened. The signature check and the opening are
-/// [`answer`]'s own steps, done again here with the same inputs for the record, so that
-/// [`answer`] itself is left exactly as a backend would write it.
-#[cfg(any(feature = "demo", not(target_arch = "wasm32")))]
+/// [`answer`], with what it received and opened on the way.
 pub fn receive(
     body: &[u8],
     signature: Option<&str>,
@@ -133,7 +79,20 @@ pub fn receive(
     ring: &KeyRing,
     now_unix: u64,
 ) -> Received {
-    let reply = answer(body, signature, secret, ring, now_unix);
+    let refuse = |status| DemoReply {
+        status,
+        twiml: None,
+        verdict: AppVerdict::Unconfirmed,
+    };
+    let say = |sentence: &str, hang_up: bool, verdict: AppVerdict| {
+        let response = Response::new().say(&Speech::default(), sentence);
+        let response = if hang_up { response.hangup() } else { response };
+        DemoReply {
+            status: 200,
+            twiml: Some(response.finish()),
+            verdict,
+        }
+    };
     let checked = handoff::verify_submission(
         body,
         signature,
@@ -147,30 +106,48 @@ pub fn receive(
         .as_ref()
         .map(|s| s.call_sid.clone())
         .filter(|sid| crate::flow::is_call_sid(sid));
-    let mut opened = Vec::new();
-    if let (Ok(()), Some(submission)) = (checked, &submission) {
-        let sealed = [
-            ("card", submission.encrypted_card_digits.as_deref()),
-            ("pin", submission.encrypted_pin_digits.as_deref()),
-        ];
-        let values: Vec<_> = sealed
-            .iter()
-            .filter(|_| submission.result == "success")
-            .filter_map(|(field, sealed)| {
-                let context = context(&submission.call_sid, field);
-                let value = open((*sealed)?, ring, context.as_bytes()).ok()?;
-                Some(((*field).to_owned(), Zeroizing::new(value)))
-            })
-            .collect();
-        // As `answer` does: both values or none.
-        if values.len() == sealed.len() {
-            opened = values;
-        }
-    }
-    Received {
-        reply,
+    let mut received = Received {
+        reply: refuse(401),
         signature: checked,
         call_sid,
-        opened,
+        opened: Vec::new(),
+    };
+    if received.signature.is_err() {
+        return received;
     }
+    let Some(submission) = submission else {
+        received.reply = refuse(400);
+        return received;
+    };
+    // Strict, as a backend should be: only a `success` is opened at all.
+    match submission.result.as_str() {
+        "success" => {}
+        "locked" => {
+            received.reply = say(LOCKED, true, AppVerdict::Rejected);
+            return received;
+        }
+        _ => {
+            received.reply = say(GOODBYE, true, AppVerdict::Rejected);
+            return received;
+        }
+    }
+    let opened = |field: &str, sealed: Option<&str>| -> Option<Zeroizing<String>> {
+        let context = context(&submission.call_sid, field);
+        open(sealed?, ring, context.as_bytes())
+            .ok()
+            .map(Zeroizing::new)
+    };
+    let card = opened("card", submission.encrypted_card_digits.as_deref());
+    let pin = opened("pin", submission.encrypted_pin_digits.as_deref());
+    let (Some(card), Some(pin)) = (card, pin) else {
+        received.reply = refuse(400);
+        return received;
+    };
+    received.reply = if card.as_str() == "1234" && pin.as_str() == "4321" {
+        say(FOUND, false, AppVerdict::Accepted)
+    } else {
+        say(NOT_FOUND, true, AppVerdict::Rejected)
+    };
+    received.opened = vec![("card".to_owned(), card), ("pin".to_owned(), pin)];
+    received
 }
