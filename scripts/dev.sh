@@ -79,5 +79,6 @@ trap 'kill "$mock" $board $agent 2>/dev/null || true' EXIT
 
 # The demo flow's action is http://127.0.0.1:8787/decrypt-gather, so the port is fixed.
 say "serving http://127.0.0.1:8787/gather; walk a call with: node scripts/call.js --flow default 1234 4321"
-say "or play one in the browser: http://127.0.0.1:8787/simulator (the call simulator, development build only)"
+say "or play one in the browser: http://127.0.0.1:8787/simulator (the call simulator, development build only):"
+say "  flows default (call again to see a lockout), otp (the code shows on the page), pay (status events, Visa ending 4242)"
 npx --no-install wrangler dev --env dev --ip 127.0.0.1 --port 8787 "$@"

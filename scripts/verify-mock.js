@@ -18,12 +18,22 @@
 // compiler rejects, and the failure is silently skipped). verify-mock.test.js checks the
 // stub's bodies against the description itself. VerificationCheck bodies are checked by Prism.
 //
+// The caller's phone, too (option `handset`, on from the command line): the stub remembers the
+// code of each verification it "sent" (`sent`), and a small front on the same port answers
+// `GET /handset/messages?To=<number>` with them, passing every other request to Prism
+// unchanged:
+//
+//   client ──> front :url ──> Prism ──> stub          GET /handset/messages: answered by the front
+//
+// That is what the call simulator page (development build) shows as the text the caller
+// received; it is no part of Twilio's API, and the real Verify has nothing like it.
+//
 // From the command line (what the dev flow "otp" in wrangler.toml's [env.dev] calls):
 //
 //   node scripts/verify-mock.js [--port 4010] [--code 123456]
 //
-// serves Verify on http://127.0.0.1:PORT until Ctrl-C, approving only CODE, and prints every
-// request it answers (the code a caller typed included: this is a local mock).
+// serves Verify on http://127.0.0.1:PORT until Ctrl-C, approving only CODE, with the handset,
+// and prints every request it answers (the code a caller typed included: this is a local mock).
 
 const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
@@ -63,10 +73,13 @@ const CHANNELS = ['sms', 'call', 'email', 'whatsapp', 'sna'];
  *   to other Basic credentials (Prism only checks that Basic credentials are present);
  * - `accountSid`: the account SID in answers;
  * - `answer(request)`: return `{ status, json }` to answer a request your way (or nothing);
- * - `startTimeoutMs`: how long Prism may take to become ready (default 30000).
+ * - `startTimeoutMs`: how long Prism may take to become ready (default 30000);
+ * - `handset`: serve `GET /handset/messages?To=` (the codes sent to that number) at `url`, in
+ *   front of Prism (`prismUrl`); off by default, so that `url` is Prism itself;
+ * - `port`: the port of `url` (default: a free one).
  *
- * Returns `{ url, serviceSid, requests, violations, log(), waitForViolations(), reset(), mode,
- * settle(), code, startupMs, pid, stubUrl, close() }`.
+ * Returns `{ url, prismUrl, serviceSid, requests, sent, violations, log(), waitForViolations(),
+ * reset(), mode, settle(), code, startupMs, pid, stubUrl, close() }`.
  */
 async function startVerify(options = {}) {
   const verify = {
@@ -81,16 +94,29 @@ async function startVerify(options = {}) {
     requests: [],
     /** The verification SID (and channel) of the latest verification per `To`. */
     verifications: new Map(),
+    /** Each code "sent" (a verification created): { to, channel, code, sid, at }, in order. */
+    sent: [],
   };
   const stub = await startStub(verify);
   let prism;
   try {
-    prism = await startPrism(stub.origin, options.startTimeoutMs ?? 30000, options.port);
+    prism = await startPrism(stub.origin, options.startTimeoutMs ?? 30000, options.handset ? undefined : options.port);
   } catch (error) {
     await stub.close();
     throw error;
   }
-  verify.url = prism.origin;
+  let front = null;
+  if (options.handset) {
+    try {
+      front = await startFront(verify, prism.origin, options.port);
+    } catch (error) {
+      await prism.close();
+      await stub.close();
+      throw error;
+    }
+  }
+  verify.url = front ? front.origin : prism.origin;
+  verify.prismUrl = prism.origin;
   verify.pid = prism.pid;
   verify.stubUrl = stub.origin;
   verify.startupMs = prism.startupMs;
@@ -132,11 +158,13 @@ async function startVerify(options = {}) {
     await verify.settle();
     verify.requests.length = 0;
     verify.verifications.clear();
+    verify.sent.length = 0;
     prism.clearOutput();
   };
   let closing;
   verify.close = () => {
     closing ??= (async () => {
+      await front?.close();
       await prism.close();
       await stub.close();
     })();
@@ -226,6 +254,7 @@ function decide(verify, request, mode) {
     }
     const sid = `VE${crypto.randomBytes(16).toString('hex')}`;
     verify.verifications.set(form.To, { sid, channel: form.Channel });
+    verify.sent.push({ to: form.To, channel: form.Channel, code: verify.code, sid, at: Date.now() });
     return {
       status: 201,
       json: {
@@ -289,6 +318,51 @@ function basicCredentials(header) {
   const text = Buffer.from(match[1], 'base64').toString('utf8');
   const colon = text.indexOf(':');
   return colon < 0 ? null : { username: text.slice(0, colon), password: text.slice(colon + 1) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The handset front
+
+/** Answers GET /handset/messages?To= itself and passes everything else to Prism as it came. */
+async function startFront(verify, prismOrigin, port) {
+  const target = new URL(prismOrigin);
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://front');
+    if (url.pathname === '/handset/messages') {
+      const status = req.method === 'GET' ? 200 : 405;
+      const to = url.searchParams.get('To') ?? '';
+      const messages = verify.sent
+        .filter((m) => m.to === to)
+        .map(({ to, channel, code, sid, at }) => ({ to, channel, code, sid, at, body: `Your verification code is: ${code}` }));
+      res.writeHead(status, { 'Content-Type': 'application/json', ...(status === 405 ? { Allow: 'GET' } : {}) });
+      res.end(JSON.stringify(status === 200 ? { to, messages } : { error: 'GET only' }));
+      return;
+    }
+    const upstream = http.request(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', () => {
+      if (!res.headersSent) res.writeHead(502, { 'Content-Type': 'application/json' });
+      res.end();
+    });
+    req.pipe(upstream);
+  });
+  server.on('clientError', () => {});
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port ?? 0, '127.0.0.1', resolve);
+  });
+  return {
+    origin: `http://127.0.0.1:${server.address().port}`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -448,9 +522,10 @@ if (require.main === module) {
     console.error('usage: node scripts/verify-mock.js [--port 4010] [--code 123456]');
     process.exit(2);
   }
-  startVerify({ port, code }).then(
+  startVerify({ port, code, handset: true }).then(
     (verify) => {
       console.log(`verify-mock: Twilio Verify v2 (checked by Prism) on ${verify.url}; the code is ${code}`);
+      console.log(`verify-mock: the codes sent to a number: ${verify.url}/handset/messages?To=<number>`);
       let seen = 0;
       setInterval(() => {
         for (const r of verify.requests.slice(seen)) {

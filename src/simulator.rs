@@ -8,9 +8,13 @@
 //! - [`sign_request`]: the development-only signing step (`POST /simulator/sign`): the
 //!   `X-Twilio-Signature` Twilio would put on a POST to one of the worker's own `/gather`
 //!   routes, made with [`crate::twilio_signature`], so the page never holds the auth token;
-//! - [`ByCall`], [`Handoff`], [`handoffs_json`], [`log_json`]: the small per-call records the
-//!   page reads back (`GET /simulator/handoff`, `GET /simulator/log`): what the demo backend
-//!   received and answered, and the worker's log lines.
+//! - [`ByCall`], [`Handoff`], [`handoffs_json`], [`log_json`], [`SentNotice`],
+//!   [`status_json`]: the small per-call records the page reads back (`GET /simulator/handoff`,
+//!   `GET /simulator/log`, `GET /simulator/status`): what the demo backend received and
+//!   answered, the worker's log lines, and the status events it sent;
+//! - [`handset_url`], [`verify_code_json`]: the one-time code the local Verify stand-in
+//!   (`scripts/verify-mock.js`) "sent" to the caller's phone (`GET /simulator/verify-code`),
+//!   read from that stand-in only when `TWILIO_VERIFY_URL` is a loopback address.
 //!
 //! It is compiled for the host, where it is tested, and into the development worker only.
 
@@ -19,7 +23,7 @@ use std::collections::{BTreeMap, VecDeque};
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::config::{Flows, Kind, Then, DEFAULT_FLOW};
+use crate::config::{CountBy, Flows, Kind, Then, DEFAULT_FLOW};
 
 /// Calls a record store keeps; the oldest is dropped for a new one.
 pub const MAX_CALLS: usize = 32;
@@ -27,6 +31,8 @@ pub const MAX_CALLS: usize = 32;
 pub const MAX_LOG_LINES: usize = 64;
 /// Hand-offs kept per call (a call hands off once; a replayed last step may add one).
 pub const MAX_HANDOFFS: usize = 4;
+/// Status events kept per call (the pay flow's call sends about a dozen).
+pub const MAX_NOTICES: usize = 64;
 
 /// What the page knows of one flow.
 #[derive(Serialize)]
@@ -40,7 +46,23 @@ struct FlowView<'a> {
     attempts: u8,
     /// `action` or `redirect`.
     then: &'static str,
+    /// Its lockout across calls, when it has `limits`.
+    limits: Option<LimitsView<'a>>,
+    /// Whether it sends status events (it has a `status_callback`; the URL is not shown).
+    events: bool,
     fields: Vec<FieldView<'a>>,
+}
+
+/// A flow's `limits`, as the page explains a lockout with them.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LimitsView<'a> {
+    /// Failed calls that lock a counter.
+    failures: u32,
+    /// How long a failed call counts, in whole minutes.
+    window_minutes: u64,
+    /// What is counted: `caller`, or a field's name.
+    by: Vec<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -70,8 +92,9 @@ pub fn route_of(name: &str) -> String {
     }
 }
 
-/// `{"flows":[{"name","route","language","timeout","attempts","then","fields":[{"name","kind"}]}]}`
-/// for the flows a call can be played through: every flow with a `then` (a flow only a relay
+/// `{"flows":[{"name","route","language","timeout","attempts","then","limits","events",
+/// "fields":[{"name","kind"}]}]}` (`limits`: `{"failures","windowMinutes","by"}` or null;
+/// `events`: whether status events are sent) for the flows a call can be played through: every flow with a `then` (a flow only a relay
 /// runs has no webhook route), in the order configured. No URL, sentence or setting beyond
 /// these: the page needs nothing else, and shows what it gets.
 pub fn flows_json(flows: &Flows) -> String {
@@ -90,6 +113,19 @@ pub fn flows_json(flows: &Flows) -> String {
                 timeout: flow.timeout_secs,
                 attempts: flow.attempts,
                 then,
+                limits: flow.limits.map(|limits| LimitsView {
+                    failures: limits.failures,
+                    window_minutes: limits.window_ms / 60_000,
+                    by: flow
+                        .count_by
+                        .iter()
+                        .map(|by| match by {
+                            CountBy::Caller => "caller",
+                            CountBy::Field(name) => name.as_str(),
+                        })
+                        .collect(),
+                }),
+                events: flow.status_callback.is_some(),
                 fields: flow
                     .fields
                     .iter()
@@ -335,4 +371,114 @@ pub fn log_json(call_sid: &str, lines: &[String]) -> String {
         lines: &'a [String],
     }
     serde_json::to_string(&All { call_sid, lines }).unwrap_or_default()
+}
+
+/// A status event the worker sent: its JSON body and `X-Gather-Seal-Signature`, as posted to
+/// the flow's `status_callback`.
+#[derive(Debug)]
+pub struct SentNotice {
+    /// The event's JSON ([`crate::status::Event::to_json`]): no digit beyond a card's last four.
+    pub body: String,
+    /// Its signature header.
+    pub signature: String,
+}
+
+/// `GET /simulator/status`: `{"callSid", "events": [{"body", "signature"}]}`, in the order sent.
+pub fn status_json(call_sid: &str, sent: &[SentNotice]) -> String {
+    #[derive(Serialize)]
+    struct View<'a> {
+        body: &'a str,
+        signature: &'a str,
+    }
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct All<'a> {
+        call_sid: &'a str,
+        events: Vec<View<'a>>,
+    }
+    let events = sent
+        .iter()
+        .map(|n| View {
+            body: &n.body,
+            signature: &n.signature,
+        })
+        .collect();
+    serde_json::to_string(&All { call_sid, events }).unwrap_or_default()
+}
+
+/// Whether `host` (as [`crate::url::Parts`] splits it) is this machine: `localhost`, `[::1]` or
+/// an IPv4 address in 127.0.0.0/8.
+fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host == "[::1]"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Where the local Verify stand-in shows the codes it sent to `to`:
+/// `<TWILIO_VERIFY_URL>/handset/messages?To=<to>`, only when `verify_url` is `http://` or
+/// `https://` on a loopback host (the stand-in `scripts/dev.sh` starts). `None` for any other
+/// URL (the real Verify texts the code to the caller's phone, and nothing can read it back),
+/// and for a `to` that is empty or longer than a phone number or client identity may be.
+pub fn handset_url(verify_url: &str, to: &str) -> Option<String> {
+    let base = verify_url.trim().trim_end_matches('/');
+    let parts = crate::url::Parts::parse(base)?;
+    let scheme_ok =
+        parts.scheme.eq_ignore_ascii_case("http") || parts.scheme.eq_ignore_ascii_case("https");
+    if !scheme_ok
+        || !parts.userinfo.is_empty()
+        || !is_loopback_host(parts.host)
+        || base.contains(['?', '#'])
+        || to.trim().is_empty()
+        || to.len() > 128
+        || to.chars().any(char::is_control)
+    {
+        return None;
+    }
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("To", to.trim())
+        .finish();
+    Some(format!("{base}/handset/messages?{query}"))
+}
+
+/// What the stand-in's handset answers: the messages it sent, oldest first.
+#[derive(Deserialize)]
+struct Handset {
+    messages: Vec<Message>,
+}
+
+#[derive(Deserialize)]
+struct Message {
+    to: String,
+    channel: String,
+    code: String,
+}
+
+/// `GET /simulator/verify-code`: from the stand-in's answer (`{"messages": [{"to", "channel",
+/// "code", …}]}`), the latest code sent to `to`, as `{"to", "channel", "code"}`; `None` when it
+/// sent none, or the answer is not that shape (a code is 4 to 10 digits, a channel a word).
+pub fn verify_code_json(to: &str, handset: &str) -> Option<String> {
+    let handset: Handset = serde_json::from_str(handset).ok()?;
+    let latest = handset.messages.iter().rev().find(|m| m.to == to.trim())?;
+    let code_ok =
+        (4..=10).contains(&latest.code.len()) && latest.code.bytes().all(|b| b.is_ascii_digit());
+    let channel_ok = !latest.channel.is_empty()
+        && latest.channel.len() <= 16
+        && latest.channel.bytes().all(|b| b.is_ascii_lowercase());
+    if !code_ok || !channel_ok {
+        return None;
+    }
+    #[derive(Serialize)]
+    struct Code<'a> {
+        to: &'a str,
+        channel: &'a str,
+        code: &'a str,
+    }
+    serde_json::to_string(&Code {
+        to: &latest.to,
+        channel: &latest.channel,
+        code: &latest.code,
+    })
+    .ok()
 }

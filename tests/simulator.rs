@@ -6,7 +6,8 @@ mod common;
 use common::CALL_SID;
 use gather_seal::config::Flows;
 use gather_seal::simulator::{
-    flows_json, handoffs_json, log_json, sign_request, signable, ByCall, Handoff, SignRefusal,
+    flows_json, handoffs_json, handset_url, log_json, sign_request, signable, status_json,
+    verify_code_json, ByCall, Handoff, SentNotice, SignRefusal,
 };
 use gather_seal::twilio_signature;
 use zeroize::Zeroizing;
@@ -60,11 +61,14 @@ fn the_page_sees_names_routes_language_timeout_and_field_kinds_only() {
         parse(&json),
         serde_json::json!({"flows": [
             {"name": "default", "route": "/gather", "language": null, "timeout": 10, "attempts": 3,
-             "then": "action", "fields": [{"name": "card", "kind": "digits"}, {"name": "pin", "kind": "digits"}]},
+             "then": "action", "limits": {"failures": 5, "windowMinutes": 10, "by": ["caller", "card"]},
+             "events": false,
+             "fields": [{"name": "card", "kind": "digits"}, {"name": "pin", "kind": "digits"}]},
             {"name": "fr", "route": "/gather/fr", "language": "fr-FR", "timeout": 7, "attempts": 2,
-             "then": "redirect", "fields": [{"name": "pin", "kind": "digits"}]},
+             "then": "redirect", "limits": null, "events": false,
+             "fields": [{"name": "pin", "kind": "digits"}]},
             {"name": "pay", "route": "/gather/pay", "language": null, "timeout": 10, "attempts": 3,
-             "then": "redirect", "fields": [
+             "then": "redirect", "limits": null, "events": true, "fields": [
                 {"name": "card", "kind": "card-number"}, {"name": "cvv", "kind": "security-code"},
                 {"name": "expiry", "kind": "expiry"}, {"name": "routing", "kind": "routing-number"}]}
         ]})
@@ -228,4 +232,101 @@ fn the_records_as_the_page_reads_them() {
         parse(&log_json(CALL_SID, &lines)),
         serde_json::json!({"callSid": CALL_SID, "lines": [r#"{"outcome":"asked"}"#]})
     );
+}
+
+#[test]
+fn limits_are_shown_in_whole_minutes_and_by_what_they_count() {
+    let flows = flows(
+        r#"{"otp": {
+            "then": {"action": "http://127.0.0.1:8787/decrypt-gather"},
+            "limits": {"failures": 1, "window_minutes": 1440},
+            "fields": [{"name": "pin", "kind": "digits", "length": 4, "prompt": "PIN?"}]
+        }}"#,
+    );
+    let json = parse(&flows_json(&flows));
+    assert_eq!(
+        json["flows"][0]["limits"],
+        serde_json::json!({"failures": 1, "windowMinutes": 1440, "by": ["caller"]})
+    );
+}
+
+#[test]
+fn status_events_as_the_page_reads_them() {
+    let sent = [
+        SentNotice {
+            body: r#"{"event":"asked","field":"card","attempt":1}"#.to_owned(),
+            signature: "t=1,v1=aa".to_owned(),
+        },
+        SentNotice {
+            body: r#"{"event":"accepted","masked":{"last4":"4242","brand":"visa"}}"#.to_owned(),
+            signature: "t=1,v1=bb".to_owned(),
+        },
+    ];
+    assert_eq!(
+        parse(&status_json(CALL_SID, &sent)),
+        serde_json::json!({"callSid": CALL_SID, "events": [
+            {"body": r#"{"event":"asked","field":"card","attempt":1}"#, "signature": "t=1,v1=aa"},
+            {"body": r#"{"event":"accepted","masked":{"last4":"4242","brand":"visa"}}"#,
+             "signature": "t=1,v1=bb"}
+        ]})
+    );
+    assert_eq!(
+        parse(&status_json(CALL_SID, &[])),
+        serde_json::json!({"callSid": CALL_SID, "events": []})
+    );
+}
+
+#[test]
+fn the_handset_is_read_only_from_a_loopback_verify() {
+    assert_eq!(
+        handset_url("http://127.0.0.1:4010", "+15005550001").as_deref(),
+        Some("http://127.0.0.1:4010/handset/messages?To=%2B15005550001")
+    );
+    assert_eq!(
+        handset_url("http://localhost:4010/", " client:alice ").as_deref(),
+        Some("http://localhost:4010/handset/messages?To=client%3Aalice")
+    );
+    assert!(handset_url("http://127.1.2.3:9", "+1").is_some());
+    assert!(handset_url("http://[::1]:4010", "+1").is_some());
+    for refused in [
+        "https://verify.twilio.com",
+        "",
+        "http://127.0.0.1.example.com:4010",
+        "http://user@127.0.0.1:4010",
+        "http://10.0.0.1:4010",
+        "http://128.0.0.1",
+        "ftp://127.0.0.1",
+        "http://127.0.0.1:4010?x=1",
+        "http://127.0.0.1:4010#x",
+        "127.0.0.1:4010",
+    ] {
+        assert_eq!(handset_url(refused, "+15005550001"), None, "{refused}");
+    }
+    assert_eq!(handset_url("http://127.0.0.1:4010", " "), None);
+    assert_eq!(handset_url("http://127.0.0.1:4010", &"1".repeat(129)), None);
+    assert_eq!(handset_url("http://127.0.0.1:4010", "+1\n2"), None);
+}
+
+#[test]
+fn the_latest_code_sent_to_the_number_is_shown() {
+    let handset = r#"{"to":"+15005550001","messages":[
+        {"to":"+15005550001","channel":"sms","code":"111111","sid":"VE1","at":1},
+        {"to":"+15005550002","channel":"sms","code":"222222"},
+        {"to":"+15005550001","channel":"call","code":"123456","body":"Your code"}
+    ]}"#;
+    assert_eq!(
+        parse(&verify_code_json("+15005550001", handset).unwrap_or_default()),
+        serde_json::json!({"to": "+15005550001", "channel": "call", "code": "123456"})
+    );
+    assert!(verify_code_json("+15005550003", handset).is_none());
+    for odd in [
+        "not json",
+        r#"{"messages":[{"to":"+1","channel":"sms","code":"12a456"}]}"#,
+        r#"{"messages":[{"to":"+1","channel":"sms","code":"123"}]}"#,
+        r#"{"messages":[{"to":"+1","channel":"sms","code":"12345678901"}]}"#,
+        r#"{"messages":[{"to":"+1","channel":"<b>","code":"123456"}]}"#,
+        r#"{"messages":[{"to":"+1","code":"123456"}]}"#,
+    ] {
+        assert!(verify_code_json("+1", odd).is_none(), "{odd}");
+    }
 }

@@ -133,7 +133,7 @@ async fn send_notices(
     call_sid: Option<String>,
     flow: Option<String>,
 ) {
-    for notice in &notices {
+    for notice in noted(&notices, call_sid.as_deref()) {
         let started = js_sys::Date::now();
         if !outbound::post_notice(notice, wait_ms).await {
             let mut line = LogLine::status_failed(call_sid.clone(), flow.clone());
@@ -197,4 +197,19 @@ async fn post_to_verify(
     wait_ms: u32,
 ) -> Option<(u16, String)> {
     outbound::post_to_verify(settings?, url, body, wait_ms).await
+}
+
+// Last in the file, so that the production build's code keeps its line numbers.
+
+/// The development build keeps each status event sent for the simulator page
+/// (`super::simulator`); the production build keeps nothing.
+#[cfg(feature = "demo")]
+fn noted<'a>(notices: &'a [Notice], call_sid: Option<&str>) -> &'a [Notice] {
+    super::simulator::remember_notices(call_sid, notices);
+    notices
+}
+
+#[cfg(not(feature = "demo"))]
+fn noted<'a>(notices: &'a [Notice], _: Option<&str>) -> &'a [Notice] {
+    notices
 }

@@ -9,9 +9,14 @@
 //! - `POST /simulator/sign`: the `X-Twilio-Signature` for a POST to one of this worker's
 //!   `/gather` routes, made with `TWILIO_AUTH_TOKEN`, which never reaches the page; the page
 //!   then sends that POST itself, through the production route and its signature check;
-//! - `GET /simulator/handoff?callSid=…` and `GET /simulator/log?callSid=…`: what the demo
-//!   backend received for a call, and the worker's log lines of that call, kept in this
-//!   isolate's memory, a few dozen calls at most.
+//! - `GET /simulator/handoff?callSid=…`, `GET /simulator/log?callSid=…` and
+//!   `GET /simulator/status?callSid=…`: what the demo backend received for a call, the worker's
+//!   log lines of that call, and the status events it sent for it (as posted to the flow's
+//!   `status_callback`, which still gets them), kept in this isolate's memory, a few dozen
+//!   calls at most;
+//! - `GET /simulator/verify-code?to=…`: the one-time code the local Verify stand-in sent to
+//!   that number, read from the stand-in's handset (`scripts/verify-mock.js`) at
+//!   `TWILIO_VERIFY_URL`, only when that URL is a loopback address (503 otherwise).
 //!
 //! Its own requests write no log line: they are the page's plumbing, not calls.
 
@@ -19,10 +24,17 @@ use std::cell::RefCell;
 
 use worker::Env;
 
+use worker::wasm_bindgen::JsCast;
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::web_sys::{AbortSignal, RequestInit, WorkerGlobalScope};
+
 use super::http::{read_body, Reply, JSON};
 use super::log::LogLine;
 use super::settings;
-use crate::simulator::{self, ByCall, Handoff, MAX_CALLS, MAX_HANDOFFS, MAX_LOG_LINES};
+use crate::simulator::{
+    self, ByCall, Handoff, SentNotice, MAX_CALLS, MAX_HANDOFFS, MAX_LOG_LINES, MAX_NOTICES,
+};
+use crate::status::Notice;
 
 const PAGE: &str = include_str!("simulator/index.html");
 const SCRIPT: &str = include_str!("simulator/simulator.js");
@@ -44,6 +56,9 @@ thread_local! {
     /// What the demo backend received and answered, by call.
     static HANDOFFS: RefCell<ByCall<Handoff>> =
         const { RefCell::new(ByCall::new(MAX_CALLS, MAX_HANDOFFS)) };
+    /// The status events the worker sent, by call.
+    static NOTICES: RefCell<ByCall<SentNotice>> =
+        const { RefCell::new(ByCall::new(MAX_CALLS, MAX_NOTICES)) };
 }
 
 /// Whether `path` is one of the simulator's.
@@ -63,6 +78,21 @@ pub fn remember_handoff(call_sid: &str, handoff: Handoff) {
     HANDOFFS.with(|handoffs| handoffs.borrow_mut().push(call_sid, handoff));
 }
 
+/// Keeps the status events of a turn, as they are about to be sent, under their call.
+pub fn remember_notices(call_sid: Option<&str>, notices: &[Notice]) {
+    let Some(call_sid) = call_sid else { return };
+    NOTICES.with(|kept| {
+        let mut kept = kept.borrow_mut();
+        for notice in notices {
+            let sent = SentNotice {
+                body: notice.body.clone(),
+                signature: notice.signature.clone(),
+            };
+            kept.push(call_sid, sent);
+        }
+    });
+}
+
 /// Answers a request to one of the simulator's paths.
 pub async fn serve(
     req: &worker::web_sys::Request,
@@ -79,6 +109,9 @@ pub async fn serve(
         return sign(req, env, origin).await;
     }
     let method = req.method();
+    if path == "/simulator/verify-code" && method == "GET" {
+        return verify_code(env, query).await;
+    }
     let answer = match path {
         "/simulator" | "/simulator/" => {
             let mut page = Reply::typed(200, HTML, PAGE.to_owned());
@@ -98,6 +131,14 @@ pub async fn serve(
             Some(sid) => LOGS.with(|l| json(200, simulator::log_json(&sid, l.borrow().get(&sid)))),
             None => no_call_sid(),
         },
+        "/simulator/status" => match call_sid_of(query) {
+            Some(sid) => {
+                NOTICES.with(|n| json(200, simulator::status_json(&sid, n.borrow().get(&sid))))
+            }
+            None => no_call_sid(),
+        },
+        // Only GET reaches here as a 405.
+        "/simulator/verify-code" => Reply::plain(405, "Method Not Allowed"),
         _ => return Reply::plain(404, "Not Found"),
     };
     if method == "GET" || method == "HEAD" {
@@ -159,4 +200,52 @@ async fn sign(req: &worker::web_sys::Request, env: &Env, origin: &str) -> Reply 
         Ok(signed) => json(200, signed),
         Err(refusal) => error(400, refusal.as_str()),
     }
+}
+
+/// `GET /simulator/verify-code?to=…`: the latest code the local Verify stand-in sent to `to`,
+/// `{"to", "channel", "code"}`; 404 when it sent none; 503 when `TWILIO_VERIFY_URL` is not a
+/// loopback stand-in (the real Verify texts the caller, and nothing reads that back) or the
+/// stand-in does not answer.
+async fn verify_code(env: &Env, query: &str) -> Reply {
+    let to = form_urlencoded::parse(query.as_bytes())
+        .find(|(name, _)| name == "to")
+        .map(|(_, to)| to.into_owned())
+        .unwrap_or_default();
+    if to.trim().is_empty() {
+        return error(400, "expected ?to= with the caller's number");
+    }
+    let verify_url = settings::text(env, "TWILIO_VERIFY_URL").unwrap_or_default();
+    let Some(url) = simulator::handset_url(&verify_url, &to) else {
+        return error(
+            503,
+            "only a local Verify stand-in (TWILIO_VERIFY_URL on 127.0.0.1) shows the code it sent",
+        );
+    };
+    let Some(answer) = get_text(&url, 2000).await else {
+        return error(503, "the local Verify stand-in did not answer");
+    };
+    match simulator::verify_code_json(&to, &answer) {
+        Some(code) => json(200, code),
+        None => error(404, "the local Verify stand-in sent no code to this number"),
+    }
+}
+
+/// GETs `url` within `wait_ms`: its body when it answered 200.
+async fn get_text(url: &str, wait_ms: u32) -> Option<String> {
+    let init = RequestInit::new();
+    init.set_method("GET");
+    init.set_signal(Some(&AbortSignal::timeout_with_u32(wait_ms)));
+    let global: WorkerGlobalScope = worker::js_sys::global().unchecked_into();
+    let response: worker::web_sys::Response =
+        JsFuture::from(global.fetch_with_str_and_init(url, &init))
+            .await
+            .ok()?
+            .unchecked_into();
+    if response.status() != 200 {
+        return None;
+    }
+    JsFuture::from(response.text().ok()?)
+        .await
+        .ok()?
+        .as_string()
 }

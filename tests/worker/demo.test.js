@@ -241,6 +241,8 @@ describe('the committed production configuration', () => {
         ['GET', '/simulator/flows'],
         ['GET', `/simulator/handoff?callSid=${callSid}`],
         ['GET', `/simulator/log?callSid=${callSid}`],
+        ['GET', `/simulator/status?callSid=${callSid}`],
+        ['GET', '/simulator/verify-code?to=%2B15005550001'],
         ['POST', '/simulator/sign'],
       ];
       for (const [method, route] of requests) {
@@ -267,7 +269,7 @@ describe('the committed production configuration', () => {
       assert.ok(files.some((f) => f.endsWith('.wasm')), `no .wasm among ${files.join(', ')}`);
       // The routes, the page's title and what only its script, its headers and the demo
       // backend's answers say.
-      const traces = ['/decrypt-gather', 'locate you in our system', '/simulator', 'call simulator', 'speechSynthesis', 'Content-Security-Policy'];
+      const traces = ['/decrypt-gather', 'locate you in our system', '/simulator', 'call simulator', 'speechSynthesis', 'Content-Security-Policy', 'verify-code', '/handset/messages', 'gatherSealSimulator'];
       for (const file of files) {
         const bytes = fs.readFileSync(path.join(out, file));
         for (const trace of traces) assert.ok(!bytes.includes(trace), `${file} holds "${trace}"`);

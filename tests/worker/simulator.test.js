@@ -2,8 +2,11 @@
 // The call simulator of the development build (GET /simulator, src/worker/simulator.rs): its
 // routes over plain HTTP, then the page itself in a real browser, headless Chromium (Debian's
 // chromium, which scripts/setup.sh installs) driven by puppeteer-core, playing the articles'
-// card-and-PIN call by clicking keys and again by keyboard only. Each finished call's
-// screenshot is saved under test-artifacts/. Under CI=true a missing Chromium is a failure.
+// card-and-PIN call by clicking keys and again by keyboard only, three bad tries and then a
+// locked-out call from the same number, the one-time-code flow with the code the local Verify
+// stand-in shows, and the card payment with its status events and masked card. Each finished
+// call's screenshot is saved under test-artifacts/ (docs/simulator.png is the card-and-PIN one).
+// Under CI=true a missing Chromium is a failure.
 // The production build's side (no /simulator, no trace of the page) is checked in
 // demo.test.js and security.test.js.
 
@@ -29,17 +32,23 @@ describe('the call simulator of the development build', () => {
   let verify;
   let port;
   let secrets;
+  let board;
 
   before(async () => {
     // As demo.test.js: the dev flows post to 127.0.0.1:8787; the test worker gets a free port,
     // the demo flows' action is pointed there, and everything else is [env.dev.vars] as
     // committed, plus a flow "quick" whose <Gather> waits one second (the timeout's test).
-    verify = await startVerify({ code: '123456' });
+    // The Verify stand-in with its handset (as scripts/dev.sh starts it), and a status board
+    // that takes the pay flow's events (and checks their signatures).
+    verify = await startVerify({ code: '123456', handset: true });
+    board = await h.startBackend(() => ({ status: 204 }));
     port = await h.freePort();
     const vars = h.devVars();
     const flows = structuredClone(vars.GATHER_FLOWS);
     flows.default.then.action = `http://127.0.0.1:${port}/decrypt-gather`;
     flows.otp.then.action = `http://127.0.0.1:${port}/decrypt-gather`;
+    flows.pay.then.redirect = `http://127.0.0.1:${port}/after-gather`;
+    flows.pay.status_callback = `${board.origin}/status`;
     flows.quick = {
       then: { redirect: `http://127.0.0.1:${port}/after-gather` },
       timeout: 1,
@@ -69,6 +78,7 @@ describe('the call simulator of the development build', () => {
     await browser?.close();
     await worker?.dispose();
     await verify?.close();
+    await board?.close();
   });
 
   test('GET /simulator: the page, its script and stylesheet, nothing from elsewhere', async () => {
@@ -112,8 +122,11 @@ describe('the call simulator of the development build', () => {
       timeout: 10,
       attempts: 3,
       then: 'action',
+      limits: { failures: 5, windowMinutes: 10, by: ['caller', 'card'] },
+      events: false,
       fields: [{ name: 'card', kind: 'digits' }, { name: 'pin', kind: 'digits' }],
     });
+    assert.equal(flows[3].events, true, 'pay sends status events');
     assert.equal(flows[1].language, 'fr-FR');
     assert.equal(flows[1].then, 'redirect');
     assert.deepEqual(flows[2].fields.map((f) => f.kind), ['digits', 'digits', 'verify']);
@@ -121,6 +134,7 @@ describe('the call simulator of the development build', () => {
     assert.equal(flows[4].timeout, 1);
     for (const secret of secrets) assert.ok(!text.includes(secret), 'a secret in the flows');
     assert.ok(!text.includes('http'), 'no URL');
+    assert.ok(!text.includes('status_callback'), 'no status_callback');
     assert.ok(!text.includes('Please'), 'no sentence');
   });
 
@@ -196,6 +210,40 @@ describe('the call simulator of the development build', () => {
     assert.equal(worker.logLines().length, before);
   });
 
+  test('GET /simulator/status: the status events the worker sent for a call, as the status_callback got them', async () => {
+    const callSid = h.newCallSid();
+    assert.deepEqual(await (await fetch(worker.url(`/simulator/status?callSid=${callSid}`))).json(), { callSid, events: [] });
+    for (const query of ['', '?callSid=CA%20x']) assert.equal((await fetch(worker.url(`/simulator/status${query}`))).status, 400, query);
+    const before = board.requests.length;
+    await h.walkCall(worker, ['4242424242424242', '1'], { callSid, path: '/gather/pay' });
+    let events = [];
+    for (let i = 0; i < 50 && board.requests.length - before < 4; i++) await h.sleep(50);
+    ({ events } = await (await fetch(worker.url(`/simulator/status?callSid=${callSid}`))).json());
+    const received = board.requests.slice(before).filter((r) => r.json?.callSid === callSid);
+    assert.deepEqual(events.map((e) => e.body), received.map((r) => r.body), 'the bodies the status_callback received, in order');
+    assert.deepEqual(events.map((e) => e.signature), received.map((r) => r.headers['x-gather-seal-signature']));
+    for (const e of events) assert.ok(h.signatureValid(e.signature, e.body));
+    const parsed = events.map((e) => JSON.parse(e.body));
+    assert.deepEqual(parsed.map((e) => [e.event, e.field]), [['asked', 'card'], ['accepted', 'card'], ['confirmed', 'card'], ['asked', 'cvv']]);
+    assert.deepEqual(parsed[1].masked, { last4: '4242', brand: 'visa' });
+    for (const e of events) h.assertNoPlaintext(e.body, ['4242424242424242'], 'a status event');
+  });
+
+  test('GET /simulator/verify-code: the code the local Verify stand-in sent to the number, only from a loopback Verify', async () => {
+    const to = '+15005550142';
+    const none = await fetch(worker.url(`/simulator/verify-code?to=${encodeURIComponent(to)}`));
+    assert.equal(none.status, 404);
+    assert.match((await none.json()).error, /sent no code to this number/);
+    assert.equal((await fetch(worker.url('/simulator/verify-code'))).status, 400);
+    assert.equal((await fetch(worker.url(`/simulator/verify-code?to=${encodeURIComponent(to)}`), { method: 'POST' })).status, 405);
+    // The otp flow's code step: Verify texts the code to the caller's number.
+    await h.walkCall(worker, ['1234', '4321'], { path: '/gather/otp', from: to });
+    const res = await fetch(worker.url(`/simulator/verify-code?to=${encodeURIComponent(to)}`));
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { to, channel: 'sms', code: '123456' });
+    assert.deepEqual(verify.sent.filter((m) => m.to === to).map((m) => m.code), ['123456']);
+  });
+
   // ── In Chromium ─────────────────────────────────────────────────────────────────────────
   let browser;
 
@@ -262,6 +310,14 @@ describe('the call simulator of the development build', () => {
         verdict: texts('.verdict').join(' '),
         opened: rows('table.opened'),
         redirect: rows('table.redirect'),
+        events: texts('.event-body').map((t) => JSON.parse(t)),
+        eventChecks: [...document.querySelectorAll('li.step')].map((li) => li.querySelectorAll('.event').length),
+        masked: texts('.masked-card strong'),
+        outcome: texts('.outcome').join(' '),
+        outcomeResult: document.querySelector('.outcome')?.dataset.result ?? null,
+        sms: document.getElementById('sms').hidden ? null : document.getElementById('sms-body').textContent,
+        again: !document.getElementById('again').hidden && document.getElementById('again').textContent,
+        from: document.getElementById('from').value,
       };
     });
   }
@@ -276,10 +332,12 @@ describe('the call simulator of the development build', () => {
   /** What every played call must show: the checks passed, nothing typed in a URL, TwiML or log. */
   function assertClean(shown, seen, typed) {
     assert.equal(shown.checksAll, 'pass');
-    assert.equal(shown.checks.length, shown.steps.length + 1, 'a check for each step and for the hand-off');
+    const eventSteps = shown.eventChecks.filter((n) => n > 0).length;
+    assert.equal(shown.checks.length, shown.steps.length + eventSteps + 1, 'a check for each step, its status events and the hand-off');
     for (const check of shown.checks) assert.ok(check.pass && check.text.startsWith('✓'), check.text);
     const where = [...shown.urls.map((t) => ['a URL', t]), ...shown.twiml.map((t) => ['TwiML', t]),
-      ...shown.submissions.map((t) => ['the submission', t]), ...shown.logs.map((t) => ['a log', t.replace(/"ms":\d+/g, '"ms":0')])];
+      ...shown.submissions.map((t) => ['the submission', t]), ...shown.logs.map((t) => ['a log', t.replace(/"ms":\d+/g, '"ms":0')]),
+      ...shown.events.map((e) => ['a status event', JSON.stringify(e).replace(/"at":\d+/g, '"at":0')])];
     for (const [what, text] of where) h.assertNoPlaintext(text, typed, `${what} shown on the page`);
     assert.deepEqual(seen.errors, [], 'the page reported no error');
     for (const url of seen.requests) assert.ok(url.startsWith(`${worker.origin}/`), `the page fetched ${url}`);
@@ -325,6 +383,12 @@ describe('the call simulator of the development build', () => {
       }
       await assertDemoCall(page, seen);
       await screenshot(page, 'simulator-card-and-pin-clicks.png');
+      // The README's picture (docs/simulator.png is a copy): the window at the hand-off, the
+      // caller's panel beside it.
+      fs.mkdirSync(ARTIFACTS, { recursive: true });
+      await page.setViewport({ width: 1200, height: 840 });
+      await page.evaluate(() => document.getElementById('handoff').scrollIntoView({ block: 'end' }));
+      await page.screenshot({ path: path.join(ARTIFACTS, 'simulator-readme.png') });
     } finally {
       await page.close();
     }
@@ -389,6 +453,161 @@ describe('the call simulator of the development build', () => {
       assert.match(shown.redirect.encryptedCodeDigits, /^[0-9a-f]{62}$/);
       assertClean(shown, seen, ['5678', '567']);
       await screenshot(page, 'simulator-timeout-and-redirect.png');
+    } finally {
+      await page.close();
+    }
+  });
+
+  /** Types `entry` once the page listens for the `step`th entry. */
+  async function enter(page, step, entry) {
+    await gathering(page, step);
+    await page.keyboard.type(entry);
+  }
+
+  test('in Chromium: three bad tries, then calls again from the same number until it is locked out', {
+    ...skipUnlessCi(NO_CHROMIUM),
+    timeout: 180_000,
+  }, async () => {
+    const { page, seen } = await newPage();
+    const caller = '+15005550177';
+    try {
+      await page.$eval('#from', (input) => (input.value = ''));
+      await page.type('#from', caller);
+      await page.click('#call');
+      // Three bad tries at the card: 2 digits and # each time.
+      for (let step = 1; step <= 3; step++) await enter(page, step, '12#');
+      await ended(page);
+      let shown = await read(page);
+      assert.deepEqual(shown.steps.map((s) => s.log.split('\n').map((l) => JSON.parse(l).outcome)), [['asked'], ['reprompted'], ['reprompted'], ['handed-off']]);
+      assert.equal(shown.steps[1].params.Digits, '12');
+      assert.equal(JSON.parse(shown.submissions[0]).result, 'too-many-attempts');
+      assert.equal(shown.outcomeResult, 'too-many-attempts');
+      assert.match(shown.outcome, /the caller used up the 3 tries a field allows \(result too-many-attempts\)/);
+      assert.match(shown.outcome, /5 failed calls within 10 minutes lock each of them out/);
+      assert.match(shown.outcome, /This page has played 1 failed call from \+15005550177/);
+      assert.deepEqual(shown.opened, {}, 'nothing opened');
+      assert.equal(shown.again, `Call again from ${caller}`);
+      assertClean(shown, seen, ['12']);
+      await screenshot(page, 'simulator-three-bad-tries.png');
+
+      // Four more failed calls (a wrong PIN: the demo backend rejects it), by "Call again".
+      for (let call = 2; call <= 5; call++) {
+        await page.click('#again');
+        await enter(page, 1, '5678');
+        await enter(page, 2, '0000');
+        await ended(page);
+        shown = await read(page);
+        assert.equal(shown.from, caller, 'Call again keeps the number');
+        assert.match(shown.handoff, /X-Gather-Seal-Result: rejected/);
+        assert.match(shown.outcome, /the application rejected them/);
+        assert.match(shown.outcome, new RegExp(`This page has played ${call} failed calls`));
+      }
+
+      // The sixth: refused before anything is asked.
+      await page.click('#again');
+      await ended(page);
+      shown = await read(page);
+      assert.equal(shown.steps.length, 1);
+      assert.deepEqual(shown.steps[0].log.split('\n').map((l) => JSON.parse(l).outcome), ['locked']);
+      assert.equal(JSON.parse(shown.submissions[0]).result, 'locked');
+      assert.equal(shown.outcomeResult, 'locked');
+      assert.match(shown.outcome, /This number is locked out: \+15005550177 already has 5 failed calls within 10 minutes/);
+      assert.match(shown.outcome, /refused the call before asking anything \(result locked, log outcome locked\)/);
+      assert.deepEqual(shown.opened, {});
+      assertClean(shown, seen, []);
+      await screenshot(page, 'simulator-locked-out.png');
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('in Chromium: the one-time-code flow, typing the code the local Verify stand-in shows', {
+    ...skipUnlessCi(NO_CHROMIUM),
+    timeout: 90_000,
+  }, async () => {
+    const { page, seen } = await newPage();
+    try {
+      await page.select('#flow', 'otp');
+      await page.$eval('#from', (input) => (input.value = ''));
+      await page.type('#from', '+15005550188');
+      await page.click('#call');
+      await enter(page, 1, '1234');
+      await enter(page, 2, '4321');
+      await gathering(page, 3);
+      await page.waitForSelector('#sms-code', { visible: true, timeout: 10_000 });
+      const code = await page.$eval('#sms-code', (e) => e.textContent);
+      assert.equal(code, '123456', 'the code the stand-in sent');
+      await page.keyboard.type(`${code}#`);
+      await ended(page);
+      const shown = await read(page);
+      assert.match(shown.sms, /Text message to \+15005550188: your verification code is 123456/);
+      assert.deepEqual(shown.steps.map((s) => s.log.split('\n').map((l) => JSON.parse(l).outcome)), [['asked'], ['sealed'], ['code-sent'], ['handed-off']]);
+      assert.equal(shown.steps[3].params.Digits, '123456', 'Twilio sends the worker what was typed');
+      assert.deepEqual(shown.opened, { card: '1234', pin: '4321' });
+      assert.match(shown.handoff, /X-Gather-Seal-Result: accepted/);
+      assert.equal(shown.outcomeResult, 'success');
+      assert.deepEqual(verify.requests.filter((r) => r.form.To === '+15005550188').map((r) => [r.operation, r.status]), [['verification', 201], ['check', 200]]);
+      assertClean(shown, seen, ['1234', '4321', '123456']);
+      await screenshot(page, 'simulator-one-time-code.png');
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('in Chromium: the card payment, its status events in the timeline and "Visa ending 4242"', {
+    ...skipUnlessCi(NO_CHROMIUM),
+    timeout: 120_000,
+  }, async () => {
+    const { page, seen } = await newPage();
+    try {
+      await page.select('#flow', 'pay');
+      await page.click('#call');
+      for (const [i, entry] of ['4242424242424242#', '1', '123', '1228', '1'].entries()) await enter(page, i + 1, entry);
+      await ended(page);
+      const shown = await read(page);
+      assert.match(shown.status, /handed off with a <Redirect>/);
+      assert.equal(shown.redirect.card_last4, '4242');
+      assert.equal(shown.redirect.card_brand, 'visa');
+      assert.deepEqual(shown.masked, ['Visa ending 4242']);
+      // Every event the worker sent, as the status_callback received it, in order.
+      const callSid = shown.events[0]?.callSid;
+      assert.match(callSid, /^CA[0-9a-f]{32}$/);
+      const receivedBy = () => board.requests.filter((r) => r.json?.callSid === callSid).map((r) => r.json);
+      for (let i = 0; i < 40 && receivedBy().length < shown.events.length; i++) await h.sleep(50);
+      const received = receivedBy();
+      assert.deepEqual(shown.events, received);
+      assert.deepEqual(shown.events.map((e) => [e.event, e.field]), [
+        ['asked', 'card'], ['accepted', 'card'], ['confirmed', 'card'], ['asked', 'cvv'], ['accepted', 'cvv'],
+        ['asked', 'expiry'], ['accepted', 'expiry'], ['confirmed', 'expiry'], ['handed-off', null],
+      ]);
+      assert.deepEqual(shown.events[1].masked, { last4: '4242', brand: 'visa' });
+      assert.equal(shown.events.at(-1).result, 'success');
+      assert.ok(shown.steps[1].hears.some((s) => s.includes('ending in 4 2 4 2')), 'the read-back');
+      assert.equal(shown.outcomeResult, 'success');
+      assertClean(shown, seen, ['4242424242424242', '123', '1228']);
+      assert.ok(shown.checks.some((c) => c.text.includes("a card's last four only in masked views")));
+      await screenshot(page, 'simulator-card-payment.png');
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('in Chromium: a card\'s last four outside a masked view fails the check', {
+    ...skipUnlessCi(NO_CHROMIUM),
+    timeout: 30_000,
+  }, async () => {
+    // The page's own check, fed a text where the last four stand alone.
+    const { page } = await newPage();
+    try {
+      const verdicts = await page.evaluate(() => window.gatherSealSimulator.passes(['4242424242424242'], [
+        '{"masked":{"last4":"4242","brand":"visa"}}',
+        'https://app.example.com/next?card_last4=4242&card_brand=visa',
+        'You entered a card ending in 4 2 4 2. Press 1 to confirm.',
+        '{"outcome":"sealed","last":"4242"}',
+        'card ending 4242',
+        '4 2 4 2',
+      ]));
+      assert.deepEqual(verdicts, [true, true, true, false, false, false]);
     } finally {
       await page.close();
     }

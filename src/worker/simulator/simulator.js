@@ -73,14 +73,38 @@
     return [...runs];
   }
 
+  // A card number's last four digits are what masked views show, and only there: a status
+  // event's or submission's "last4", a redirect's <field>_last4, the read-back "ending in 4 2 4 2".
+  const MASKED_VIEWS = [/"last4"\s*:\s*"[0-9]{4}"/g, /_last4=[0-9]{4}(?![0-9])/g, /ending in [0-9](?: [0-9]){3}(?![0-9])/g];
+  /** The last four digits of each card number typed (an entry of 12 digits or more). */
+  function cardLastFours(entries) {
+    const fours = new Set();
+    for (const entry of entries) {
+      const digits = entry.replace(/[^0-9]/g, '');
+      if (digits.length >= 12) fours.add(digits.slice(-4));
+    }
+    return [...fours];
+  }
+
+  /** `text` with its masked views blanked: where a card's last four may be. */
+  function withoutMaskedViews(text) {
+    return MASKED_VIEWS.reduce((out, pattern) => out.replace(pattern, (m) => m.replace(/[0-9]/g, 'n')), text);
+  }
+
   /** `[where, text]` pairs checked for every run; a ✓ or ✗ paragraph saying what was found. */
   function checkParagraph(call, texts, what) {
     const runs = checkedRuns(call.entries);
+    const fours = cardLastFours(call.entries);
     const found = [];
     for (const [where, text] of texts) {
       for (const run of runs) {
         const hit = findTyped(text, run);
         if (hit) found.push(`${where} holds the typed "${hit}"`);
+      }
+      const unmasked = withoutMaskedViews(text);
+      for (const four of fours) {
+        const hit = findTyped(unmasked, four);
+        if (hit) found.push(`${where} holds a card's last four "${hit}" outside a masked view`);
       }
     }
     const p = el('p', { class: `check ${found.length ? 'fail' : 'pass'}` });
@@ -89,7 +113,8 @@
     } else if (runs.length === 0) {
       p.textContent = `✓ Nothing typed yet to look for in ${what}.`;
     } else {
-      p.textContent = `✓ No typed entry (${runs.length} so far) in ${what}.`;
+      const masked = fours.length ? `; a card's last four only in masked views (last4, _last4, the read-back)` : '';
+      p.textContent = `✓ No typed entry (${runs.length} so far) in ${what}${masked}.`;
     }
     return { p, ok: found.length === 0 };
   }
@@ -286,13 +311,16 @@
       From: from,
       To: '+15005550006',
     };
-    current = { flow, callSid, base, steps: 0, entries: [], logSeen: 0, gather: null, ended: false, allChecksPassed: true };
+    current = { flow, callSid, from, base, steps: 0, entries: [], logSeen: 0, eventsSeen: 0, outcomes: [], gather: null, ended: false, allChecksPassed: true };
     $('timeline').replaceChildren();
+    $('sms').hidden = true;
+    $('sms-body').replaceChildren();
     $('handoff').hidden = true;
     $('handoff-body').replaceChildren();
     $('prompt').replaceChildren();
     $('entry').textContent = '';
     $('hangup').disabled = false;
+    $('again').hidden = true;
     $('call').setAttribute('aria-disabled', 'true');
     document.body.dataset.flow = flow.name;
     request(current, new URL(flow.route, location.origin).href, { ...base });
@@ -307,6 +335,8 @@
     $('call').removeAttribute('aria-disabled');
     setState('ended', `Call over: ${why}.`);
     document.body.dataset.checks = call.allChecksPassed ? 'pass' : 'fail';
+    $('again').hidden = false;
+    $('again-from').textContent = call.from;
   }
 
   async function request(call, url, params) {
@@ -325,6 +355,8 @@
     const lines = await newLogLines(call);
     const doc = reply.status === 200 ? parseTwiml(reply.body) : null;
     showAnswer(call, step, url, reply, doc, lines);
+    await showEvents(call, step);
+    if (call.outcomes.includes('code-sent') && !call.codeShown) await showCode(call);
     if (reply.status !== 200 || !doc) return endCall(call, `the worker answered ${reply.status}`);
     runVerbs(call, [...doc.documentElement.children], 0, url);
   }
@@ -371,9 +403,65 @@
     li.append(log);
     // A log line's "ms" is a duration the worker measured, not something typed.
     const logText = lines.join('\n').replace(/"ms":\d+/g, '"ms":0');
+    for (const line of lines) {
+      try {
+        call.outcomes.push(JSON.parse(line).outcome);
+      } catch {
+        // not JSON: not counted
+      }
+    }
     const { p, ok } = checkParagraph(call, [['the URL', url], ['the TwiML', reply.body], ['the log', logText]], 'this step\u2019s URL, TwiML and log lines');
     if (!ok) call.allChecksPassed = false;
     li.append(p);
+  }
+
+  /** The status events the worker sent since the last look, each in `li`: body and signature. */
+  async function showEvents(call, li) {
+    if (!call.flow.events) return;
+    let events = [];
+    try {
+      ({ events } = await getJson(`/simulator/status?callSid=${encodeURIComponent(call.callSid)}`));
+    } catch {
+      return;
+    }
+    const fresh = events.slice(call.eventsSeen);
+    call.eventsSeen = events.length;
+    if (fresh.length === 0) return;
+    call.events = (call.events || []).concat(fresh);
+    const list = el('ol', { class: 'events' });
+    for (const { body, signature } of fresh) {
+      let event = {};
+      try {
+        event = JSON.parse(body);
+      } catch {
+        // shown as sent
+      }
+      const label = [event.event, event.field, event.attempt ? `try ${event.attempt}` : null, event.error, event.result].filter(Boolean).join(' \u00b7 ');
+      list.append(el('li', { class: 'event', 'data-event': event.event || '' },
+        el('p', { class: 'event-name' }, label || 'event'),
+        el('pre', { class: 'event-body', tabindex: '0', 'aria-label': `Status event: ${label}` }, marked(body)),
+        el('p', { class: 'signature' }, 'X-Gather-Seal-Signature: ', el('code', {}, signature))));
+    }
+    li.append(el('h4', {}, `Worker \u2192 status_callback: ${fresh.length} status ${fresh.length === 1 ? 'event' : 'events'} (signed JSON, sent after the answer)`));
+    li.append(list);
+    const { p, ok } = checkParagraph(call, fresh.map(({ body }, i) => [`status event ${call.eventsSeen - fresh.length + i + 1}`, body]), 'these status events');
+    if (!ok) call.allChecksPassed = false;
+    li.append(p);
+  }
+
+  /** What the local Verify stand-in texted the caller: shown on the caller's side, to type. */
+  async function showCode(call) {
+    call.codeShown = true;
+    const box = $('sms-body');
+    try {
+      const { code, channel, to } = await getJson(`/simulator/verify-code?to=${encodeURIComponent(call.from)}`);
+      box.replaceChildren(
+        el('p', {}, `${channel === 'sms' ? 'Text message' : `Message (${channel})`} to ${to}: your verification code is `, el('strong', { id: 'sms-code' }, code)),
+        el('p', { class: 'hint' }, 'Sent by the local Verify stand-in (scripts/verify-mock.js), which shows it here for you to type; the real Verify sends it to the caller\u2019s phone, and the worker never sees it until the caller types it.'));
+    } catch (error) {
+      box.replaceChildren(el('p', {}, `The code cannot be shown: ${error.message}.`));
+    }
+    $('sms').hidden = false;
   }
 
   /** Carries out the verbs from `i` on, as Twilio would. */
@@ -504,11 +592,125 @@
   async function finish(call, why) {
     if (call.ended) return;
     setState('waiting', 'The call is ending…');
+    await lateEvents(call);
     await showHandoff(call);
     endCall(call, why);
   }
 
+  /** Status events sent after the last step was shown (they go after the answer). */
+  async function lateEvents(call) {
+    if (!call.flow.events) return;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const last = $('timeline').lastElementChild;
+    if (last) await showEvents(call, last);
+  }
+
+  const BRANDS = { visa: 'Visa', mastercard: 'Mastercard', amex: 'American Express', discover: 'Discover', jcb: 'JCB', diners: 'Diners Club', unionpay: 'UnionPay' };
+
+  /** "Visa ending 4242": a card as an application shows it, from its masked view. */
+  function maskedCard(last4, brand) {
+    return `${BRANDS[brand] || (brand ? brand : 'A card')} ending ${last4}`;
+  }
+
+  /** The cards the call's status events or redirect show masked: [[field, "Visa ending 4242"]]. */
+  function maskedCards(call, redirectParams) {
+    const cards = new Map();
+    for (const { body } of call.events || []) {
+      try {
+        const event = JSON.parse(body);
+        if (event.masked && event.field) cards.set(event.field, maskedCard(event.masked.last4, event.masked.brand));
+      } catch {
+        // not JSON
+      }
+    }
+    for (const [name, value] of redirectParams || []) {
+      const field = name.endsWith('_last4') ? name.slice(0, -'_last4'.length) : null;
+      if (field && /^[0-9]{4}$/.test(value)) {
+        const brand = (redirectParams.find(([n]) => n === `${field}_brand`) || [])[1];
+        cards.set(field, maskedCard(value, brand));
+      }
+    }
+    return [...cards];
+  }
+
+  function showMaskedCards(call, body, redirectParams) {
+    const cards = maskedCards(call, redirectParams);
+    if (cards.length === 0) return;
+    body.append(el('h3', {}, 'The card as the application shows it'));
+    for (const [field, text] of cards) {
+      body.append(el('p', { class: 'masked-card', 'data-field': field }, el('strong', {}, text),
+        ` (field ${field}: its last four and brand, the masked view the worker sends beside the sealed number; the full number stays sealed)`));
+    }
+  }
+
+  const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+
+  /** Who the flow's limits count: "this number and the card typed". */
+  function countedBy(flow) {
+    const by = (flow.limits && flow.limits.by) || [];
+    const names = by.map((b) => (b === 'caller' ? 'the caller\u2019s number' : `the ${b} typed`));
+    return names.length ? names.join(' and ') : 'the caller\u2019s number';
+  }
+
+  /** A plain sentence of how the call ended, from its result and the log's outcome words. */
+  function explain(call, result, appResult) {
+    const flow = call.flow;
+    const limits = flow.limits;
+    const window = limits ? `${plural(limits.failures, 'failed call', 'failed calls')} within ${plural(limits.windowMinutes, 'minute', 'minutes')}` : '';
+    const counts = limits
+      ? ` With this flow\u2019s limits it counts as a failed call against ${countedBy(flow)}: ${window} lock ${limits.by.length > 1 ? 'each of them' : 'it'} out.`
+      : '';
+    const tally = limits ? ` This page has played ${plural(failedFrom(call.from), 'failed call', 'failed calls')} from ${call.from} so far (the worker counts every call, from anywhere).` : '';
+    switch (result) {
+      case 'success':
+        if (appResult === 'rejected') return `The values were gathered and sealed, and the application rejected them (X-Gather-Seal-Result: rejected).${counts}${tally}`;
+        if (appResult === 'accepted') return limits ? `The application accepted the values: this call\u2019s tries are given back (they do not count toward a lockout).` : 'The application accepted the values.';
+        return 'The values were gathered and sealed, and handed to the application.';
+      case 'too-many-attempts':
+        return `The call failed: the caller used up the ${plural(flow.attempts, 'try', 'tries')} a field allows (result too-many-attempts), so nothing was gathered for it.${counts}${tally}`;
+      case 'locked':
+        if (call.outcomes.includes('account-locked')) {
+          return `A value typed is locked out: ${limits ? `it already has ${window}` : 'too many failed calls'}, so the worker stopped the call (result locked, log outcome account-locked) and the application was told so with no value.${tally}`;
+        }
+        return `This number is locked out: ${limits ? `${call.from} already has ${window}` : 'too many failed calls'}, so the worker refused the call before asking anything (result locked, log outcome locked); the application was told so with no value. It opens again once the oldest of those failures is ${limits ? plural(limits.windowMinutes, 'minute', 'minutes') : 'the window'} old.${tally}`;
+      case 'verify-failed':
+        return `The one-time code was wrong every time (result verify-failed).${counts}${tally}`;
+      case 'verify-unavailable':
+        return 'Twilio Verify could not be reached or refused to send a code (result verify-unavailable).';
+      case 'cancelled':
+        return 'The caller pressed * to cancel (result cancelled).';
+      case 'anonymous':
+        return 'The caller\u2019s number is withheld and this flow refuses withheld numbers (result anonymous).';
+      case 'unavailable':
+        return 'The lockout counter could not be reached, so the worker stopped the call (result unavailable).';
+      default:
+        return result ? `The call ended with result ${result}.` : '';
+    }
+  }
+
+  // The calls this page played, by number: whether each failed (what the worker counts).
+  const played = new Map();
+  function failedFrom(from) {
+    return (played.get(from) || []).filter(Boolean).length;
+  }
+  function tallyCall(call, result, appResult) {
+    if (call.tallied) return;
+    call.tallied = true;
+    const failed = !(result === 'success' && appResult !== 'rejected');
+    played.set(call.from, (played.get(call.from) || []).concat([failed]));
+  }
+
+  function showOutcome(call, body, result, appResult) {
+    if (!result) return;
+    tallyCall(call, result, appResult);
+    const sentence = explain(call, result, appResult);
+    if (!sentence) return;
+    const good = result === 'success' && appResult !== 'rejected';
+    body.prepend(el('p', { class: `outcome ${good ? 'pass' : 'fail'}`, 'data-result': result }, el('strong', {}, `Result: ${result}. `), sentence));
+  }
+
   function handOffRedirect(call, target) {
+    setState('waiting', 'The call is handed off…');
     const section = $('handoff');
     const parsed = new URL(target);
     const body = $('handoff-body');
@@ -521,8 +723,12 @@
     const { p, ok } = checkParagraph(call, [['the redirect URL', target]], 'the URL the application receives');
     if (!ok) call.allChecksPassed = false;
     body.append(p);
+    showOutcome(call, body, parsed.searchParams.get('result'), null);
     section.hidden = false;
-    endCall(call, 'handed off with a <Redirect>');
+    lateEvents(call).then(() => {
+      showMaskedCards(call, body, rows);
+      endCall(call, 'handed off with a <Redirect>');
+    });
   }
 
   async function showHandoff(call) {
@@ -566,6 +772,17 @@
       if (!ok) call.allChecksPassed = false;
       body.append(p);
     }
+    const last = handoffs.at(-1);
+    if (last) {
+      let result = null;
+      try {
+        result = JSON.parse(last.submission).result;
+      } catch {
+        // no result to explain
+      }
+      showOutcome(call, body, result, last.result);
+    }
+    showMaskedCards(call, body, []);
     $('handoff').hidden = false;
   }
 
@@ -599,6 +816,15 @@
     startCall();
   });
   $('hangup').addEventListener('click', hangUp);
+  // Call again: the same flow and the same caller number (what a lockout counts).
+  $('again').addEventListener('click', () => {
+    if (current && !current.ended) return;
+    if (current) {
+      $('from').value = current.from;
+      $('flow').value = current.flow.name;
+    }
+    startCall();
+  });
   $('mute').addEventListener('change', () => muted() && silence());
   $('keypad').addEventListener('click', (event) => {
     const button = event.target.closest('.key');
@@ -611,6 +837,11 @@
     if (!Object.hasOwn(DTMF, event.key)) return;
     event.preventDefault();
     press(event.key);
+  });
+  // The plaintext check, for the tests and the curious: whether `texts` pass it for a call
+  // whose entries were `entries`.
+  window.gatherSealSimulator = Object.freeze({
+    passes: (entries, texts) => texts.map((text) => checkParagraph({ entries }, [['the text', text]], 'the text').ok),
   });
   load();
 })();
