@@ -406,16 +406,6 @@ pub fn status_json(call_sid: &str, sent: &[SentNotice]) -> String {
     serde_json::to_string(&All { call_sid, events }).unwrap_or_default()
 }
 
-/// Whether `host` (as [`crate::url::Parts`] splits it) is this machine: `localhost`, `[::1]` or
-/// an IPv4 address in 127.0.0.0/8.
-fn is_loopback_host(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost")
-        || host == "[::1]"
-        || host
-            .parse::<std::net::Ipv4Addr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
 /// Where the local Verify stand-in shows the codes it sent to `to`:
 /// `<TWILIO_VERIFY_URL>/handset/messages?To=<to>`, only when `verify_url` is `http://` or
 /// `https://` on a loopback host (the stand-in `scripts/dev.sh` starts). `None` for any other
@@ -428,7 +418,7 @@ pub fn handset_url(verify_url: &str, to: &str) -> Option<String> {
         parts.scheme.eq_ignore_ascii_case("http") || parts.scheme.eq_ignore_ascii_case("https");
     if !scheme_ok
         || !parts.userinfo.is_empty()
-        || !is_loopback_host(parts.host)
+        || !crate::url::is_loopback(parts.host.trim_start_matches('[').trim_end_matches(']'))
         || base.contains(['?', '#'])
         || to.trim().is_empty()
         || to.len() > 128

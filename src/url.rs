@@ -202,8 +202,9 @@ fn is_http(url: &str) -> bool {
     starts("https://") || starts("http://")
 }
 
-/// `localhost`, `::1` or an IPv4 address in 127.0.0.0/8 (any case, no port).
-fn is_loopback(host: &str) -> bool {
+/// `localhost`, `::1` or an IPv4 address in 127.0.0.0/8 (any case, no port; an IPv6 address
+/// without its brackets).
+pub(crate) fn is_loopback(host: &str) -> bool {
     if host.eq_ignore_ascii_case("localhost") || host == "::1" {
         return true;
     }
