@@ -14,7 +14,14 @@
 //!   answered, the worker's log lines, and the status events it sent;
 //! - [`handset_url`], [`verify_code_json`]: the one-time code the local Verify stand-in
 //!   (`scripts/verify-mock.js`) "sent" to the caller's phone (`GET /simulator/verify-code`),
-//!   read from that stand-in only when `TWILIO_VERIFY_URL` is a loopback address.
+//!   read from that stand-in only when `TWILIO_VERIFY_URL` is a loopback address;
+//! - [`relays_json`], [`relay_of_query`], [`bridge_origin_ok`], [`relay_handshake`]: the relay
+//!   mode's bridge (`GET /simulator/relay?relay=<name>`, a WebSocket): the relays a page may
+//!   talk to, and the `/relay/<name>` handshake the worker opens on its own origin for the page,
+//!   signed as ConversationRelay signs it (browsers cannot put `X-Twilio-Signature` on a
+//!   WebSocket), so the session goes through the production handshake check;
+//! - [`AppMessage`], [`relay_app_json`]: what a relayed application received, message by
+//!   message (`GET /simulator/relay-app`), and the relay's own requests it sent.
 //!
 //! It is compiled for the host, where it is tested, and into the development worker only.
 
@@ -23,7 +30,7 @@ use std::collections::{BTreeMap, VecDeque};
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::config::{CountBy, Flows, Kind, Then, DEFAULT_FLOW};
+use crate::config::{CountBy, Flows, Kind, Relays, SpeechRule, Then, DEFAULT_FLOW};
 
 /// Calls a record store keeps; the oldest is dropped for a new one.
 pub const MAX_CALLS: usize = 32;
@@ -33,6 +40,11 @@ pub const MAX_LOG_LINES: usize = 64;
 pub const MAX_HANDOFFS: usize = 4;
 /// Status events kept per call (the pay flow's call sends about a dozen).
 pub const MAX_NOTICES: usize = 64;
+/// Messages kept per relayed call (a capture sends the application two or three; each thing
+/// the caller says, one).
+pub const MAX_APP_MESSAGES: usize = 64;
+/// The longest message kept whole, in bytes; a longer one is kept cut to this (and says so).
+pub const MAX_APP_MESSAGE_LEN: usize = 16 * 1024;
 
 /// What the page knows of one flow.
 #[derive(Serialize)]
@@ -471,4 +483,168 @@ pub fn verify_code_json(to: &str, handset: &str) -> Option<String> {
         code: &latest.code,
     })
     .ok()
+}
+
+/// `GET /simulator/relays`: `{"relays": [{"name", "flows": ["…"], "speech": "redact"|"pass"}]}`,
+/// the relays of `GATHER_RELAYS` in the order configured (none when it is not set). Never the
+/// upstream URL: the page talks to the relay, not to the application.
+pub fn relays_json(relays: Option<&Relays>) -> String {
+    #[derive(Serialize)]
+    struct View<'a> {
+        name: &'a str,
+        flows: &'a [String],
+        speech: &'static str,
+    }
+    #[derive(Serialize)]
+    struct All<'a> {
+        relays: Vec<View<'a>>,
+    }
+    let relays = relays
+        .into_iter()
+        .flat_map(Relays::iter)
+        .map(|relay| View {
+            name: &relay.name,
+            flows: &relay.flows,
+            speech: match relay.speech {
+                SpeechRule::Redact => "redact",
+                SpeechRule::Pass => "pass",
+            },
+        })
+        .collect();
+    serde_json::to_string(&All { relays }).unwrap_or_default()
+}
+
+/// The `relay` query parameter of `GET /simulator/relay?relay=<name>`, when it can be a relay's
+/// name (the last segment of `/relay/<name>`: not empty, no `/`, letters, digits, `-` and `_`).
+pub fn relay_of_query(query: &str) -> Option<String> {
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(name, _)| name == "relay")
+        .map(|(_, relay)| relay.into_owned())
+        .filter(|relay| {
+            !relay.is_empty()
+                && relay.len() <= 64
+                && relay
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+/// Whether a bridge request's `Origin` header lets it through: absent (not a browser), or
+/// exactly this worker's `origin`. A page of another site cannot open the bridge (WebSockets
+/// are not held to CORS, so the check is the bridge's own).
+pub fn bridge_origin_ok(origin_header: Option<&str>, origin: &str) -> bool {
+    origin_header.is_none_or(|header| !origin.is_empty() && header == origin)
+}
+
+/// The handshake the bridge opens for the relay `name`: the URL to open on the worker's own
+/// `origin` (`http://127.0.0.1:8787/relay/agent`) and the `X-Twilio-Signature` ConversationRelay
+/// would send with it, made with `auth_token` by [`crate::twilio_signature`] over the `wss://`
+/// URL Twilio is given (`ws://` for an `http://` base), with no parameters. `base` is what the
+/// relay route checks the signature against: `PUBLIC_URL` when set, else `origin`. `None` for a
+/// name [`relay_of_query`] would not give, or a base or origin not `http://`/`https://`.
+pub fn relay_handshake(
+    origin: &str,
+    base: &str,
+    name: &str,
+    auth_token: &str,
+) -> Option<(String, String)> {
+    let name_ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let (_, origin_rest) = web_origin(origin)?;
+    let (plain, base_rest) = web_origin(base.trim_end_matches('/'))?;
+    if !name_ok {
+        return None;
+    }
+    let signed = format!(
+        "{}://{base_rest}/relay/{name}",
+        if plain { "ws" } else { "wss" }
+    );
+    let none: [(&str, &str); 0] = [];
+    let signature = crate::twilio_signature(auth_token, &signed, &none);
+    let scheme = origin.split_once("://").map_or("http", |(s, _)| s);
+    Some((format!("{scheme}://{origin_rest}/relay/{name}"), signature))
+}
+
+/// An `http://` or `https://` origin's (whether it is plain `http`, what follows `://`).
+fn web_origin(url: &str) -> Option<(bool, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let http = scheme.eq_ignore_ascii_case("http");
+    let secure = scheme.eq_ignore_ascii_case("https");
+    let rest_ok = !rest.is_empty() && !rest.contains(['/', '?', '#', ' ']);
+    (rest_ok && (http || secure)).then_some((http, rest))
+}
+
+/// One message of a relayed session, as the application's end of it saw it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct AppMessage {
+    /// Whether the application sent it (one of the relay's own requests, `gather-seal.start`)
+    /// rather than received it.
+    pub sent: bool,
+    /// The message as sent, up to [`MAX_APP_MESSAGE_LEN`] bytes.
+    pub text: String,
+    /// Whether it was longer, and cut.
+    pub cut: bool,
+}
+
+impl AppMessage {
+    /// A message the relay sent the application.
+    pub fn received(text: &str) -> AppMessage {
+        AppMessage::kept(false, text)
+    }
+
+    /// A message the application sent the relay, when it is one of the relay's own requests
+    /// (`{"type": "gather-seal.…"}`); its `text` and `play` are what the caller hears, and the
+    /// page shows them there.
+    pub fn sent(text: &str) -> Option<AppMessage> {
+        #[derive(Deserialize)]
+        struct Typed<'a> {
+            #[serde(rename = "type", borrow)]
+            kind: Option<std::borrow::Cow<'a, str>>,
+        }
+        let typed: Typed<'_> = serde_json::from_str(text).ok()?;
+        typed
+            .kind
+            .filter(|kind| kind.starts_with("gather-seal."))
+            .map(|_| AppMessage::kept(true, text))
+    }
+
+    fn kept(sent: bool, text: &str) -> AppMessage {
+        let mut end = text.len().min(MAX_APP_MESSAGE_LEN);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        AppMessage {
+            sent,
+            text: text[..end].to_owned(),
+            cut: end < text.len(),
+        }
+    }
+}
+
+/// `GET /simulator/relay-app`: `{"callSid", "messages": [{"direction": "to-app"|"from-app",
+/// "text", "cut"}]}`, in the order they went.
+pub fn relay_app_json(call_sid: &str, messages: &[AppMessage]) -> String {
+    #[derive(Serialize)]
+    struct View<'a> {
+        direction: &'static str,
+        text: &'a str,
+        cut: bool,
+    }
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct All<'a> {
+        call_sid: &'a str,
+        messages: Vec<View<'a>>,
+    }
+    let messages = messages
+        .iter()
+        .map(|m| View {
+            direction: if m.sent { "from-app" } else { "to-app" },
+            text: &m.text,
+            cut: m.cut,
+        })
+        .collect();
+    serde_json::to_string(&All { call_sid, messages }).unwrap_or_default()
 }

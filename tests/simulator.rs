@@ -4,10 +4,11 @@
 mod common;
 
 use common::CALL_SID;
-use gather_seal::config::Flows;
+use gather_seal::config::{Flows, Relays};
 use gather_seal::simulator::{
-    flows_json, handoffs_json, handset_url, log_json, sign_request, signable, status_json,
-    verify_code_json, ByCall, Handoff, SentNotice, SignRefusal,
+    bridge_origin_ok, flows_json, handoffs_json, handset_url, log_json, relay_app_json,
+    relay_handshake, relay_of_query, relays_json, sign_request, signable, status_json,
+    verify_code_json, AppMessage, ByCall, Handoff, SentNotice, SignRefusal, MAX_APP_MESSAGE_LEN,
 };
 use gather_seal::twilio_signature;
 use zeroize::Zeroizing;
@@ -329,4 +330,125 @@ fn the_latest_code_sent_to_the_number_is_shown() {
     ] {
         assert!(verify_code_json("+1", odd).is_none(), "{odd}");
     }
+}
+
+#[test]
+fn the_page_sees_each_relays_name_flows_and_speech_rule_never_its_upstream() {
+    let flows = flows(
+        r#"{"card": {"fields": [{"name": "card", "kind": "card-number", "prompt": "Card?"}]}}"#,
+    );
+    let relays = Relays::from_json(
+        r#"{"agent": {"upstream": "ws://127.0.0.1:8789/agent", "flows": ["card"]},
+            "open": {"upstream": "wss://app.example.com/x", "flows": ["card"], "speech": "pass"}}"#,
+        &flows,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let json = relays_json(Some(&relays));
+    assert!(
+        !json.contains("8789") && !json.contains("example.com"),
+        "{json}"
+    );
+    let names: Vec<_> = parse(&json)["relays"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{json}"))
+        .iter()
+        .map(|r| (r["name"].clone(), r["flows"].clone(), r["speech"].clone()))
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert!(names.contains(&("agent".into(), serde_json::json!(["card"]), "redact".into())));
+    assert!(names.contains(&("open".into(), serde_json::json!(["card"]), "pass".into())));
+    assert_eq!(relays_json(None), r#"{"relays":[]}"#);
+}
+
+#[test]
+fn the_bridge_takes_a_relay_name_and_this_workers_pages_only() {
+    assert_eq!(relay_of_query("relay=agent").as_deref(), Some("agent"));
+    assert_eq!(relay_of_query("x=1&relay=a-b_2").as_deref(), Some("a-b_2"));
+    for query in [
+        "",
+        "relay=",
+        "relay=a/b",
+        "relay=..%2Fgather",
+        "relay=a%20b",
+        "other=agent",
+    ] {
+        assert_eq!(relay_of_query(query), None, "{query}");
+    }
+    assert!(bridge_origin_ok(None, ORIGIN), "not a browser");
+    assert!(bridge_origin_ok(Some(ORIGIN), ORIGIN));
+    for other in ["http://127.0.0.1:8788", "https://evil.example", "null", ""] {
+        assert!(!bridge_origin_ok(Some(other), ORIGIN), "{other}");
+    }
+    assert!(!bridge_origin_ok(Some(""), ""));
+}
+
+#[test]
+fn the_bridge_signs_the_handshake_as_conversation_relay_does() {
+    let (url, signature) =
+        relay_handshake(ORIGIN, ORIGIN, "agent", TOKEN).unwrap_or_else(|| panic!("no handshake"));
+    assert_eq!(url, "http://127.0.0.1:8787/relay/agent");
+    let none: [(&str, &str); 0] = [];
+    assert_eq!(
+        signature,
+        twilio_signature(TOKEN, "ws://127.0.0.1:8787/relay/agent", &none)
+    );
+    // Behind PUBLIC_URL: opened on the origin, signed over the public wss:// URL.
+    let (url, signature) = relay_handshake(ORIGIN, "https://ivr.example.com/", "agent", TOKEN)
+        .unwrap_or_else(|| panic!("no handshake"));
+    assert_eq!(url, "http://127.0.0.1:8787/relay/agent");
+    assert_eq!(
+        signature,
+        twilio_signature(TOKEN, "wss://ivr.example.com/relay/agent", &none)
+    );
+    for (origin, base, name) in [
+        (ORIGIN, ORIGIN, ""),
+        (ORIGIN, ORIGIN, "a/b"),
+        (ORIGIN, ORIGIN, "a?b"),
+        ("ftp://127.0.0.1", ORIGIN, "agent"),
+        (ORIGIN, "ws://127.0.0.1:8787", "agent"),
+        (ORIGIN, "http://127.0.0.1:8787/base", "agent"),
+        ("", ORIGIN, "agent"),
+    ] {
+        assert_eq!(
+            relay_handshake(origin, base, name, TOKEN),
+            None,
+            "{origin} {base} {name}"
+        );
+    }
+}
+
+#[test]
+fn what_the_application_received_is_kept_cut_to_size() {
+    let received = AppMessage::received(r#"{"type":"prompt","voicePrompt":"[redacted]"}"#);
+    assert!(!received.sent && !received.cut);
+    let start = AppMessage::sent(r#"{"type":"gather-seal.start","flow":"card"}"#);
+    assert!(start.as_ref().is_some_and(|m| m.sent && !m.cut));
+    for other in [
+        r#"{"type":"text","token":"Hi","last":true}"#,
+        "not json",
+        r#"{"x":1}"#,
+    ] {
+        assert_eq!(AppMessage::sent(other), None, "{other}");
+    }
+    let long = format!("{}é", "a".repeat(MAX_APP_MESSAGE_LEN - 1));
+    let cut = AppMessage::received(&long);
+    assert!(cut.cut);
+    assert_eq!(
+        cut.text.len(),
+        MAX_APP_MESSAGE_LEN - 1,
+        "cut at a character boundary"
+    );
+
+    let mut kept = ByCall::new(2, 64);
+    assert!(kept.push(CALL_SID, received));
+    kept.push(CALL_SID, start.unwrap_or_else(|| panic!("kept")));
+    let json = parse(&relay_app_json(CALL_SID, kept.get(CALL_SID)));
+    assert_eq!(json["callSid"], CALL_SID);
+    assert_eq!(
+        json["messages"],
+        serde_json::json!([
+            {"direction": "to-app", "text": r#"{"type":"prompt","voicePrompt":"[redacted]"}"#, "cut": false},
+            {"direction": "from-app", "text": r#"{"type":"gather-seal.start","flow":"card"}"#, "cut": false},
+        ])
+    );
 }
