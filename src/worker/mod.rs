@@ -67,7 +67,7 @@ async fn fetch(
             Err(reply) => reply,
         }
     } else if cfg!(feature = "demo") && (path == "/decrypt-gather" || is_simulator(path)) {
-        demo_backend(&req, &env, &mut log).await
+        development!(demo_backend(&req, &env, &mut log).await)
     } else if cfg!(feature = "demo") && path == "/__trap" && req.method() == "POST" {
         trap(&mut log)
     } else {
@@ -93,7 +93,7 @@ fn trap(log: &mut LogLine) -> Reply {
 }
 
 #[cfg(feature = "demo")]
-async fn demo_backend(req: &web_sys::Request, env: &Env, log: &mut LogLine) -> Reply {
+async fn demo_backend(req: &web_sys::Request, env: &Env, log: &mut LogLine) -> Routed {
     development_route(req, env, log).await
 }
 
@@ -110,18 +110,29 @@ async fn demo_backend(_: &web_sys::Request, _: &Env, log: &mut LogLine) -> Reply
 mod simulator;
 
 /// The development build's own routes: the demo backend (`POST /decrypt-gather`) and the call
-/// simulator (`/simulator`, `/simulator/…`).
+/// simulator (`/simulator`, `/simulator/…`): a reply, or the 101 of the simulator's relay
+/// bridge (`/simulator/relay`).
 #[cfg(feature = "demo")]
-async fn development_route(req: &web_sys::Request, env: &Env, log: &mut LogLine) -> Reply {
+async fn development_route(req: &web_sys::Request, env: &Env, log: &mut LogLine) -> Routed {
     let url = req.url();
     let (origin, path_and_query) = split_url(&url);
-    let path = path_and_query.split('?').next().unwrap_or("");
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
     if path == "/decrypt-gather" {
-        demo::decrypt_gather(req, env, log).await
+        Err(demo::decrypt_gather(req, env, log).await)
+    } else if path == "/simulator/relay" {
+        // Its requests write no log line: the relay route writes the session's.
+        log.silent = true;
+        simulator::bridge(req, env, origin, query).await
     } else {
-        simulator::serve(req, env, origin, path_and_query, log).await
+        Err(simulator::serve(req, env, origin, path_and_query, log).await)
     }
 }
+
+/// What a development route answers: the 101 of a WebSocket, or a reply.
+#[cfg(feature = "demo")]
+type Routed = Result<web_sys::Response, Reply>;
 
 /// Whether `path` is the call simulator's: never in the production build.
 #[cfg(feature = "demo")]
@@ -133,3 +144,25 @@ fn is_simulator(path: &str) -> bool {
 fn is_simulator(_: &str) -> bool {
     false
 }
+
+/// `development!(demo_backend(…).await)`: the development build's routes answer a reply, or
+/// the 101 of the call simulator's relay bridge, which is returned as it is. A macro, so that
+/// the production build's code is exactly what it was without it.
+#[cfg(feature = "demo")]
+macro_rules! development {
+    ($route:expr) => {
+        match $route {
+            Ok(switching) => return Ok(switching),
+            Err(reply) => reply,
+        }
+    };
+}
+
+#[cfg(not(feature = "demo"))]
+macro_rules! development {
+    ($route:expr) => {
+        $route
+    };
+}
+
+use development;

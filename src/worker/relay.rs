@@ -105,7 +105,7 @@ pub async fn relay(
 }
 
 /// The 101 answer that hands `client` to Twilio.
-fn switching(client: &WebSocket) -> Result<web_sys::Response, JsValue> {
+pub(super) fn switching(client: &WebSocket) -> Result<web_sys::Response, JsValue> {
     let init = ResponseInit::new();
     init.set_status(101);
     js_sys::Reflect::set(&init, &JsValue::from_str("webSocket"), client)?;
@@ -113,7 +113,7 @@ fn switching(client: &WebSocket) -> Result<web_sys::Response, JsValue> {
 }
 
 /// The runtime's `new WebSocketPair()`: (client, server), the server's end accepted.
-fn pair() -> Result<(WebSocket, WebSocket), JsValue> {
+pub(super) fn pair() -> Result<(WebSocket, WebSocket), JsValue> {
     let class = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("WebSocketPair"))?;
     let class: js_sys::Function = class.unchecked_into();
     let pair = js_sys::Reflect::construct(&class, &js_sys::Array::new())?;
@@ -124,7 +124,7 @@ fn pair() -> Result<(WebSocket, WebSocket), JsValue> {
 }
 
 /// The runtime's `accept()` of a WebSocket it handed over.
-fn accept(socket: &WebSocket) -> Result<(), JsValue> {
+pub(super) fn accept(socket: &WebSocket) -> Result<(), JsValue> {
     let accept = js_sys::Reflect::get(socket, &JsValue::from_str("accept"))?;
     accept.unchecked_into::<js_sys::Function>().call0(socket)?;
     Ok(())
@@ -238,7 +238,7 @@ impl Live {
         let from_app: Handler = |live, event| {
             if let Some(text) = message_text(&event) {
                 let out = live.session.borrow_mut().from_app(&text);
-                live.carry_out(out);
+                live.carry_out(app_sent!(live, &text, out));
             }
         };
         let twilio_gone: Handler = |live, _| live.end("twilio-closed");
@@ -304,7 +304,7 @@ impl Live {
                     let _ = self.twilio.send_with_str(&text);
                 }
                 Out::ToApp(text) => {
-                    let _ = self.app.send_with_str(&text);
+                    let _ = self.app.send_with_str(to_app!(self, &text));
                 }
                 Out::Wait(ms) => {
                     self.stop_waiting();
@@ -374,7 +374,7 @@ impl Live {
 }
 
 /// A message event's text (`None`: a binary message).
-fn message_text(event: &JsValue) -> Option<String> {
+pub(super) fn message_text(event: &JsValue) -> Option<String> {
     js_sys::Reflect::get(event, &JsValue::from_str("data"))
         .ok()?
         .as_string()
@@ -417,4 +417,56 @@ async fn turn(
         settings.waits,
     )
     .await
+}
+
+// Last in the file, so that the production build's code keeps its line numbers; and macros,
+// which leave the production build's code exactly as it was without them.
+
+/// `to_app!(live, text)`: `text`, a message about to go to the application; the development
+/// build also keeps it, under its call, for the simulator page (`super::simulator`).
+#[cfg(feature = "demo")]
+macro_rules! to_app {
+    ($live:expr, $text:expr) => {
+        remember_to_app($live, $text)
+    };
+}
+
+#[cfg(not(feature = "demo"))]
+macro_rules! to_app {
+    ($live:expr, $text:expr) => {
+        $text
+    };
+}
+
+/// `app_sent!(live, text, out)`: `out`, what the session made of the application's message
+/// `text`; the development build also keeps the relay's own requests among them
+/// (`gather-seal.start`) beside what the application received.
+#[cfg(feature = "demo")]
+macro_rules! app_sent {
+    ($live:expr, $text:expr, $out:expr) => {{
+        remember_app_sent($live, $text);
+        $out
+    }};
+}
+
+#[cfg(not(feature = "demo"))]
+macro_rules! app_sent {
+    ($live:expr, $text:expr, $out:expr) => {
+        $out
+    };
+}
+
+use {app_sent, to_app};
+
+#[cfg(feature = "demo")]
+fn remember_to_app<'a>(live: &Live, text: &'a str) -> &'a str {
+    let call_sid = live.session.borrow().call().call_sid.clone();
+    super::simulator::remember_app_message(&call_sid, text, false);
+    text
+}
+
+#[cfg(feature = "demo")]
+fn remember_app_sent(live: &Live, text: &str) {
+    let call_sid = live.session.borrow().call().call_sid.clone();
+    super::simulator::remember_app_message(&call_sid, text, true);
 }

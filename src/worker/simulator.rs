@@ -16,23 +16,35 @@
 //!   calls at most;
 //! - `GET /simulator/verify-code?to=…`: the one-time code the local Verify stand-in sent to
 //!   that number, read from the stand-in's handset (`scripts/verify-mock.js`) at
-//!   `TWILIO_VERIFY_URL`, only when that URL is a loopback address (503 otherwise).
+//!   `TWILIO_VERIFY_URL`, only when that URL is a loopback address (503 otherwise);
+//! - `GET /simulator/relays`: the relays of `GATHER_RELAYS` (names and flows, no upstream);
+//! - `GET /simulator/relay?relay=<name>` (a WebSocket): the relay mode's bridge. Browsers cannot
+//!   put `X-Twilio-Signature` on a WebSocket, so the worker opens `/relay/<name>` on its own
+//!   origin with the signature ConversationRelay would send (made with `TWILIO_AUTH_TOKEN`,
+//!   which never reaches the page), through the production route and its handshake check, and
+//!   carries messages both ways; only this worker's own pages (or no `Origin`) may open it;
+//! - `GET /simulator/relay-app?callSid=…`: every message a relayed application received in that
+//!   call (and the relay's requests it sent), as the relay route sent them.
 //!
 //! Its own requests write no log line: they are the page's plumbing, not calls.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use worker::Env;
 
-use worker::wasm_bindgen::JsCast;
+use worker::wasm_bindgen::closure::Closure;
+use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::web_sys::{AbortSignal, RequestInit, WorkerGlobalScope};
+use worker::web_sys::{self, AbortSignal, Headers, RequestInit, WebSocket, WorkerGlobalScope};
 
 use super::http::{read_body, Reply, JSON};
 use super::log::LogLine;
+use super::relay;
 use super::settings;
 use crate::simulator::{
-    self, ByCall, Handoff, SentNotice, MAX_CALLS, MAX_HANDOFFS, MAX_LOG_LINES, MAX_NOTICES,
+    self, AppMessage, ByCall, Handoff, SentNotice, MAX_APP_MESSAGES, MAX_CALLS, MAX_HANDOFFS,
+    MAX_LOG_LINES, MAX_NOTICES,
 };
 use crate::status::Notice;
 
@@ -59,6 +71,9 @@ thread_local! {
     /// The status events the worker sent, by call.
     static NOTICES: RefCell<ByCall<SentNotice>> =
         const { RefCell::new(ByCall::new(MAX_CALLS, MAX_NOTICES)) };
+    /// What relayed applications received (and the relay's requests they sent), by call.
+    static APP_MESSAGES: RefCell<ByCall<AppMessage>> =
+        const { RefCell::new(ByCall::new(MAX_CALLS, MAX_APP_MESSAGES)) };
 }
 
 /// Whether `path` is one of the simulator's.
@@ -93,6 +108,19 @@ pub fn remember_notices(call_sid: Option<&str>, notices: &[Notice]) {
     });
 }
 
+/// Keeps a message a relayed application received (`sent`: one of the relay's requests it
+/// sent), under its call.
+pub fn remember_app_message(call_sid: &str, text: &str, sent: bool) {
+    let message = if sent {
+        AppMessage::sent(text)
+    } else {
+        Some(AppMessage::received(text))
+    };
+    if let Some(message) = message {
+        APP_MESSAGES.with(|kept| kept.borrow_mut().push(call_sid, message));
+    }
+}
+
 /// Answers a request to one of the simulator's paths.
 pub async fn serve(
     req: &worker::web_sys::Request,
@@ -121,6 +149,12 @@ pub async fn serve(
         "/simulator/simulator.js" => Reply::typed(200, JAVASCRIPT, SCRIPT.to_owned()),
         "/simulator/simulator.css" => Reply::typed(200, CSS, STYLE.to_owned()),
         "/simulator/flows" => flows(env),
+        "/simulator/relays" => relays(env),
+        "/simulator/relay-app" => match call_sid_of(query) {
+            Some(sid) => APP_MESSAGES
+                .with(|m| json(200, simulator::relay_app_json(&sid, m.borrow().get(&sid)))),
+            None => no_call_sid(),
+        },
         "/simulator/handoff" => match call_sid_of(query) {
             Some(sid) => {
                 HANDOFFS.with(|h| json(200, simulator::handoffs_json(&sid, h.borrow().get(&sid))))
@@ -182,6 +216,166 @@ fn flows(env: &Env) -> Reply {
         (Ok(_), Ok(call)) => return json(200, simulator::flows_json(&call.flows)),
     };
     error(503, &problem.to_string())
+}
+
+/// `GET /simulator/relays`, or 503 naming the setting that keeps the worker from taking calls.
+fn relays(env: &Env) -> Reply {
+    let prepared = settings::prepared(env);
+    match &prepared.call {
+        Ok(call) => json(200, simulator::relays_json(call.relays.as_ref())),
+        Err(setting) => error(503, &setting.to_string()),
+    }
+}
+
+/// `GET /simulator/relay?relay=<name>` with `Upgrade: websocket`: the 101 with the page's end
+/// of the bridge, or a refusal. The relay's side is `/relay/<name>` on this worker's origin,
+/// opened as ConversationRelay opens it, so the production route checks its signature.
+pub async fn bridge(
+    req: &web_sys::Request,
+    env: &Env,
+    origin: &str,
+    query: &str,
+) -> Result<web_sys::Response, Reply> {
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    let upgrade = header("Upgrade");
+    if req.method() != "GET" || !upgrade.is_some_and(|u| u.eq_ignore_ascii_case("websocket")) {
+        return Err(error(426, "the relay bridge is a WebSocket"));
+    }
+    if !simulator::bridge_origin_ok(header("Origin").as_deref(), origin) {
+        return Err(error(
+            403,
+            "only this worker's own pages open the relay bridge",
+        ));
+    }
+    let Some(name) = simulator::relay_of_query(query) else {
+        return Err(error(400, "expected ?relay= with a relay's name"));
+    };
+    let prepared = settings::prepared(env);
+    let (signing, call) = match (&prepared.signing, &prepared.call) {
+        (Ok(signing), Ok(call)) => (signing, call),
+        (Err(setting), _) | (Ok(_), Err(setting)) => return Err(error(503, &setting.to_string())),
+    };
+    if call.relays.as_ref().and_then(|r| r.get(&name)).is_none() {
+        return Err(error(404, "GATHER_RELAYS has no relay of that name"));
+    }
+    let token = settings::text(env, "TWILIO_AUTH_TOKEN")
+        .filter(|t| !t.trim().is_empty())
+        .map(zeroize::Zeroizing::new);
+    let Some(token) = token else {
+        return Err(error(503, "setting TWILIO_AUTH_TOKEN: is missing"));
+    };
+    let base = signing.public_url.as_deref().unwrap_or(origin);
+    let Some((url, signature)) = simulator::relay_handshake(origin, base, &name, &token) else {
+        return Err(error(
+            400,
+            "this worker's origin cannot be opened as a relay",
+        ));
+    };
+    let relayed = match open_relay(&url, &signature).await {
+        Ok(socket) => socket,
+        Err(status) => {
+            let why = format!("the relay route refused the handshake: HTTP {status}");
+            return Err(error(502, &why));
+        }
+    };
+    let Ok((client, server)) = relay::pair() else {
+        let _ = relayed.close_with_code_and_reason(1011, "bridge failed");
+        return Err(error(500, "the bridge could not be opened"));
+    };
+    Pipe::start(server, relayed);
+    relay::switching(&client).map_err(|_| error(500, "the bridge could not be opened"))
+}
+
+/// Opens `url` (this worker's `/relay/<name>`) with Twilio's handshake headers: its socket, or
+/// the status it answered instead of 101 (0: no answer).
+async fn open_relay(url: &str, signature: &str) -> Result<WebSocket, u16> {
+    let headers = Headers::new().map_err(|_| 0u16)?;
+    headers.set("Upgrade", "websocket").map_err(|_| 0u16)?;
+    headers
+        .set("X-Twilio-Signature", signature)
+        .map_err(|_| 0u16)?;
+    let init = RequestInit::new();
+    init.set_method("GET");
+    init.set_headers(&headers);
+    let global: WorkerGlobalScope = worker::js_sys::global().unchecked_into();
+    let answer = JsFuture::from(global.fetch_with_str_and_init(url, &init))
+        .await
+        .map_err(|_| 0u16)?;
+    let response: web_sys::Response = answer.unchecked_into();
+    let socket = worker::js_sys::Reflect::get(&response, &JsValue::from_str("webSocket"))
+        .map_err(|_| 0u16)?;
+    if response.status() != 101 || socket.is_null() || socket.is_undefined() {
+        return Err(response.status());
+    }
+    let socket: WebSocket = socket.unchecked_into();
+    relay::accept(&socket).map_err(|_| 0u16)?;
+    Ok(socket)
+}
+
+/// The bridge: the page's socket and the relay route's, each message carried to the other
+/// as it is, and either closing closes both.
+struct Pipe {
+    page: WebSocket,
+    relay: WebSocket,
+    /// Its listeners, dropped when it closes.
+    callbacks: RefCell<Vec<Listener>>,
+}
+
+/// A listener of the bridge: the event, whether on the page's socket, the callback.
+type Listener = (&'static str, bool, Closure<dyn FnMut(JsValue)>);
+
+impl Pipe {
+    fn start(page: WebSocket, relay: WebSocket) {
+        let pipe = Rc::new(Pipe {
+            page,
+            relay,
+            callbacks: RefCell::new(Vec::new()),
+        });
+        for from_page in [true, false] {
+            let carry = Rc::clone(&pipe);
+            pipe.listen("message", from_page, move |event| {
+                if let Some(text) = relay::message_text(&event) {
+                    let _ = carry.socket(!from_page).send_with_str(&text);
+                }
+            });
+            for kind in ["close", "error"] {
+                let end = Rc::clone(&pipe);
+                pipe.listen(kind, from_page, move |_| end.close());
+            }
+        }
+    }
+
+    fn socket(&self, page: bool) -> &WebSocket {
+        if page {
+            &self.page
+        } else {
+            &self.relay
+        }
+    }
+
+    fn listen(&self, kind: &'static str, page: bool, handler: impl FnMut(JsValue) + 'static) {
+        let closure = Closure::<dyn FnMut(JsValue)>::new(handler);
+        let _ = self
+            .socket(page)
+            .add_event_listener_with_callback(kind, closure.as_ref().unchecked_ref());
+        self.callbacks.borrow_mut().push((kind, page, closure));
+    }
+
+    /// Closes both ends once, and drops the listeners (which hold the pipe).
+    fn close(&self) {
+        let callbacks = self.callbacks.take();
+        if callbacks.is_empty() {
+            return;
+        }
+        for (kind, page, closure) in &callbacks {
+            let _ = self
+                .socket(*page)
+                .remove_event_listener_with_callback(kind, closure.as_ref().unchecked_ref());
+        }
+        let _ = self.page.close_with_code_and_reason(1000, "session ended");
+        let _ = self.relay.close_with_code_and_reason(1000, "session ended");
+        drop(callbacks);
+    }
 }
 
 /// `POST /simulator/sign`.
