@@ -244,6 +244,9 @@ describe('the committed production configuration', () => {
         ['GET', `/simulator/status?callSid=${callSid}`],
         ['GET', '/simulator/verify-code?to=%2B15005550001'],
         ['POST', '/simulator/sign'],
+        ['GET', '/simulator/relays'],
+        ['GET', '/simulator/relay?relay=agent'],
+        ['GET', `/simulator/relay-app?callSid=${callSid}`],
       ];
       for (const [method, route] of requests) {
         const body = method === 'POST' ? JSON.stringify({ url: worker.url('/gather'), params: h.callParams(callSid) }) : undefined;
@@ -251,6 +254,10 @@ describe('the committed production configuration', () => {
         assert.equal(reply.status, 404, `${method} ${route}`);
         assert.equal(await reply.text(), 'Not Found');
       }
+      // Nor the relay mode's bridge, opened as the page opens it (a WebSocket upgrade).
+      const { connect } = require('../support/conversation-relay');
+      const bridge = worker.url('/simulator/relay?relay=agent').replace(/^http/, 'ws');
+      await assert.rejects(connect(bridge, { setup: false, headers: { Origin: worker.origin } }), (e) => e.status === 404);
     } finally {
       await worker.dispose();
     }
@@ -269,7 +276,7 @@ describe('the committed production configuration', () => {
       assert.ok(files.some((f) => f.endsWith('.wasm')), `no .wasm among ${files.join(', ')}`);
       // The routes, the page's title and what only its script, its headers and the demo
       // backend's answers say.
-      const traces = ['/decrypt-gather', 'locate you in our system', '/simulator', 'call simulator', 'speechSynthesis', 'Content-Security-Policy', 'verify-code', '/handset/messages', 'gatherSealSimulator'];
+      const traces = ['/decrypt-gather', 'locate you in our system', '/simulator', 'call simulator', 'speechSynthesis', 'Content-Security-Policy', 'verify-code', '/handset/messages', 'gatherSealSimulator', 'relay-app', 'relay bridge', 'letterId'];
       for (const file of files) {
         const bytes = fs.readFileSync(path.join(out, file));
         for (const trace of traces) assert.ok(!bytes.includes(trace), `${file} holds "${trace}"`);

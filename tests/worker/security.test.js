@@ -196,7 +196,8 @@ describe('requests the worker refuses', () => {
       assert.equal(reply.text, 'Not Found');
     }
     // The development build's call simulator is not in this one (demo.test.js checks its upload).
-    for (const path of ['/simulator', '/simulator/simulator.js', '/simulator/flows', `/simulator/log?callSid=${h.newCallSid()}`]) {
+    for (const path of ['/simulator', '/simulator/simulator.js', '/simulator/flows', `/simulator/log?callSid=${h.newCallSid()}`,
+      '/simulator/relays', '/simulator/relay?relay=agent', `/simulator/relay-app?callSid=${h.newCallSid()}`]) {
       const reply = await fetch(worker.url(path));
       assert.equal(reply.status, 404, `GET ${path}`);
       assert.equal(await reply.text(), 'Not Found');

@@ -613,3 +613,190 @@ describe('the call simulator of the development build', () => {
     }
   });
 });
+
+// ── The relay mode: examples/ai-agent behind the relay "agent" of [env.dev] ─────────────────
+// As ai-agent-example.test.js runs it: the example copied beside a snapshot of pkg/,
+// npm-installed and started on a free port, GATHER_RELAYS' upstream pointed at it; the page
+// talks to the worker's bridge (GET /simulator/relay), which opens /relay/agent with the
+// handshake signature Twilio would send.
+describe('the call simulator\'s relay mode, with examples/ai-agent', () => {
+  const { execFileSync, spawn } = require('node:child_process');
+  const os = require('node:os');
+  const VISA = '4242424242424242';
+  const SAID = '4111 1111 1111 1111';
+  let tmp;
+  let example;
+  let worker;
+  let browser;
+
+  before(async () => {
+    if (!fs.existsSync(path.join(ROOT, 'pkg'))) throw new Error('pkg/ is missing: run bash scripts/build-node.sh');
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gather-seal-simulator-relay-'));
+    fs.cpSync(path.join(ROOT, 'pkg'), path.join(tmp, 'pkg'), { recursive: true });
+    const dir = path.join(tmp, 'examples', 'ai-agent');
+    fs.cpSync(path.join(ROOT, 'examples', 'ai-agent'), dir, {
+      recursive: true,
+      filter: (from) => path.basename(from) !== 'node_modules',
+    });
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--no-save', '--prefer-offline'], {
+      cwd: dir, stdio: 'pipe', timeout: 90_000,
+    });
+    const port = await h.freePort();
+    const env = { ...process.env, PORT: String(port), HOST: '127.0.0.1', BACKEND_SIGNING_SECRET: h.SIGNING_SECRET, AES_SECRET: h.KEY };
+    delete env.PUBLIC_WS_URL;
+    const child = spawn(process.execPath, ['server.js'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (output += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (output += d));
+    example = { child, exited: new Promise((resolve) => child.on('exit', resolve)), output: () => output };
+    const deadline = Date.now() + 10_000;
+    while (!/listening on/.test(output)) {
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`examples/ai-agent did not start:\n${output}`);
+      await h.sleep(20);
+    }
+    const vars = h.devVars();
+    worker = await h.startWorker(
+      {
+        ...vars,
+        GATHER_RELAYS: { agent: { ...vars.GATHER_RELAYS.agent, upstream: `ws://127.0.0.1:${port}/agent` } },
+        AES_SECRET: h.KEY,
+        TWILIO_AUTH_TOKEN: h.TOKEN,
+        BACKEND_SIGNING_SECRET: h.SIGNING_SECRET,
+        TWILIO_API_KEY_SID: API_KEY_SID,
+        TWILIO_API_KEY_SECRET: API_KEY_SECRET,
+      },
+      { build: 'build-dev' },
+    );
+  }, { timeout: 120_000 });
+
+  after(async () => {
+    await browser?.close();
+    await worker?.dispose();
+    if (example) {
+      example.child.kill();
+      await example.exited;
+    }
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('GET /simulator/relays: each relay\'s name and flows, never its upstream', async () => {
+    const res = await fetch(worker.url('/simulator/relays'));
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    assert.deepEqual(JSON.parse(text), { relays: [{ name: 'agent', flows: ['card'], speech: 'redact' }] });
+    assert.ok(!text.includes('ws://') && !text.includes('/agent'), 'no upstream');
+  });
+
+  test('GET /simulator/relay: a WebSocket bridge for this worker\'s pages to its relays', async () => {
+    const { connect } = require('../support/conversation-relay');
+    const bridge = (query) => worker.url(`/simulator/relay${query}`).replace(/^http/, 'ws');
+    // Not an upgrade, another site's page, no relay or an unknown one: refused.
+    assert.equal((await fetch(worker.url('/simulator/relay?relay=agent'))).status, 426);
+    await assert.rejects(connect(bridge('?relay=agent'), { setup: false, headers: { Origin: 'https://evil.example' } }), (e) => e.status === 403);
+    await assert.rejects(connect(bridge('?relay='), { setup: false }), (e) => e.status === 400);
+    await assert.rejects(connect(bridge('?relay=nope'), { setup: false }), (e) => e.status === 404);
+    // Through it, a session of the relay: the agent greets the caller; the relay route wrote
+    // its session line (the handshake was checked there); the bridge wrote none of its own.
+    const callSid = h.newCallSid();
+    const session = await connect(bridge('?relay=agent'), { headers: { Origin: worker.origin }, setup: { callSid } });
+    const greeting = await session.nextMessage((m) => m.type === 'text');
+    assert.match(greeting.token, /billing assistant/);
+    await session.close();
+    const lines = await h.logLinesOf(worker, callSid, 1);
+    assert.deepEqual(lines.map((l) => [l.outcome, l.relay]), [['relay-session', 'agent']]);
+    const { messages } = await (await fetch(worker.url(`/simulator/relay-app?callSid=${callSid}`))).json();
+    assert.equal(JSON.parse(messages[0].text).type, 'setup', 'what the application received');
+    assert.equal((await fetch(worker.url('/simulator/relay-app'))).status, 400);
+  });
+
+  test('in Chromium: pay the bill by talking to the agent and typing the card; the application never gets a digit', {
+    ...skipUnlessCi(NO_CHROMIUM),
+    timeout: 120_000,
+  }, async () => {
+    assertPresent(NO_CHROMIUM);
+    const puppeteer = require('puppeteer-core');
+    browser = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
+    });
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1280, height: 900 });
+    const seen = { requests: [], errors: [] };
+    page.on('request', (request) => seen.requests.push(request.url()));
+    page.on('pageerror', (error) => seen.errors.push(error.message));
+    page.on('console', (message) => message.type() === 'error' && seen.errors.push(message.text()));
+    await page.goto(worker.url('/simulator'));
+    await page.waitForFunction(() => document.body.dataset.state === 'idle', { timeout: 10_000 });
+    const hears = () => page.$$eval('#prompt .conversation li.agent', (lis) => lis.map((li) => li.textContent));
+    const heard = async (pattern, count = 1) => {
+      await page.waitForFunction(
+        (source, n) => [...document.querySelectorAll('#prompt .conversation li.agent')].filter((li) => new RegExp(source).test(li.textContent)).length >= n,
+        { timeout: 15_000 },
+        pattern.source,
+        count,
+      );
+    };
+    const say = async (text) => {
+      await page.type('#speech', text);
+      await page.click('#say-button');
+    };
+    const app = () => page.evaluate(() => ({
+      types: [...document.querySelectorAll('#app-messages li')].map((li) => `${li.dataset.direction} ${li.dataset.type}`),
+      texts: [...document.querySelectorAll('#app-messages pre')].map((pre) => pre.textContent),
+      redacted: document.querySelectorAll('#app-messages mark.redacted').length,
+      sealed: document.querySelectorAll('#app-messages .result-body mark.sealed').length,
+      check: document.getElementById('app-check').textContent,
+      checkPass: document.getElementById('app-check').classList.contains('pass'),
+    }));
+    try {
+      const options = await page.$$eval('#flow option', (os) => os.map((o) => [o.value, o.textContent]));
+      const agent = options.find(([value]) => value === 'relay:agent');
+      assert.ok(agent && agent[1].startsWith('AI agent (relay agent)'), JSON.stringify(options));
+      await page.select('#flow', 'relay:agent');
+      assert.equal(await page.$eval('#say', (f) => f.hidden), false, 'the speech box shows');
+      await page.click('#call');
+      await heard(/billing assistant/);
+      await say('I want to pay my bill');
+      await heard(/Please enter your card number/);
+      for (const [i, entry] of [`${VISA}#`, '123', '1228'].entries()) {
+        for (const key of entry) await page.click(`#keypad button[aria-label="${{ '#': 'pound', '*': 'star' }[key] || key}"]`);
+        if (i === 0) await heard(/security code/);
+        if (i === 1) await heard(/expiry/);
+      }
+      await heard(/Your card ending 4242 is accepted/);
+      await page.waitForFunction(() => [...document.querySelectorAll('#app-messages li')].some((li) => li.dataset.type === 'gather-seal.result'), { timeout: 10_000 });
+      let shown = await app();
+      assert.deepEqual(shown.types.slice(0, 4), ['to-app setup', 'to-app prompt', 'from-app gather-seal.start', 'to-app gather-seal.result'], shown.types.join(', '));
+      assert.ok(shown.sealed >= 3, 'the sealed card, security code and expiry are marked');
+      assert.ok(shown.checkPass && shown.check.startsWith('✓'), shown.check);
+      for (const text of shown.texts) h.assertNoPlaintext(text.replace(/"last4": "4242"/g, '"last4": "xxxx"'), [VISA, '123', '1228'], 'what the application received');
+
+      // A card number said aloud: the application gets "[redacted]".
+      await say(`my card is ${SAID}`);
+      await page.waitForFunction(() => document.querySelectorAll('#app-messages mark.redacted').length > 0, { timeout: 10_000 });
+      shown = await app();
+      assert.ok(shown.texts.some((t) => t.includes('my card is [redacted]')), shown.texts.join('\n'));
+      assert.ok(shown.checkPass, shown.check);
+      const runs = [...new Set([...SAID.split(' '), SAID.replace(/ /g, ''), VISA, '123', '1228'])];
+      for (const text of shown.texts) h.assertNoPlaintext(text.replace(/"last4": "4242"/g, '"last4": "xxxx"'), runs, 'what the application received');
+      assert.ok((await hears()).some((t) => /card ending 4242 is accepted/i.test(t)));
+
+      await page.click('#hangup');
+      await page.waitForFunction(() => document.body.dataset.state === 'ended', { timeout: 10_000 });
+      assert.equal(await page.evaluate(() => document.body.dataset.checks), 'pass');
+      assert.deepEqual(seen.errors, [], 'the page reported no error');
+      for (const url of seen.requests) assert.ok(url.startsWith(`${worker.origin}/`), `the page fetched ${url}`);
+      fs.mkdirSync(ARTIFACTS, { recursive: true });
+      const file = path.join(ARTIFACTS, 'simulator-relay-agent.png');
+      await page.screenshot({ path: file, fullPage: true });
+      assert.ok(fs.statSync(file).size > 10_000, `${file} is a screenshot`);
+    } catch (error) {
+      const state = await page.evaluate(() => ({ status: document.getElementById('status').textContent, said: document.getElementById('prompt').textContent, app: document.getElementById('app').textContent }));
+      error.message += `\n${JSON.stringify(state, null, 2)}\n${JSON.stringify(seen.errors)}`;
+      throw error;
+    } finally {
+      await page.close();
+    }
+  });
+});

@@ -21,6 +21,7 @@
   };
 
   let flows = [];
+  let relays = [];
   let current = null;
   let audio = null;
   let captions = 0;
@@ -295,6 +296,7 @@
 
   function startCall() {
     if (current && !current.ended) return;
+    if ($('flow').value.startsWith('relay:')) return startRelayCall($('flow').value.slice('relay:'.length));
     const flow = selectedFlow();
     if (!flow) return;
     const from = $('from').value.trim() || '+15005550001';
@@ -323,6 +325,7 @@
     $('again').hidden = true;
     $('call').setAttribute('aria-disabled', 'true');
     document.body.dataset.flow = flow.name;
+    showMode(false);
     request(current, new URL(flow.route, location.origin).href, { ...base });
   }
 
@@ -334,6 +337,7 @@
     $('hangup').disabled = true;
     $('call').removeAttribute('aria-disabled');
     setState('ended', `Call over: ${why}.`);
+    $('say-button').disabled = true;
     document.body.dataset.checks = call.allChecksPassed ? 'pass' : 'fail';
     $('again').hidden = false;
     $('again-from').textContent = call.from;
@@ -570,6 +574,7 @@
       setTimeout(() => button.classList.remove('pressed'), 150);
     }
     const call = current;
+    if (call && call.relay) return relayPress(call, key);
     if (!call || call.ended || !call.gather) return;
     silence();
     const g = call.gather;
@@ -789,7 +794,270 @@
   function hangUp() {
     if (!current || current.ended) return;
     silence();
+    if (current.relay) return relayEnd(current, 'you hung up');
     endCall(current, 'you hung up');
+  }
+
+
+  // ── The relay mode: the caller talks to an AI agent through the sealing relay ────────────
+  // The page plays ConversationRelay's side of a session: a WebSocket to the worker's bridge
+  // (GET /simulator/relay?relay=<name>), which opens /relay/<name> with the handshake signature
+  // Twilio would send; then `setup`, `prompt` (what the caller says) and `dtmf` (each key) go
+  // out, and `text`, `play`, `end` come back. Beside it, what the application received
+  // (GET /simulator/relay-app), and the check that no typed or spoken digits are in it.
+
+  /** Letters only, so that no digit can hide in an id the check looks at. */
+  function letterId(prefix) {
+    const bytes = new Uint8Array(32);
+    crypto.getRandomValues(bytes);
+    return prefix + [...bytes].map((b) => 'abcdef'[b % 6]).join('');
+  }
+
+  /** Shows the relay mode's panels, or the webhook mode's. */
+  function showMode(relayMode) {
+    document.body.dataset.mode = relayMode ? 'relay' : 'webhook';
+    $('timeline').hidden = relayMode;
+    $('timeline-hint').hidden = relayMode;
+    $('app').hidden = !relayMode;
+    $('say').hidden = !relayMode;
+    $('typed-line').hidden = relayMode;
+    // Its check counts among the page's checks only in the relay mode.
+    if (!relayMode) $('app-check').className = '';
+  }
+
+  function converse(kind, text) {
+    let list = $('prompt').querySelector('.conversation');
+    if (!list) {
+      list = el('ol', { class: 'conversation' });
+      $('prompt').replaceChildren(list);
+    }
+    const who = { agent: 'You hear: ', caller: 'You say: ', keys: 'You press: ', ended: '' }[kind];
+    const li = el('li', { class: kind }, who ? el('strong', {}, who) : '', text);
+    list.append(li);
+    li.scrollIntoView({ block: 'nearest' });
+    return li;
+  }
+
+  function startRelayCall(name) {
+    const relay = relays.find((r) => r.name === name);
+    if (!relay) return;
+    const from = $('from').value.trim() || '+15005550001';
+    const callSid = `CA${randomHex(16)}`;
+    const call = {
+      relay, flow: { name: `relay:${name}` }, callSid, from, entries: [], entry: '', spoken: '',
+      seen: 0, ended: false, allChecksPassed: true, socket: null, poll: null,
+    };
+    current = call;
+    showMode(true);
+    $('handoff').hidden = true;
+    $('sms').hidden = true;
+    $('prompt').replaceChildren();
+    $('app-messages').replaceChildren();
+    $('app-check').className = 'check pass';
+    $('app-check').textContent = '✓ Nothing received yet.';
+    $('hangup').disabled = false;
+    $('again').hidden = true;
+    $('call').setAttribute('aria-disabled', 'true');
+    document.body.dataset.flow = call.flow.name;
+    setState('waiting', `Connecting to the relay ${name} through the worker\u2019s bridge…`);
+    const url = new URL(`/simulator/relay?relay=${encodeURIComponent(name)}`, location.href);
+    url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    let socket;
+    try {
+      socket = new WebSocket(url.href);
+    } catch (error) {
+      return endCall(call, `the bridge could not be opened: ${error.message}`);
+    }
+    call.socket = socket;
+    socket.addEventListener('open', () => {
+      if (call.ended) return socket.close(1000);
+      // What ConversationRelay sends first (tests/support/conversation-relay.js checks it).
+      socket.send(JSON.stringify({
+        type: 'setup', sessionId: letterId('VX'), accountSid: letterId('AC'), parentCallSid: '', callSid,
+        from, to: '+15005550006', forwardedFrom: '', callType: 'PSTN', callerName: '', direction: 'inbound',
+        callStatus: 'RINGING', customParameters: {},
+      }));
+      $('say-button').disabled = false;
+      setState('connected', `Connected to the agent (relay ${name}): type what the caller says, or press keys.`);
+      call.poll = setInterval(() => pollApp(call), 400);
+    });
+    socket.addEventListener('message', (event) => relayMessage(call, event.data));
+    socket.addEventListener('close', (event) => {
+      if (call.ended) return;
+      const why = socket.readyState === WebSocket.CLOSED && call.poll === null
+        ? 'the bridge refused the session (is the agent running?)'
+        : `the session closed (code ${event.code})`;
+      relayEnd(call, why);
+    });
+  }
+
+  /** The caller's entry under way ends: when the agent or the relay speaks, at # or *. */
+  function closeEntry(call) {
+    const digits = call.entry.replace(/[^0-9]/g, '');
+    if (digits !== '') call.entries.push(digits);
+    call.entry = '';
+  }
+
+  function relayPress(call, key) {
+    if (call.ended || !call.socket || call.socket.readyState !== WebSocket.OPEN) return;
+    silence();
+    call.socket.send(JSON.stringify({ type: 'dtmf', digit: key }));
+    call.entry += key;
+    const last = $('prompt').querySelector('.conversation li:last-child');
+    if (last && last.classList.contains('keys') && last.dataset.open === 'true') {
+      last.lastChild.textContent += key;
+    } else {
+      converse('keys', key).dataset.open = 'true';
+    }
+    if (key === '#' || key === '*') {
+      closeEntry(call);
+      const open = $('prompt').querySelector('.conversation li.keys[data-open="true"]');
+      if (open) open.dataset.open = 'false';
+    }
+  }
+
+  /** The long runs of digits in what the caller said (what the relay redacts): each as said
+   * run together, and each group of three digits or more in it. */
+  function spokenRuns(text) {
+    const runs = [];
+    for (const match of text.matchAll(/[0-9](?:[ ,.-]*[0-9])*/g)) {
+      const digits = match[0].replace(/[^0-9]/g, '');
+      if (digits.length < 6) continue;
+      runs.push(digits);
+      for (const group of match[0].split(/[^0-9]+/)) if (group.length >= CHECKED_LENGTH) runs.push(group);
+    }
+    return runs;
+  }
+
+  function relaySay() {
+    const call = current;
+    const text = $('speech').value.trim();
+    if (!call || !call.relay || call.ended || !text || !call.socket || call.socket.readyState !== WebSocket.OPEN) return;
+    closeEntry(call);
+    for (const li of $('prompt').querySelectorAll('.conversation li.keys[data-open="true"]')) li.dataset.open = 'false';
+    silence();
+    call.socket.send(JSON.stringify({ type: 'prompt', voicePrompt: text, lang: 'en-US', last: true }));
+    call.entries.push(...spokenRuns(text));
+    converse('caller', text);
+    $('speech').value = '';
+  }
+
+  function relayMessage(call, data) {
+    if (call.ended || typeof data !== 'string') return;
+    let message;
+    try {
+      message = JSON.parse(data);
+    } catch {
+      return;
+    }
+    switch (message && message.type) {
+      case 'text':
+        closeEntry(call);
+        for (const li of $('prompt').querySelectorAll('.conversation li.keys[data-open="true"]')) li.dataset.open = 'false';
+        call.spoken += String(message.token);
+        if (message.last === true) {
+          const said = call.spoken;
+          call.spoken = '';
+          converse('agent', said);
+          speak([{ text: said, language: message.lang || 'en-US' }], { onStart() {}, onQuiet() {} });
+        }
+        break;
+      case 'play':
+        converse('agent', `(audio: ${message.source})`);
+        break;
+      case 'sendDigits':
+        converse('agent', `(tones: ${message.digits})`);
+        break;
+      case 'end':
+        converse('ended', `The session ends${message.handoffData ? `; handoffData: ${message.handoffData}` : ''}.`);
+        relayEnd(call, 'the application ended the session');
+        break;
+      default:
+        break;
+    }
+  }
+
+  async function relayEnd(call, why) {
+    if (call.ended) return;
+    closeEntry(call);
+    if (call.poll !== null) clearInterval(call.poll);
+    call.poll = null;
+    if (call.socket && call.socket.readyState <= WebSocket.OPEN) call.socket.close(1000, 'caller hung up');
+    setState('waiting', 'The call is ending…');
+    // What the application received last (the relay's final messages).
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await pollApp(call);
+    endCall(call, why);
+  }
+
+  /** `text` with "[redacted]" and sealed values marked. */
+  function markedApp(text) {
+    const fragment = document.createDocumentFragment();
+    const parts = text.split('[redacted]');
+    parts.forEach((part, i) => {
+      if (i > 0) fragment.append(el('mark', { class: 'redacted', title: 'a run of digits the relay took out' }, '[redacted]'));
+      fragment.append(marked(part));
+    });
+    return fragment;
+  }
+
+  const pretty = (value) => JSON.stringify(value, null, 2);
+
+  /** Shows one message the application received (or sent); the texts the check reads in it. */
+  function showAppMessage(call, { direction, text, cut }, n) {
+    let message = null;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      // shown as sent
+    }
+    const type = message && typeof message.type === 'string' ? message.type : '(not JSON)';
+    const arrow = direction === 'from-app' ? 'application \u2192 relay' : 'relay \u2192 application';
+    const li = el('li', { class: 'app-message', 'data-type': type, 'data-direction': direction },
+      el('h3', {}, `${arrow}: ${type}`));
+    const checked = [];
+    if (type === 'prompt') {
+      li.append(el('p', { class: 'voice-prompt' }, 'The caller said: \u201c', markedApp(String(message.voicePrompt)), '\u201d'));
+      li.append(el('pre', { class: 'app-text', tabindex: '0' }, markedApp(pretty(message))));
+      checked.push([`message ${n} (prompt)`, text]);
+    } else if (type === 'gather-seal.result' && typeof message.body === 'string') {
+      let body = message.body;
+      try {
+        body = pretty(JSON.parse(message.body));
+      } catch {
+        // shown as sent
+      }
+      li.append(el('p', {}, 'The capture\u2019s signed result; its body (the submission a webhook application would receive):'));
+      li.append(el('pre', { class: 'app-text result-body', tabindex: '0' }, markedApp(body)));
+      li.append(el('p', { class: 'signature' }, 'signature: ', el('code', {}, String(message.signature))));
+      // The body's own "last4" is a masked view; checked as the JSON it is, not escaped in the message.
+      checked.push([`message ${n} (result body)`, message.body], [`message ${n} (result)`, JSON.stringify({ ...message, body: '' })]);
+    } else {
+      li.append(el('pre', { class: 'app-text', tabindex: '0' }, markedApp(message ? pretty(message) : text)));
+      checked.push([`message ${n} (${type})`, text]);
+    }
+    if (cut) li.append(el('p', { class: 'hint' }, '(cut: the page keeps the first 16 KiB of a message)'));
+    $('app-messages').append(li);
+    return checked;
+  }
+
+  async function pollApp(call) {
+    let messages;
+    try {
+      ({ messages } = await getJson(`/simulator/relay-app?callSid=${encodeURIComponent(call.callSid)}`));
+    } catch {
+      return;
+    }
+    if (call !== current) return;
+    call.texts = call.texts || [];
+    for (const message of messages.slice(call.seen)) {
+      call.texts.push(...showAppMessage(call, message, ++call.seen));
+    }
+    // Every entry typed and every long run said so far, looked for in everything received.
+    const { p, ok } = checkParagraph(call, call.texts, 'anything the application received');
+    $('app-check').className = p.className;
+    $('app-check').textContent = p.textContent;
+    call.allChecksPassed = ok;
   }
 
   // ── Wiring ───────────────────────────────────────────────────────────────────────────────
@@ -807,8 +1075,17 @@
       const language = flow.language ? `, ${flow.language}` : '';
       select.append(el('option', { value: flow.name }, `${flow.name}: ${fields}; ${flow.then}${language}`));
     }
+    try {
+      ({ relays } = await getJson('/simulator/relays'));
+    } catch {
+      relays = [];
+    }
+    for (const relay of relays) {
+      select.append(el('option', { value: `relay:${relay.name}` },
+        `AI agent (relay ${relay.name}): ConversationRelay; flows ${relay.flows.join(', ')}; speech ${relay.speech}`));
+    }
     if (flows.some((f) => f.name === 'default')) select.value = 'default';
-    setState('idle', flows.length ? 'Choose a flow and a caller number, then Call.' : 'GATHER_FLOWS has no flow a call can reach.');
+    setState('idle', flows.length || relays.length ? 'Choose a flow and a caller number, then Call.' : 'GATHER_FLOWS has no flow a call can reach.');
   }
 
   $('dial').addEventListener('submit', (event) => {
@@ -826,6 +1103,13 @@
     startCall();
   });
   $('mute').addEventListener('change', () => muted() && silence());
+  $('flow').addEventListener('change', () => {
+    $('say').hidden = !$('flow').value.startsWith('relay:');
+  });
+  $('say').addEventListener('submit', (event) => {
+    event.preventDefault();
+    relaySay();
+  });
   $('keypad').addEventListener('click', (event) => {
     const button = event.target.closest('.key');
     if (button) press(button.dataset.key);
