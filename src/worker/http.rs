@@ -240,7 +240,7 @@ impl Reply {
     }
 }
 
-// Last in the file, so that the production build's code keeps its line numbers.
+// The development build's alone (feature `demo`), for the call simulator.
 #[cfg(feature = "demo")]
 impl Reply {
     /// Any other body with its content type: the call simulator's page, script, stylesheet and

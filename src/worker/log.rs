@@ -186,7 +186,7 @@ impl SessionLine {
     }
 }
 
-// Last in the file, so that the production build's code keeps its line numbers.
+// The development build's alone (feature `demo`), for the call simulator.
 
 /// The development build keeps each call's log lines for the simulator page
 /// (`super::simulator`); the production build keeps nothing.

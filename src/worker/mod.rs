@@ -67,7 +67,10 @@ async fn fetch(
             Err(reply) => reply,
         }
     } else if cfg!(feature = "demo") && (path == "/decrypt-gather" || is_simulator(path)) {
-        development!(demo_backend(&req, &env, &mut log).await)
+        match demo_backend(&req, &env, &mut log).await {
+            Ok(switching) => return Ok(switching),
+            Err(reply) => reply,
+        }
     } else if cfg!(feature = "demo") && path == "/__trap" && req.method() == "POST" {
         trap(&mut log)
     } else {
@@ -98,13 +101,15 @@ async fn demo_backend(req: &web_sys::Request, env: &Env, log: &mut LogLine) -> R
 }
 
 #[cfg(not(feature = "demo"))]
-async fn demo_backend(_: &web_sys::Request, _: &Env, log: &mut LogLine) -> Reply {
-    log.refuse(Outcome::UnknownPath, Reply::plain(404, "Not Found"))
+async fn demo_backend(_: &web_sys::Request, _: &Env, log: &mut LogLine) -> Routed {
+    Err(log.refuse(Outcome::UnknownPath, Reply::plain(404, "Not Found")))
 }
 
-// What follows is the development build's alone, and comes last: the production build's code,
-// down to the line numbers its panic locations carry, is then exactly what it was without it
-// (its upload is byte for byte the same).
+/// What a development route answers: the 101 of a WebSocket (the call simulator's relay
+/// bridge), or a reply.
+type Routed = Result<web_sys::Response, Reply>;
+
+// What follows is the development build's alone (feature `demo`).
 
 #[cfg(feature = "demo")]
 mod simulator;
@@ -130,10 +135,6 @@ async fn development_route(req: &web_sys::Request, env: &Env, log: &mut LogLine)
     }
 }
 
-/// What a development route answers: the 101 of a WebSocket, or a reply.
-#[cfg(feature = "demo")]
-type Routed = Result<web_sys::Response, Reply>;
-
 /// Whether `path` is the call simulator's: never in the production build.
 #[cfg(feature = "demo")]
 fn is_simulator(path: &str) -> bool {
@@ -144,25 +145,3 @@ fn is_simulator(path: &str) -> bool {
 fn is_simulator(_: &str) -> bool {
     false
 }
-
-/// `development!(demo_backend(…).await)`: the development build's routes answer a reply, or
-/// the 101 of the call simulator's relay bridge, which is returned as it is. A macro, so that
-/// the production build's code is exactly what it was without it.
-#[cfg(feature = "demo")]
-macro_rules! development {
-    ($route:expr) => {
-        match $route {
-            Ok(switching) => return Ok(switching),
-            Err(reply) => reply,
-        }
-    };
-}
-
-#[cfg(not(feature = "demo"))]
-macro_rules! development {
-    ($route:expr) => {
-        $route
-    };
-}
-
-use development;

@@ -238,7 +238,9 @@ impl Live {
         let from_app: Handler = |live, event| {
             if let Some(text) = message_text(&event) {
                 let out = live.session.borrow_mut().from_app(&text);
-                live.carry_out(app_sent!(live, &text, out));
+                #[cfg(feature = "demo")]
+                live.remember(&text, true);
+                live.carry_out(out);
             }
         };
         let twilio_gone: Handler = |live, _| live.end("twilio-closed");
@@ -304,7 +306,9 @@ impl Live {
                     let _ = self.twilio.send_with_str(&text);
                 }
                 Out::ToApp(text) => {
-                    let _ = self.app.send_with_str(to_app!(self, &text));
+                    #[cfg(feature = "demo")]
+                    self.remember(&text, false);
+                    let _ = self.app.send_with_str(&text);
                 }
                 Out::Wait(ms) => {
                     self.stop_waiting();
@@ -419,54 +423,12 @@ async fn turn(
     .await
 }
 
-// Last in the file, so that the production build's code keeps its line numbers; and macros,
-// which leave the production build's code exactly as it was without them.
-
-/// `to_app!(live, text)`: `text`, a message about to go to the application; the development
-/// build also keeps it, under its call, for the simulator page (`super::simulator`).
+/// The development build's call simulator shows what the application received, and the
+/// relay's own requests it sent (`gather-seal.start`): each kept under the session's call.
 #[cfg(feature = "demo")]
-macro_rules! to_app {
-    ($live:expr, $text:expr) => {
-        remember_to_app($live, $text)
-    };
-}
-
-#[cfg(not(feature = "demo"))]
-macro_rules! to_app {
-    ($live:expr, $text:expr) => {
-        $text
-    };
-}
-
-/// `app_sent!(live, text, out)`: `out`, what the session made of the application's message
-/// `text`; the development build also keeps the relay's own requests among them
-/// (`gather-seal.start`) beside what the application received.
-#[cfg(feature = "demo")]
-macro_rules! app_sent {
-    ($live:expr, $text:expr, $out:expr) => {{
-        remember_app_sent($live, $text);
-        $out
-    }};
-}
-
-#[cfg(not(feature = "demo"))]
-macro_rules! app_sent {
-    ($live:expr, $text:expr, $out:expr) => {
-        $out
-    };
-}
-
-use {app_sent, to_app};
-
-#[cfg(feature = "demo")]
-fn remember_to_app<'a>(live: &Live, text: &'a str) -> &'a str {
-    let call_sid = live.session.borrow().call().call_sid.clone();
-    super::simulator::remember_app_message(&call_sid, text, false);
-    text
-}
-
-#[cfg(feature = "demo")]
-fn remember_app_sent(live: &Live, text: &str) {
-    let call_sid = live.session.borrow().call().call_sid.clone();
-    super::simulator::remember_app_message(&call_sid, text, true);
+impl Live {
+    fn remember(&self, text: &str, from_app: bool) {
+        let call_sid = self.session.borrow().call().call_sid.clone();
+        super::simulator::remember_app_message(&call_sid, text, from_app);
+    }
 }

@@ -199,7 +199,7 @@ async fn post_to_verify(
     outbound::post_to_verify(settings?, url, body, wait_ms).await
 }
 
-// Last in the file, so that the production build's code keeps its line numbers.
+// The development build's alone (feature `demo`), for the call simulator.
 
 /// The development build keeps each status event sent for the simulator page
 /// (`super::simulator`); the production build keeps nothing.
