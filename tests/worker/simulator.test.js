@@ -27,6 +27,32 @@ const FOUND = 'Thank you. Your account number is AC12345678 and your balance is 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((file) => fs.existsSync(file));
 const NO_CHROMIUM = CHROMIUM === undefined && 'no Chromium on this machine (apt-get install chromium)';
 
+/** That Chromium, headless, driven by puppeteer-core (which downloads no browser of its own). */
+function launchChromium() {
+  const puppeteer = require('puppeteer-core');
+  return puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
+  });
+}
+
+/**
+ * A new page of `browser` on the simulator at `url`, once it is ready for a call, with what it
+ * fetched and any error it reported.
+ */
+async function openSimulator(browser, url) {
+  const page = await browser.newPage();
+  await page.setViewport({ width: 1280, height: 900 });
+  const seen = { requests: [], errors: [] };
+  page.on('request', (request) => seen.requests.push(request.url()));
+  page.on('pageerror', (error) => seen.errors.push(error.message));
+  page.on('console', (message) => message.type() === 'error' && seen.errors.push(message.text()));
+  await page.goto(url);
+  await page.waitForFunction(() => document.body.dataset.state === 'idle', { timeout: 10_000 });
+  return { page, seen };
+}
+
 describe('the call simulator of the development build', () => {
   let worker;
   let verify;
@@ -250,23 +276,8 @@ describe('the call simulator of the development build', () => {
   /** A new page of the shared browser, with what it fetched and any error it reported. */
   async function newPage() {
     assertPresent(NO_CHROMIUM);
-    if (!browser) {
-      const puppeteer = require('puppeteer-core');
-      browser = await puppeteer.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
-      });
-    }
-    const page = await browser.newPage();
-    await page.setViewport({ width: 1280, height: 900 });
-    const seen = { requests: [], errors: [] };
-    page.on('request', (request) => seen.requests.push(request.url()));
-    page.on('pageerror', (error) => seen.errors.push(error.message));
-    page.on('console', (message) => message.type() === 'error' && seen.errors.push(message.text()));
-    await page.goto(worker.url('/simulator'));
-    await page.waitForFunction(() => document.body.dataset.state === 'idle', { timeout: 10_000 });
-    return { page, seen };
+    browser ??= await launchChromium();
+    return openSimulator(browser, worker.url('/simulator'));
   }
 
   /** Waits until the page listens for the `step`th entry. */
@@ -714,20 +725,8 @@ describe('the call simulator\'s relay mode, with examples/ai-agent', () => {
     timeout: 120_000,
   }, async () => {
     assertPresent(NO_CHROMIUM);
-    const puppeteer = require('puppeteer-core');
-    browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
-    });
-    const page = await browser.newPage();
-    await page.setViewport({ width: 1280, height: 900 });
-    const seen = { requests: [], errors: [] };
-    page.on('request', (request) => seen.requests.push(request.url()));
-    page.on('pageerror', (error) => seen.errors.push(error.message));
-    page.on('console', (message) => message.type() === 'error' && seen.errors.push(message.text()));
-    await page.goto(worker.url('/simulator'));
-    await page.waitForFunction(() => document.body.dataset.state === 'idle', { timeout: 10_000 });
+    browser = await launchChromium();
+    const { page, seen } = await openSimulator(browser, worker.url('/simulator'));
     const hears = () => page.$$eval('#prompt .conversation li.agent', (lis) => lis.map((li) => li.textContent));
     const heard = async (pattern, count = 1) => {
       await page.waitForFunction(
