@@ -11,7 +11,8 @@ use worker::wasm_bindgen::closure::Closure;
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::{spawn_local, JsFuture};
 use worker::web_sys::{
-    self, AbortController, Headers, RequestInit, ResponseInit, WebSocket, WorkerGlobalScope,
+    self, AbortController, AbortSignal, Headers, RequestInit, ResponseInit, WebSocket,
+    WorkerGlobalScope,
 };
 use worker::{js_sys, Env};
 
@@ -136,26 +137,9 @@ pub(super) fn accept(socket: &WebSocket) -> Result<(), JsValue> {
 /// socket when the signal aborts), so the timer is cleared once the answer is in rather than
 /// given as `AbortSignal.timeout`, which ended every session `wait_ms` after it began.
 async fn connect(upstream: &str, secret: &[u8], wait_ms: u32) -> Option<WebSocket> {
-    // fetch() takes http(s) URLs and upgrades them with the Upgrade header.
-    let (scheme, rest) = upstream.split_once("://")?;
-    let http = match scheme.eq_ignore_ascii_case("ws") {
-        true => format!("http://{rest}"),
-        false => format!("https://{rest}"),
-    };
     let now = (js_sys::Date::now() / 1000.0) as u64;
-    let headers = Headers::new().ok()?;
-    headers.set("Upgrade", "websocket").ok()?;
-    headers
-        .set(
-            crate::handoff::SIGNATURE_HEADER,
-            &sign_upstream(secret, now, upstream),
-        )
-        .ok()?;
-    let init = RequestInit::new();
-    init.set_method("GET");
-    init.set_headers(&headers);
+    let signature = sign_upstream(secret, now, upstream);
     let controller = AbortController::new().ok()?;
-    init.set_signal(Some(&controller.signal()));
     // `controller.abort()` as a JS function: no Rust closure to keep alive for the timer.
     let abort = js_sys::Reflect::get(&controller, &JsValue::from_str("abort")).ok()?;
     let abort = abort
@@ -167,16 +151,48 @@ async fn connect(upstream: &str, secret: &[u8], wait_ms: u32) -> Option<WebSocke
             i32::try_from(wait_ms).unwrap_or(i32::MAX),
         )
         .ok()?;
-    let answer = JsFuture::from(global().fetch_with_str_and_init(&http, &init)).await;
+    let header = (crate::handoff::SIGNATURE_HEADER, signature.as_str());
+    let socket = upgrade(upstream, header, Some(&controller.signal())).await;
     global().clear_timeout_with_handle(timer);
-    let response: web_sys::Response = answer.ok()?.unchecked_into();
-    let socket = js_sys::Reflect::get(&response, &JsValue::from_str("webSocket")).ok()?;
+    socket.ok()
+}
+
+/// Opens the WebSocket at `url` (`ws://` or `wss://`, or the same spelled `http://` or
+/// `https://`) with `header` on the upgrade request, and accepts it; the status answered
+/// instead of 101 otherwise (0: no answer). `signal` bounds the request.
+pub(super) async fn upgrade(
+    url: &str,
+    header: (&str, &str),
+    signal: Option<&AbortSignal>,
+) -> Result<WebSocket, u16> {
+    // fetch() takes http(s) URLs and upgrades them with the Upgrade header.
+    let (scheme, rest) = url.split_once("://").ok_or(0u16)?;
+    let plain = scheme.eq_ignore_ascii_case("ws") || scheme.eq_ignore_ascii_case("http");
+    let http = match plain {
+        true => format!("http://{rest}"),
+        false => format!("https://{rest}"),
+    };
+    let headers = Headers::new().map_err(|_| 0u16)?;
+    headers.set("Upgrade", "websocket").map_err(|_| 0u16)?;
+    headers.set(header.0, header.1).map_err(|_| 0u16)?;
+    let init = RequestInit::new();
+    init.set_method("GET");
+    init.set_headers(&headers);
+    if let Some(signal) = signal {
+        init.set_signal(Some(signal));
+    }
+    let answer = JsFuture::from(global().fetch_with_str_and_init(&http, &init))
+        .await
+        .map_err(|_| 0u16)?;
+    let response: web_sys::Response = answer.unchecked_into();
+    let socket =
+        js_sys::Reflect::get(&response, &JsValue::from_str("webSocket")).map_err(|_| 0u16)?;
     if response.status() != 101 || socket.is_null() || socket.is_undefined() {
-        return None;
+        return Err(response.status());
     }
     let socket = socket.unchecked_into::<WebSocket>();
-    accept(&socket).ok()?;
-    Some(socket)
+    accept(&socket).map_err(|_| 0u16)?;
+    Ok(socket)
 }
 
 /// One relayed session: its two sockets, its state, and the listeners that feed it. Every

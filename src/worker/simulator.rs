@@ -36,7 +36,7 @@ use worker::Env;
 use worker::wasm_bindgen::closure::Closure;
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::web_sys::{self, AbortSignal, Headers, RequestInit, WebSocket, WorkerGlobalScope};
+use worker::web_sys::{self, AbortSignal, RequestInit, WebSocket, WorkerGlobalScope};
 
 use super::http::{read_body, Reply, JSON};
 use super::log::LogLine;
@@ -271,7 +271,7 @@ pub async fn bridge(
             "this worker's origin cannot be opened as a relay",
         ));
     };
-    let relayed = match open_relay(&url, &signature).await {
+    let relayed = match relay::upgrade(&url, ("X-Twilio-Signature", &signature), None).await {
         Ok(socket) => socket,
         Err(status) => {
             let why = format!("the relay route refused the handshake: HTTP {status}");
@@ -284,32 +284,6 @@ pub async fn bridge(
     };
     Pipe::start(server, relayed);
     relay::switching(&client).map_err(|_| error(500, "the bridge could not be opened"))
-}
-
-/// Opens `url` (this worker's `/relay/<name>`) with Twilio's handshake headers: its socket, or
-/// the status it answered instead of 101 (0: no answer).
-async fn open_relay(url: &str, signature: &str) -> Result<WebSocket, u16> {
-    let headers = Headers::new().map_err(|_| 0u16)?;
-    headers.set("Upgrade", "websocket").map_err(|_| 0u16)?;
-    headers
-        .set("X-Twilio-Signature", signature)
-        .map_err(|_| 0u16)?;
-    let init = RequestInit::new();
-    init.set_method("GET");
-    init.set_headers(&headers);
-    let global: WorkerGlobalScope = worker::js_sys::global().unchecked_into();
-    let answer = JsFuture::from(global.fetch_with_str_and_init(url, &init))
-        .await
-        .map_err(|_| 0u16)?;
-    let response: web_sys::Response = answer.unchecked_into();
-    let socket = worker::js_sys::Reflect::get(&response, &JsValue::from_str("webSocket"))
-        .map_err(|_| 0u16)?;
-    if response.status() != 101 || socket.is_null() || socket.is_undefined() {
-        return Err(response.status());
-    }
-    let socket: WebSocket = socket.unchecked_into();
-    relay::accept(&socket).map_err(|_| 0u16)?;
-    Ok(socket)
 }
 
 /// The bridge: the page's socket and the relay route's, each message carried to the other
