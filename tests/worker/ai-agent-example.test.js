@@ -8,14 +8,14 @@
 // or typed, beyond the last four the agent speaks.
 
 const assert = require('node:assert/strict');
-const { execFileSync, spawn } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 const { after, before, describe, test } = require('node:test');
 const h = require('./harness');
 const { connect } = require('../support/conversation-relay');
+const { startAgentExample } = require('../support/agent-example');
 const { API_KEY_SID, API_KEY_SECRET } = require('../../scripts/verify-mock');
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -31,27 +31,16 @@ function devSecrets() {
 
 describe('examples/ai-agent behind the relay of [env.dev], played by scripts/relay-call.js', () => {
   const secrets = devSecrets();
-  let tmp;
-  let example; // { child, port, output() }
+  let example; // { port, url, output(), stop() }
   let worker;
 
   before(async () => {
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gather-seal-ai-agent-'));
-    fs.cpSync(path.join(ROOT, 'pkg'), path.join(tmp, 'pkg'), { recursive: true });
-    const dir = path.join(tmp, 'examples', 'ai-agent');
-    fs.cpSync(path.join(ROOT, 'examples', 'ai-agent'), dir, {
-      recursive: true,
-      filter: (from) => path.basename(from) !== 'node_modules',
-    });
-    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--no-save', '--prefer-offline'], {
-      cwd: dir, stdio: 'pipe', timeout: 90_000,
-    });
-    example = await startExample(dir, secrets);
+    example = await startAgentExample(secrets);
     const vars = h.devVars();
     worker = await h.startWorker(
       {
         ...vars,
-        GATHER_RELAYS: { agent: { ...vars.GATHER_RELAYS.agent, upstream: `ws://127.0.0.1:${example.port}/agent` } },
+        GATHER_RELAYS: { agent: { ...vars.GATHER_RELAYS.agent, upstream: example.url } },
         AES_SECRET: secrets.AES_SECRET,
         TWILIO_AUTH_TOKEN: secrets.TWILIO_AUTH_TOKEN,
         BACKEND_SIGNING_SECRET: secrets.BACKEND_SIGNING_SECRET,
@@ -64,11 +53,7 @@ describe('examples/ai-agent behind the relay of [env.dev], played by scripts/rel
 
   after(async () => {
     await worker?.dispose();
-    if (example) {
-      example.child.kill();
-      await example.exited;
-    }
-    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+    await example?.stop();
   });
 
   /** scripts/relay-call.js against the worker, as a call SID of letters only: its exit and output. */
@@ -160,22 +145,3 @@ describe('examples/ai-agent behind the relay of [env.dev], played by scripts/rel
   });
 });
 
-/** `node server.js` in `dir` on a free port with the dev secrets; resolves once it listens. */
-async function startExample(dir, secrets) {
-  const port = await h.freePort();
-  const env = { ...process.env, PORT: String(port), HOST: '127.0.0.1' };
-  delete env.PUBLIC_WS_URL;
-  env.BACKEND_SIGNING_SECRET = secrets.BACKEND_SIGNING_SECRET;
-  env.AES_SECRET = secrets.AES_SECRET;
-  const child = spawn(process.execPath, ['server.js'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.setEncoding('utf8').on('data', (d) => (output += d));
-  child.stderr.setEncoding('utf8').on('data', (d) => (output += d));
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  const deadline = Date.now() + 10_000;
-  while (!/listening on/.test(output)) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`examples/ai-agent did not start:\n${output}`);
-    await h.sleep(20);
-  }
-  return { child, port, exited, output: () => output };
-}

@@ -18,6 +18,7 @@ const twilio = require('twilio');
 const h = require('./harness');
 const { assertPresent, skipUnlessCi } = require('../support/ci');
 const { startVerify, API_KEY_SID, API_KEY_SECRET } = require('../../scripts/verify-mock');
+const { startAgentExample } = require('../support/agent-example');
 
 const ROOT = path.join(__dirname, '..', '..');
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
@@ -631,45 +632,19 @@ describe('the call simulator of the development build', () => {
 // talks to the worker's bridge (GET /simulator/relay), which opens /relay/agent with the
 // handshake signature Twilio would send.
 describe('the call simulator\'s relay mode, with examples/ai-agent', () => {
-  const { execFileSync, spawn } = require('node:child_process');
-  const os = require('node:os');
   const VISA = '4242424242424242';
   const SAID = '4111 1111 1111 1111';
-  let tmp;
   let example;
   let worker;
   let browser;
 
   before(async () => {
-    if (!fs.existsSync(path.join(ROOT, 'pkg'))) throw new Error('pkg/ is missing: run bash scripts/build-node.sh');
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gather-seal-simulator-relay-'));
-    fs.cpSync(path.join(ROOT, 'pkg'), path.join(tmp, 'pkg'), { recursive: true });
-    const dir = path.join(tmp, 'examples', 'ai-agent');
-    fs.cpSync(path.join(ROOT, 'examples', 'ai-agent'), dir, {
-      recursive: true,
-      filter: (from) => path.basename(from) !== 'node_modules',
-    });
-    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--no-save', '--prefer-offline'], {
-      cwd: dir, stdio: 'pipe', timeout: 90_000,
-    });
-    const port = await h.freePort();
-    const env = { ...process.env, PORT: String(port), HOST: '127.0.0.1', BACKEND_SIGNING_SECRET: h.SIGNING_SECRET, AES_SECRET: h.KEY };
-    delete env.PUBLIC_WS_URL;
-    const child = spawn(process.execPath, ['server.js'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (output += d));
-    child.stderr.setEncoding('utf8').on('data', (d) => (output += d));
-    example = { child, exited: new Promise((resolve) => child.on('exit', resolve)), output: () => output };
-    const deadline = Date.now() + 10_000;
-    while (!/listening on/.test(output)) {
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`examples/ai-agent did not start:\n${output}`);
-      await h.sleep(20);
-    }
+    example = await startAgentExample({ BACKEND_SIGNING_SECRET: h.SIGNING_SECRET, AES_SECRET: h.KEY });
     const vars = h.devVars();
     worker = await h.startWorker(
       {
         ...vars,
-        GATHER_RELAYS: { agent: { ...vars.GATHER_RELAYS.agent, upstream: `ws://127.0.0.1:${port}/agent` } },
+        GATHER_RELAYS: { agent: { ...vars.GATHER_RELAYS.agent, upstream: example.url } },
         AES_SECRET: h.KEY,
         TWILIO_AUTH_TOKEN: h.TOKEN,
         BACKEND_SIGNING_SECRET: h.SIGNING_SECRET,
@@ -683,11 +658,7 @@ describe('the call simulator\'s relay mode, with examples/ai-agent', () => {
   after(async () => {
     await browser?.close();
     await worker?.dispose();
-    if (example) {
-      example.child.kill();
-      await example.exited;
-    }
-    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+    await example?.stop();
   });
 
   test('GET /simulator/relays: each relay\'s name and flows, never its upstream', async () => {
