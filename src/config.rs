@@ -153,6 +153,20 @@ pub enum Kind {
     Verify(Channel),
 }
 
+impl Kind {
+    /// The kind's name as `GATHER_FLOWS` writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Digits(_) | Kind::DigitRange { .. } => "digits",
+            Kind::CardNumber(_) => "card-number",
+            Kind::SecurityCode(_) => "security-code",
+            Kind::RoutingNumber => "routing-number",
+            Kind::Expiry => "expiry",
+            Kind::Verify(_) => "verify",
+        }
+    }
+}
+
 /// How long a `security-code` field's code is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CodeLength {
@@ -499,7 +513,8 @@ pub fn is_published_dev_secret(value: &str) -> bool {
     })
 }
 
-fn is_flow_name(name: &str) -> bool {
+/// A flow's or a relay's name: 1 to 64 of a-z, 0-9, `-` and `_`.
+pub(crate) fn is_flow_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name
             .bytes()

@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, VecDeque};
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::config::{CountBy, Flows, Kind, Relays, SpeechRule, Then, DEFAULT_FLOW};
+use crate::config::{CountBy, Flows, Relays, SpeechRule, Then, DEFAULT_FLOW};
 
 /// Calls a record store keeps; the oldest is dropped for a new one.
 pub const MAX_CALLS: usize = 32;
@@ -83,18 +83,6 @@ struct FieldView<'a> {
     kind: &'static str,
 }
 
-/// The kind's name as `GATHER_FLOWS` writes it.
-pub fn kind_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Digits(_) | Kind::DigitRange { .. } => "digits",
-        Kind::CardNumber(_) => "card-number",
-        Kind::SecurityCode(_) => "security-code",
-        Kind::RoutingNumber => "routing-number",
-        Kind::Expiry => "expiry",
-        Kind::Verify(_) => "verify",
-    }
-}
-
 /// The webhook path of the flow `name`.
 pub fn route_of(name: &str) -> String {
     if name == DEFAULT_FLOW {
@@ -143,7 +131,7 @@ pub fn flows_json(flows: &Flows) -> String {
                     .iter()
                     .map(|field| FieldView {
                         name: &field.name,
-                        kind: kind_name(field.kind),
+                        kind: field.kind.name(),
                     })
                     .collect(),
             })
@@ -515,18 +503,12 @@ pub fn relays_json(relays: Option<&Relays>) -> String {
 }
 
 /// The `relay` query parameter of `GET /simulator/relay?relay=<name>`, when it can be a relay's
-/// name (the last segment of `/relay/<name>`: not empty, no `/`, letters, digits, `-` and `_`).
+/// name (as `GATHER_RELAYS` names them: 1 to 64 of a-z, 0-9, `-` and `_`).
 pub fn relay_of_query(query: &str) -> Option<String> {
     form_urlencoded::parse(query.as_bytes())
         .find(|(name, _)| name == "relay")
         .map(|(_, relay)| relay.into_owned())
-        .filter(|relay| {
-            !relay.is_empty()
-                && relay.len() <= 64
-                && relay
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
+        .filter(|relay| crate::config::is_flow_name(relay))
 }
 
 /// Whether a bridge request's `Origin` header lets it through: absent (not a browser), or
@@ -548,10 +530,7 @@ pub fn relay_handshake(
     name: &str,
     auth_token: &str,
 ) -> Option<(String, String)> {
-    let name_ok = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let name_ok = crate::config::is_flow_name(name);
     let (_, origin_rest) = web_origin(origin)?;
     let (plain, base_rest) = web_origin(base.trim_end_matches('/'))?;
     if !name_ok {

@@ -258,12 +258,7 @@ pub async fn bridge(
     if call.relays.as_ref().and_then(|r| r.get(&name)).is_none() {
         return Err(error(404, "GATHER_RELAYS has no relay of that name"));
     }
-    let token = settings::text(env, "TWILIO_AUTH_TOKEN")
-        .filter(|t| !t.trim().is_empty())
-        .map(zeroize::Zeroizing::new);
-    let Some(token) = token else {
-        return Err(error(503, "setting TWILIO_AUTH_TOKEN: is missing"));
-    };
+    let token = auth_token(env)?;
     let base = signing.public_url.as_deref().unwrap_or(origin);
     let Some((url, signature)) = simulator::relay_handshake(origin, base, &name, &token) else {
         return Err(error(
@@ -352,17 +347,24 @@ impl Pipe {
     }
 }
 
+/// The worker's `TWILIO_AUTH_TOKEN` (wiped on drop), which the simulator signs with as Twilio
+/// would; the 503 to answer when it is not set.
+fn auth_token(env: &Env) -> Result<zeroize::Zeroizing<String>, Reply> {
+    settings::text(env, "TWILIO_AUTH_TOKEN")
+        .filter(|t| !t.trim().is_empty())
+        .map(zeroize::Zeroizing::new)
+        .ok_or_else(|| error(503, "setting TWILIO_AUTH_TOKEN: is missing"))
+}
+
 /// `POST /simulator/sign`.
 async fn sign(req: &worker::web_sys::Request, env: &Env, origin: &str) -> Reply {
     let body = match read_body(req, JSON).await {
         Ok(body) => body,
         Err((_, reply)) => return reply,
     };
-    let token = settings::text(env, "TWILIO_AUTH_TOKEN")
-        .filter(|t| !t.trim().is_empty())
-        .map(zeroize::Zeroizing::new);
-    let Some(token) = token else {
-        return error(503, "setting TWILIO_AUTH_TOKEN: is missing");
+    let token = match auth_token(env) {
+        Ok(token) => token,
+        Err(missing) => return missing,
     };
     match simulator::sign_request(&body, origin, &token) {
         Ok(signed) => json(200, signed),
