@@ -216,9 +216,6 @@ pub struct Handed {
     pub body: String,
     /// Its `X-Gather-Seal-Signature` value.
     pub signature: String,
-    /// With `limits`, the counters the call took tries from: given back
-    /// ([`Effect::GiveBack`]) only when the application says the values were right.
-    pub counters: Vec<String>,
 }
 
 impl Answer {
@@ -660,11 +657,7 @@ impl<'a> Turn<'a> {
         };
         let body = self.submission(&hand_off).to_json();
         let signature = handoff::sign(secret, facts.now_ms / 1000, body.as_bytes());
-        let handed = Handed {
-            body,
-            signature,
-            counters: hand_off.counters.clone(),
-        };
+        let handed = Handed { body, signature };
         let delivery = hand_off.refused.unwrap_or(Outcome::HandedOff);
         match self.settle(hand_off, String::new(), delivery, None) {
             Step::Answer(mut answer) => {
